@@ -1,0 +1,126 @@
+"""Composition root: Settings → store, root of trust, deps, the AWS JSON front, the server.
+
+The only module that names concrete adapters (SQLite, the software root of trust).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from trent.auth.principals import Authenticator
+from trent.config import Settings
+from trent.kms.ids import AccountId
+from trent.kms.keys import AccessKey
+from trent.kms.principals import root_arn
+from trent.kms.sensitive import Sensitive
+from trent.ops import keys as key_ops
+from trent.ops import principals as principal_ops
+from trent.ops.deps import Deps, utc_now
+from trent.ops.keyring import Keyring
+from trent.protocol.awsjson.front import AwsJsonFront
+from trent.rootoftrust.software import SoftwareRoot
+from trent.server import supervisor
+from trent.server.http import Handler
+from trent.store.sqlite import SqliteStore
+
+log = logging.getLogger("trent")
+
+
+def open_deps(settings: Settings, *, create: bool = True) -> Deps:
+    """Open (on first start: create) the data directory, its root key file and its database."""
+    data_dir = settings.data_dir
+    if not data_dir.exists():
+        if not create:
+            raise FileNotFoundError(f"data directory {data_dir} does not exist; start `trent serve` once first")
+        data_dir.mkdir(parents=True, mode=0o700)
+    root = SoftwareRoot.open(settings.root_key_path, create=create)
+    store = SqliteStore(settings.database_path)
+    _restrict(settings.database_path)
+    return Deps(store=store, root_of_trust=root, keyring=Keyring(root))
+
+
+def _restrict(path: Path) -> None:
+    for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if candidate.exists():
+            os.chmod(candidate, 0o600)
+
+
+@dataclass(frozen=True)
+class AdminKey:
+    access_key_id: str
+    secret: Sensitive | None  # set only when generated now, to be shown once
+
+
+def ensure_admin_key(settings: Settings, deps: Deps) -> AdminKey | None:
+    """On first start, the account's admin access key: the one given in settings, or a generated one."""
+    account = AccountId(settings.account_id)
+    given_id, given_secret = settings.admin_access_key_id, settings.admin_secret_access_key
+    if given_id:
+        if deps.store.get_access_key(given_id) is None:
+            if not given_secret:
+                raise principal_ops.AccessKeyError("TRENT_ADMIN_ACCESS_KEY_ID needs TRENT_ADMIN_SECRET_ACCESS_KEY")
+            principal_ops.create_access_key(deps, account, root_arn(account), given_id, Sensitive(given_secret.encode()))
+        return AdminKey(given_id, None)
+    if deps.store.list_access_keys(account):
+        return None
+    record, secret = principal_ops.create_access_key(deps, account, root_arn(account))
+    return AdminKey(record.access_key_id, secret)
+
+
+def build_handler(settings: Settings) -> Handler:
+    """Run in each worker process: its own store connection, root of trust and caches."""
+    deps = open_deps(settings, create=False)
+    front = AwsJsonFront(deps, Authenticator(deps.store, deps.root_of_trust), utc_now)
+    return front.handle
+
+
+def run_jobs(deps: Deps) -> None:
+    destroyed = key_ops.delete_due_keys(deps)
+    if destroyed:
+        log.info("destroyed %d key(s) whose deletion window ended", destroyed)
+
+
+def serve(settings: Settings, announce: Callable[[str, AdminKey | None], None]) -> int:
+    deps = open_deps(settings)
+    admin = ensure_admin_key(settings, deps)
+    return supervisor.run(
+        supervisor.Plan(
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            max_body_bytes=settings.max_body_bytes,
+            job_interval=settings.job_interval,
+        ),
+        factory=build_handler,
+        factory_arg=settings,
+        jobs=lambda: run_jobs(deps),
+        announce=lambda endpoint: announce(endpoint, admin),
+    )
+
+
+def create_access_key(
+    settings: Settings, principal_arn: str, access_key_id: str | None, secret: str | None
+) -> tuple[AccessKey, Sensitive]:
+    deps = open_deps(settings, create=False)
+    try:
+        return principal_ops.create_access_key(
+            deps,
+            AccountId(settings.account_id),
+            principal_arn,
+            access_key_id,
+            None if secret is None else Sensitive(secret.encode()),
+        )
+    finally:
+        deps.store.close()
+
+
+def list_access_keys(settings: Settings, account_id: str | None) -> tuple[AccessKey, ...]:
+    deps = open_deps(settings, create=False)
+    try:
+        return deps.store.list_access_keys(None if account_id is None else AccountId(account_id))
+    finally:
+        deps.store.close()

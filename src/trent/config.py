@@ -1,0 +1,127 @@
+"""Settings: one frozen object, built once from flags > TRENT_* environment > TOML file > defaults.
+
+Stdlib only. Nothing is read at import time. Errors name the setting and the bad value.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 9600
+DEFAULT_ACCOUNT = "111122223333"
+ENV_PREFIX = "TRENT_"
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "trent"
+
+
+class ConfigError(ValueError):
+    """A setting has a value Trent cannot use; the message names it."""
+
+
+def _port(value: str) -> int:
+    port = int(value)
+    if not 0 <= port <= 65535:
+        raise ValueError("out of range")
+    return port
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError("must be at least 1")
+    return number
+
+
+def _seconds(value: str) -> float:
+    number = float(value)
+    if number <= 0:
+        raise ValueError("must be positive")
+    return number
+
+
+def _account(value: str) -> str:
+    if re.fullmatch(r"[0-9]{12}", value) is None:
+        raise ValueError("an account id is 12 digits")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    data_dir: Path = field(default_factory=default_data_dir)
+    account_id: str = DEFAULT_ACCOUNT
+    workers: int = field(default_factory=lambda: max(1, min(os.cpu_count() or 1, 8)))
+    admin_access_key_id: str | None = None
+    admin_secret_access_key: str | None = field(default=None, repr=False)
+    job_interval: float = 5.0
+    max_body_bytes: int = 1024 * 1024
+    log_level: str = "info"
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "trent.db"
+
+    @property
+    def root_key_path(self) -> Path:
+        return self.data_dir / "root.key"
+
+
+_PARSERS: Mapping[str, Callable[[str], Any]] = {
+    "host": str,
+    "port": _port,
+    "data_dir": lambda v: Path(v).expanduser(),
+    "account_id": _account,
+    "workers": _positive,
+    "admin_access_key_id": str,
+    "admin_secret_access_key": str,
+    "job_interval": _seconds,
+    "max_body_bytes": _positive,
+    "log_level": lambda v: v.lower(),
+}
+
+
+def _parse(name: str, value: object, source: str) -> Any:
+    try:
+        return _PARSERS[name](str(value))
+    except (ValueError, TypeError) as exc:
+        shown = "<hidden>" if "secret" in name else repr(value)
+        raise ConfigError(f"{source} {name!r} has value {shown}: {exc}") from None
+
+
+def load_settings(
+    flags: Mapping[str, object | None] | None = None,
+    environ: Mapping[str, str] | None = None,
+    toml_path: Path | None = None,
+) -> Settings:
+    """Merge the sources, highest first: flags, TRENT_<NAME> environment variables, the TOML file."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    if toml_path is not None:
+        try:
+            document = tomllib.loads(toml_path.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"config file {toml_path}: {exc}") from None
+        for name, value in document.items():
+            if name not in _PARSERS:
+                raise ConfigError(f"config file {toml_path}: unknown setting {name!r}")
+            values[name] = _parse(name, value, "config file setting")
+    for name in _PARSERS:
+        env_value = environ.get(ENV_PREFIX + name.upper())
+        if env_value:
+            values[name] = _parse(name, env_value, "environment variable " + ENV_PREFIX + name.upper() + ", setting")
+    for name, value in (flags or {}).items():
+        if value is not None:
+            values[name] = _parse(name, value, "flag for setting")
+    known = {f.name for f in fields(Settings)}
+    return Settings(**{k: v for k, v in values.items() if k in known})

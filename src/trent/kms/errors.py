@@ -1,0 +1,178 @@
+"""The KMS error vocabulary: one class per AWS error type, named exactly as AWS names it.
+
+    KmsError
+    ├── ValidationException, SerializationException, UnknownOperationException      (the request itself)
+    ├── AuthError                                                                   (SigV4, before anything else)
+    │   ├── MissingAuthenticationTokenException, IncompleteSignatureException
+    │   ├── UnrecognizedClientException, InvalidSignatureException
+    ├── AccessDeniedException, NotAuthorizedException
+    ├── NotFoundException, AlreadyExistsException, DisabledException, KMSInvalidStateException
+    ├── InvalidArnException, InvalidAliasNameException, InvalidMarkerException, InvalidKeyUsageException
+    ├── IncorrectKeyException, InvalidCiphertextException, KMSInvalidSignatureException, KMSInvalidMacException
+    ├── InvalidGrantTokenException, InvalidGrantIdException, MalformedPolicyDocumentException
+    ├── InvalidImportTokenException, ExpiredImportTokenException, IncorrectKeyMaterialException
+    ├── TagException, LimitExceededException, UnsupportedOperationException, DryRunOperationException
+    ├── ConflictException, CustomKeyStoreNotFoundException
+    └── KMSInternalException                                                        (our fault; no detail)
+
+The message is what AWS puts in the body; several AWS errors carry none (KMS-SEMANTICS.md A.1).
+How an error is rendered on a wire (type string, HTTP status, member name) lives in the protocol layer.
+"""
+
+from __future__ import annotations
+
+
+class KmsError(Exception):
+    """A failure AWS KMS would report to the caller. `message` is safe to send: it never holds a secret."""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+
+    @property
+    def code(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        return f"{self.code}({self.message!r})"
+
+
+class ValidationException(KmsError):
+    pass
+
+
+class SerializationException(KmsError):
+    pass
+
+
+class UnknownOperationException(KmsError):
+    pass
+
+
+class AuthError(KmsError):
+    """The request could not be authenticated; raised before the request is parsed."""
+
+
+class MissingAuthenticationTokenException(AuthError):
+    pass
+
+
+class IncompleteSignatureException(AuthError):
+    pass
+
+
+class UnrecognizedClientException(AuthError):
+    pass
+
+
+class InvalidSignatureException(AuthError):
+    pass
+
+
+class AccessDeniedException(KmsError):
+    pass
+
+
+class NotAuthorizedException(KmsError):
+    """Not in the KMS model; AWS answers it for aliases under the reserved alias/aws/ prefix."""
+
+
+class NotFoundException(KmsError):
+    pass
+
+
+class AlreadyExistsException(KmsError):
+    pass
+
+
+class DisabledException(KmsError):
+    pass
+
+
+class KMSInvalidStateException(KmsError):
+    pass
+
+
+class InvalidArnException(KmsError):
+    pass
+
+
+class InvalidAliasNameException(KmsError):
+    pass
+
+
+class InvalidMarkerException(KmsError):
+    pass
+
+
+class InvalidKeyUsageException(KmsError):
+    pass
+
+
+class IncorrectKeyException(KmsError):
+    pass
+
+
+class InvalidCiphertextException(KmsError):
+    pass
+
+
+class KMSInvalidSignatureException(KmsError):
+    pass
+
+
+class KMSInvalidMacException(KmsError):
+    pass
+
+
+class InvalidGrantTokenException(KmsError):
+    pass
+
+
+class InvalidGrantIdException(KmsError):
+    pass
+
+
+class MalformedPolicyDocumentException(KmsError):
+    pass
+
+
+class InvalidImportTokenException(KmsError):
+    pass
+
+
+class ExpiredImportTokenException(KmsError):
+    pass
+
+
+class IncorrectKeyMaterialException(KmsError):
+    pass
+
+
+class TagException(KmsError):
+    pass
+
+
+class LimitExceededException(KmsError):
+    pass
+
+
+class UnsupportedOperationException(KmsError):
+    pass
+
+
+class DryRunOperationException(KmsError):
+    def __init__(self, message: str = "The request would have succeeded, but the DryRun option is set.") -> None:
+        super().__init__(message)
+
+
+class ConflictException(KmsError):
+    pass
+
+
+class CustomKeyStoreNotFoundException(KmsError):
+    pass
+
+
+class KMSInternalException(KmsError):
+    pass

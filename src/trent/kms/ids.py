@@ -1,0 +1,70 @@
+"""Key and alias identifiers, and the one parser for "any key identifier" (key id, key ARN, alias, alias ARN)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import NewType
+
+from trent.kms.errors import NotFoundException
+
+KeyId = NewType("KeyId", str)
+KeyArn = NewType("KeyArn", str)
+AliasName = NewType("AliasName", str)
+AliasArn = NewType("AliasArn", str)
+AccountId = NewType("AccountId", str)
+Region = NewType("Region", str)
+
+_KEY_ID = re.compile(r"(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})")
+_ARN = re.compile(r"arn:(aws[a-z-]*):kms:([a-z0-9-]*):([0-9]*):(key|alias)/(.+)", re.DOTALL)
+ALIAS_PREFIX = "alias/"
+RESERVED_ALIAS_PREFIX = "alias/aws/"
+
+
+def key_arn(region: str, account: str, key_id: str) -> KeyArn:
+    return KeyArn(f"arn:aws:kms:{region}:{account}:key/{key_id}")
+
+
+def alias_arn(region: str, account: str, alias_name: str) -> AliasArn:
+    return AliasArn(f"arn:aws:kms:{region}:{account}:{alias_name}")
+
+
+def is_key_id(value: str) -> bool:
+    return _KEY_ID.fullmatch(value) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRef:
+    """A parsed key identifier. `key_id` or `alias_name` is set; `region`/`account` only for ARNs."""
+
+    key_id: KeyId | None = None
+    alias_name: AliasName | None = None
+    region: Region | None = None
+    account: AccountId | None = None
+
+    @property
+    def is_alias(self) -> bool:
+        return self.alias_name is not None
+
+    @property
+    def is_arn(self) -> bool:
+        return self.region is not None
+
+
+def parse_key_identifier(value: str) -> KeyRef:
+    """Parse a KeyId parameter as AWS does; NotFoundException for anything that cannot name a key."""
+    if value.startswith("arn:"):
+        m = _ARN.fullmatch(value)
+        if m is None:
+            raise NotFoundException(f"Invalid arn {value}")
+        _, region, account, kind, rest = m.groups()
+        if kind == "alias":
+            return KeyRef(alias_name=AliasName(ALIAS_PREFIX + rest), region=Region(region), account=AccountId(account))
+        if not is_key_id(rest):
+            raise NotFoundException(f"Invalid keyId '{rest}'")
+        return KeyRef(key_id=KeyId(rest), region=Region(region), account=AccountId(account))
+    if value.startswith(ALIAS_PREFIX):
+        return KeyRef(alias_name=AliasName(value))
+    if is_key_id(value):
+        return KeyRef(key_id=KeyId(value))
+    raise NotFoundException(f"Invalid keyId '{value}'")

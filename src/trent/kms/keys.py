@@ -1,0 +1,88 @@
+"""Domain records: KMS keys, aliases, tags, access keys (frozen dataclasses; the store persists them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from trent.kms.ids import AccountId, AliasArn, AliasName, KeyArn, KeyId, Region, alias_arn, key_arn
+from trent.kms.specs import KEY_SPECS, ExpirationModel, KeySpec, KeyState, KeyUsage, Origin, SpecInfo
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """A KMS key's metadata. Material lives elsewhere, per version, wrapped by the root of trust.
+
+    `revision` grows by one on every change (compare-and-set in the store); `policy_revision` only when
+    the key policy changes, so compiled policies can be cached by it.
+    """
+
+    key_id: KeyId
+    account: AccountId
+    region: Region
+    spec: KeySpec
+    usage: KeyUsage
+    origin: Origin
+    state: KeyState
+    creation_date: datetime
+    description: str = ""
+    deletion_date: datetime | None = None
+    pending_window_days: int | None = None
+    current_version: int = 1
+    revision: int = 1
+    policy_revision: int = 1
+    multi_region: bool = False
+    valid_to: datetime | None = None
+    expiration_model: ExpirationModel | None = None
+    rotation_period_days: int | None = None
+    next_rotation_date: datetime | None = None
+    on_demand_rotation_start: datetime | None = None
+
+    @property
+    def arn(self) -> KeyArn:
+        return key_arn(self.region, self.account, self.key_id)
+
+    @property
+    def info(self) -> SpecInfo:
+        return KEY_SPECS[self.spec]
+
+    @property
+    def enabled(self) -> bool:
+        return self.state is KeyState.ENABLED
+
+    def evolve(self, **changes: Any) -> Key:
+        """A copy with `changes` applied and the revision advanced (the store compares-and-sets on it)."""
+        return replace(self, revision=self.revision + 1, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class Alias:
+    account: AccountId
+    region: Region
+    name: AliasName
+    target_key_id: KeyId
+    creation_date: datetime
+    last_updated_date: datetime
+
+    @property
+    def arn(self) -> AliasArn:
+        return alias_arn(self.region, self.account, self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    tag_key: str
+    tag_value: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccessKey:
+    """An access key: id, the principal it authenticates as, and its secret wrapped by the root of trust."""
+
+    access_key_id: str
+    account: AccountId
+    principal_arn: str
+    wrapped_secret: bytes = field(repr=False)
+    created: datetime
+    active: bool = True

@@ -1,0 +1,231 @@
+"""What operations return: typed, neutral results that any front can render.
+
+Field names are the snake_case of AWS's member names (botocore.xform_name), so the AWS JSON front renders
+them by name. None means "absent from the response"; an empty tuple is an empty list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from trent.kms.keys import Tag
+from trent.kms.sensitive import Sensitive
+from trent.kms.specs import (
+    DataKeyPairSpec,
+    EncapsulationAlgorithm,
+    EncryptionAlgorithm,
+    ExpirationModel,
+    KeyAgreementAlgorithm,
+    KeyManager,
+    KeySpec,
+    KeyState,
+    KeyUsage,
+    MacAlgorithm,
+    Origin,
+    SigningAlgorithm,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Empty:
+    """Operations whose response has no members."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeyMetadata:
+    aws_account_id: str
+    key_id: str
+    arn: str
+    creation_date: datetime
+    enabled: bool
+    description: str
+    key_usage: KeyUsage
+    key_state: KeyState
+    origin: Origin
+    key_manager: KeyManager
+    customer_master_key_spec: KeySpec | None
+    key_spec: KeySpec
+    multi_region: bool
+    deletion_date: datetime | None = None
+    pending_deletion_window_in_days: int | None = None
+    valid_to: datetime | None = None
+    expiration_model: ExpirationModel | None = None
+    encryption_algorithms: tuple[EncryptionAlgorithm, ...] | None = None
+    signing_algorithms: tuple[SigningAlgorithm, ...] | None = None
+    key_agreement_algorithms: tuple[KeyAgreementAlgorithm, ...] | None = None
+    encapsulation_algorithms: tuple[EncapsulationAlgorithm, ...] | None = None
+    mac_algorithms: tuple[MacAlgorithm, ...] | None = None
+    current_key_material_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DescribeKeyResult:
+    key_metadata: KeyMetadata
+
+
+@dataclass(frozen=True, slots=True)
+class KeyListEntry:
+    key_id: str
+    key_arn: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListKeysResult:
+    keys: tuple[KeyListEntry, ...]
+    truncated: bool
+    next_marker: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AliasListEntry:
+    alias_name: str
+    alias_arn: str
+    target_key_id: str | None = None
+    creation_date: datetime | None = None
+    last_updated_date: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListAliasesResult:
+    aliases: tuple[AliasListEntry, ...]
+    truncated: bool
+    next_marker: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleKeyDeletionResult:
+    key_id: str
+    deletion_date: datetime
+    key_state: KeyState
+    pending_window_in_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class CancelKeyDeletionResult:
+    key_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListResourceTagsResult:
+    tags: tuple[Tag, ...]
+    truncated: bool
+    next_marker: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GetKeyPolicyResult:
+    policy: str
+    policy_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListKeyPoliciesResult:
+    policy_names: tuple[str, ...]
+    truncated: bool
+    next_marker: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GetPublicKeyResult:
+    key_id: str
+    public_key: bytes
+    customer_master_key_spec: KeySpec | None
+    key_spec: KeySpec
+    key_usage: KeyUsage
+    encryption_algorithms: tuple[EncryptionAlgorithm, ...] | None = None
+    signing_algorithms: tuple[SigningAlgorithm, ...] | None = None
+    key_agreement_algorithms: tuple[KeyAgreementAlgorithm, ...] | None = None
+    encapsulation_algorithms: tuple[EncapsulationAlgorithm, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeriveSharedSecretResult:
+    key_id: str
+    shared_secret: Sensitive = field(repr=False)
+    key_agreement_algorithm: KeyAgreementAlgorithm
+    key_origin: Origin
+
+
+@dataclass(frozen=True, slots=True)
+class EncryptResult:
+    ciphertext_blob: bytes
+    key_id: str
+    encryption_algorithm: EncryptionAlgorithm
+
+
+@dataclass(frozen=True, slots=True)
+class DecryptResult:
+    key_id: str
+    plaintext: Sensitive = field(repr=False)
+    encryption_algorithm: EncryptionAlgorithm
+    key_material_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateDataKeyResult:
+    ciphertext_blob: bytes
+    plaintext: Sensitive | None = field(repr=False)
+    key_id: str
+    key_material_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateDataKeyWithoutPlaintextResult:
+    ciphertext_blob: bytes
+    key_id: str
+    key_material_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateDataKeyPairResult:
+    private_key_ciphertext_blob: bytes
+    private_key_plaintext: Sensitive | None = field(repr=False)
+    public_key: bytes
+    key_id: str
+    key_pair_spec: DataKeyPairSpec
+    key_material_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReEncryptResult:
+    ciphertext_blob: bytes
+    source_key_id: str
+    key_id: str
+    source_encryption_algorithm: EncryptionAlgorithm
+    destination_encryption_algorithm: EncryptionAlgorithm
+    source_key_material_id: str | None = None
+    destination_key_material_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SignResult:
+    key_id: str
+    signature: bytes
+    signing_algorithm: SigningAlgorithm
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    key_id: str
+    signature_valid: bool
+    signing_algorithm: SigningAlgorithm
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateMacResult:
+    mac: bytes
+    mac_algorithm: MacAlgorithm
+    key_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyMacResult:
+    key_id: str
+    mac_valid: bool
+    mac_algorithm: MacAlgorithm
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateRandomResult:
+    plaintext: Sensitive = field(repr=False)

@@ -1,0 +1,23 @@
+"""Deps: everything an operation needs from outside, passed explicitly (no globals)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from trent.ops.keyring import Keyring
+from trent.rootoftrust.base import RootOfTrust
+from trent.store.base import Store
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Deps:
+    store: Store
+    root_of_trust: RootOfTrust
+    keyring: Keyring
+    clock: Callable[[], datetime] = utc_now

@@ -1,0 +1,229 @@
+"""Key lifecycle operations: CreateKey, DescribeKey, ListKeys, Enable/DisableKey, key deletion, descriptions."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import timedelta
+
+from trent.crypto import material as crypto_material
+from trent.kms.errors import (
+    CustomKeyStoreNotFoundException,
+    UnsupportedOperationException,
+    ValidationException,
+)
+from trent.kms.ids import KeyId
+from trent.kms.keys import Key, Tag
+from trent.kms.operations import Operation
+from trent.kms.results import (
+    CancelKeyDeletionResult,
+    DescribeKeyResult,
+    Empty,
+    GetPublicKeyResult,
+    KeyListEntry,
+    KeyMetadata,
+    ListKeysResult,
+    ScheduleKeyDeletionResult,
+)
+from trent.kms.specs import KEY_SPECS, LEGACY_SPECS, KeyManager, KeySpec, KeyState, KeyUsage, Origin
+from trent.ops import paging
+from trent.ops.context import RequestContext
+from trent.ops.deps import Deps
+from trent.ops.policies import checked_policy, default_policy
+from trent.ops.resolution import resolve_key
+from trent.ops.tags import checked_tags
+
+MIN_PENDING_DAYS, MAX_PENDING_DAYS, DEFAULT_PENDING_DAYS = 7, 30, 30
+USAGE_REQUIRED = "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys."
+
+
+def key_material_id(key_id: str, version: int) -> str:
+    """A stable 64-hex identifier for one version of a key's material (AWS's BackingKeyIdType)."""
+    return hashlib.sha256(f"trent:key-material-id:{key_id}:{version}".encode()).hexdigest()
+
+
+def metadata(key: Key) -> KeyMetadata:
+    lists = key.info.algorithms_for(key.usage)
+    return KeyMetadata(
+        aws_account_id=key.account,
+        key_id=key.key_id,
+        arn=key.arn,
+        creation_date=key.creation_date,
+        enabled=key.enabled,
+        description=key.description,
+        key_usage=key.usage,
+        key_state=key.state,
+        origin=key.origin,
+        key_manager=KeyManager.CUSTOMER,
+        customer_master_key_spec=key.spec if key.spec in LEGACY_SPECS else None,
+        key_spec=key.spec,
+        multi_region=key.multi_region,
+        deletion_date=key.deletion_date,
+        valid_to=key.valid_to,
+        expiration_model=key.expiration_model,
+        encryption_algorithms=lists.encryption or None,
+        signing_algorithms=lists.signing or None,
+        key_agreement_algorithms=lists.agreement or None,
+        encapsulation_algorithms=lists.encapsulation or None,
+        mac_algorithms=lists.mac or None,
+        current_key_material_id=(
+            key_material_id(key.key_id, key.current_version) if key.spec is KeySpec.SYMMETRIC_DEFAULT else None
+        ),
+    )
+
+
+def _spec_and_usage(
+    key_spec: KeySpec | None, customer_master_key_spec: KeySpec | None, key_usage: KeyUsage | None
+) -> tuple[KeySpec, KeyUsage]:
+    if key_spec is not None and customer_master_key_spec is not None:
+        raise ValidationException(
+            "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. "
+            "CustomerMasterKeySpec is deprecated."
+        )
+    spec = key_spec or customer_master_key_spec or KeySpec.SYMMETRIC_DEFAULT
+    info = KEY_SPECS[spec]
+    if key_usage is None:
+        if spec is not KeySpec.SYMMETRIC_DEFAULT:
+            raise ValidationException(USAGE_REQUIRED)
+        key_usage = KeyUsage.ENCRYPT_DECRYPT
+    if key_usage not in info.usages:
+        raise ValidationException(f"KeyUsage {key_usage} is not compatible with KeySpec {spec}")
+    if info.unsupported:
+        raise UnsupportedOperationException(info.unsupported)
+    return spec, key_usage
+
+
+def create_key(
+    deps: Deps,
+    ctx: RequestContext,
+    *,
+    policy: str | None = None,
+    description: str = "",
+    key_usage: KeyUsage | None = None,
+    customer_master_key_spec: KeySpec | None = None,
+    key_spec: KeySpec | None = None,
+    origin: Origin = Origin.AWS_KMS,
+    custom_key_store_id: str | None = None,
+    bypass_policy_lockout_safety_check: bool = False,
+    tags: tuple[Tag, ...] = (),
+    multi_region: bool | None = None,
+    xks_key_id: str | None = None,
+) -> DescribeKeyResult:
+    spec, usage = _spec_and_usage(key_spec, customer_master_key_spec, key_usage)
+    if custom_key_store_id is not None or origin in (Origin.AWS_CLOUDHSM, Origin.EXTERNAL_KEY_STORE):
+        raise CustomKeyStoreNotFoundException("Trent has no custom key stores.")
+    if xks_key_id is not None:
+        raise ValidationException("XksKeyId is valid only for keys in an external key store.")
+    if multi_region:
+        raise UnsupportedOperationException("Trent does not support multi-Region keys.")
+    if origin is Origin.EXTERNAL:
+        raise UnsupportedOperationException("Importing key material (Origin EXTERNAL) is not supported yet.")
+    policy_text = default_policy(ctx.account) if policy is None else checked_policy(policy)
+    tag_list = checked_tags((), tags)
+    now = deps.clock()
+    key = Key(
+        key_id=KeyId(str(uuid.uuid4())),
+        account=ctx.account,
+        region=ctx.region,
+        spec=spec,
+        usage=usage,
+        origin=origin,
+        state=KeyState.ENABLED,
+        creation_date=now,
+        description=description,
+    )
+    wrapped = deps.keyring.wrap(key.key_id, key.current_version, crypto_material.generate(key.info))
+    with deps.store.transaction() as tx:
+        tx.insert_key(key, wrapped, policy_text, tag_list)
+    return DescribeKeyResult(metadata(key))
+
+
+def describe_key(deps: Deps, ctx: RequestContext, *, key_id: str, grant_tokens: tuple[str, ...] = ()) -> DescribeKeyResult:
+    return DescribeKeyResult(metadata(resolve_key(deps.store, ctx, key_id, Operation.DescribeKey)))
+
+
+def list_keys(deps: Deps, ctx: RequestContext, *, limit: int = 100, marker: str | None = None) -> ListKeysResult:
+    page = deps.store.list_keys(ctx.account, ctx.region, paging.after(marker), limit)
+    entries = tuple(KeyListEntry(k.key_id, k.arn) for k in page.items)
+    return ListKeysResult(entries, page.next_marker is not None, paging.marker(page.next_marker))
+
+
+def _set_state(deps: Deps, ctx: RequestContext, key_id: str, operation: Operation, state: KeyState) -> Key:
+    with deps.store.transaction() as tx:
+        key = resolve_key(tx, ctx, key_id, operation, aliases=False)
+        if key.state is not state:
+            changed = key.evolve(state=state, deletion_date=None, pending_window_days=None)
+            tx.update_key(changed, key.revision)
+            key = changed
+    return key
+
+
+def enable_key(deps: Deps, ctx: RequestContext, *, key_id: str) -> Empty:
+    _set_state(deps, ctx, key_id, Operation.EnableKey, KeyState.ENABLED)
+    return Empty()
+
+
+def disable_key(deps: Deps, ctx: RequestContext, *, key_id: str) -> Empty:
+    _set_state(deps, ctx, key_id, Operation.DisableKey, KeyState.DISABLED)
+    return Empty()
+
+
+def schedule_key_deletion(
+    deps: Deps, ctx: RequestContext, *, key_id: str, pending_window_in_days: int = DEFAULT_PENDING_DAYS
+) -> ScheduleKeyDeletionResult:
+    if not MIN_PENDING_DAYS <= pending_window_in_days <= MAX_PENDING_DAYS:
+        raise ValidationException(f"PendingWindowInDays must be between {MIN_PENDING_DAYS} and {MAX_PENDING_DAYS}")
+    with deps.store.transaction() as tx:
+        key = resolve_key(tx, ctx, key_id, Operation.ScheduleKeyDeletion, aliases=False)
+        when = deps.clock() + timedelta(days=pending_window_in_days)
+        pending = key.evolve(state=KeyState.PENDING_DELETION, deletion_date=when, pending_window_days=pending_window_in_days
+        )
+        tx.update_key(pending, key.revision)
+    return ScheduleKeyDeletionResult(key.arn, when, KeyState.PENDING_DELETION, pending_window_in_days)
+
+
+def cancel_key_deletion(deps: Deps, ctx: RequestContext, *, key_id: str) -> CancelKeyDeletionResult:
+    # "After CancelKeyDeletion the key is Disabled, not Enabled" (KMS-SEMANTICS.md A.4, recorded from AWS).
+    key = _set_state(deps, ctx, key_id, Operation.CancelKeyDeletion, KeyState.DISABLED)
+    return CancelKeyDeletionResult(key.arn)
+
+
+def update_key_description(deps: Deps, ctx: RequestContext, *, key_id: str, description: str) -> Empty:
+    with deps.store.transaction() as tx:
+        key = resolve_key(tx, ctx, key_id, Operation.UpdateKeyDescription, aliases=False)
+        tx.update_key(key.evolve(description=description), key.revision)
+    return Empty()
+
+
+def delete_due_keys(deps: Deps) -> int:
+    """Destroy every key whose deletion window has ended; run by a background task. Idempotent."""
+    now = deps.clock()
+    destroyed = 0
+    for due in deps.store.keys_due_for_deletion(now):
+        with deps.store.transaction() as tx:
+            key = tx.get_key(due.key_id)  # re-checked under the write lock: a cancel may have won
+            if key and key.state is KeyState.PENDING_DELETION and key.deletion_date and key.deletion_date <= now:
+                tx.delete_key(key.key_id)
+                destroyed += 1
+    return destroyed
+
+
+
+def get_public_key(
+    deps: Deps, ctx: RequestContext, *, key_id: str, grant_tokens: tuple[str, ...] = ()
+) -> GetPublicKeyResult:
+    key = resolve_key(deps.store, ctx, key_id, Operation.GetPublicKey)
+    if key.info.family in crypto_material.SYMMETRIC_FAMILIES:
+        raise UnsupportedOperationException(f"{key.arn} key usage is {key.usage} which is not valid for GetPublicKey.")
+    lists = key.info.algorithms_for(key.usage)
+    return GetPublicKeyResult(
+        key_id=key.arn,
+        public_key=deps.keyring.load(deps.store, key).public_der,
+        customer_master_key_spec=key.spec if key.spec in LEGACY_SPECS else None,
+        key_spec=key.spec,
+        key_usage=key.usage,
+        encryption_algorithms=lists.encryption or None,
+        signing_algorithms=lists.signing or None,
+        key_agreement_algorithms=lists.agreement or None,
+        encapsulation_algorithms=lists.encapsulation or None,
+    )

@@ -1,0 +1,80 @@
+"""OPERATIONS: the table of contents of the KMS API, one function per AWS operation.
+
+Every operation of the model has an entry (a test checks it against botocore). Operations Trent does not
+offer answer UnsupportedOperationException with a reason, never a 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from trent.kms.errors import UnsupportedOperationException
+from trent.kms.operations import Operation
+from trent.ops import agreement, aliases, encryption, keys, policies, tags
+from trent.ops.context import RequestContext
+from trent.ops.deps import Deps
+
+OperationFunction = Callable[..., Any]
+
+_CUSTOM_KEY_STORES = "Trent has no custom key stores (AWS CloudHSM or external key stores)."
+_MULTI_REGION = "Trent does not support multi-Region keys."
+_NOT_YET = "{} is not supported by this version of Trent."
+
+
+def unsupported(reason: str) -> OperationFunction:
+    def operation(deps: Deps, ctx: RequestContext, **params: Any) -> Any:
+        raise UnsupportedOperationException(reason)
+
+    operation.unsupported = True  # type: ignore[attr-defined]
+    return operation
+
+
+_O = Operation
+_IMPLEMENTED: dict[Operation, OperationFunction] = {
+    _O.CreateKey: keys.create_key,
+    _O.DescribeKey: keys.describe_key,
+    _O.ListKeys: keys.list_keys,
+    _O.EnableKey: keys.enable_key,
+    _O.DisableKey: keys.disable_key,
+    _O.ScheduleKeyDeletion: keys.schedule_key_deletion,
+    _O.CancelKeyDeletion: keys.cancel_key_deletion,
+    _O.UpdateKeyDescription: keys.update_key_description,
+    _O.GetPublicKey: keys.get_public_key,
+    _O.CreateAlias: aliases.create_alias,
+    _O.UpdateAlias: aliases.update_alias,
+    _O.DeleteAlias: aliases.delete_alias,
+    _O.ListAliases: aliases.list_aliases,
+    _O.TagResource: tags.tag_resource,
+    _O.UntagResource: tags.untag_resource,
+    _O.ListResourceTags: tags.list_resource_tags,
+    _O.GetKeyPolicy: policies.get_key_policy,
+    _O.PutKeyPolicy: policies.put_key_policy,
+    _O.ListKeyPolicies: policies.list_key_policies,
+    _O.Encrypt: encryption.encrypt,
+    _O.Decrypt: encryption.decrypt,
+    _O.DeriveSharedSecret: agreement.derive_shared_secret,
+}
+_PERMANENTLY_UNSUPPORTED: dict[Operation, str] = {
+    **dict.fromkeys(
+        (
+            _O.ConnectCustomKeyStore,
+            _O.CreateCustomKeyStore,
+            _O.DeleteCustomKeyStore,
+            _O.DescribeCustomKeyStores,
+            _O.DisconnectCustomKeyStore,
+            _O.UpdateCustomKeyStore,
+        ),
+        _CUSTOM_KEY_STORES,
+    ),
+    _O.ReplicateKey: _MULTI_REGION,
+    _O.UpdatePrimaryRegion: _MULTI_REGION,
+}
+
+OPERATIONS: Mapping[Operation, OperationFunction] = MappingProxyType(
+    {
+        op: _IMPLEMENTED.get(op) or unsupported(_PERMANENTLY_UNSUPPORTED.get(op, _NOT_YET.format(op)))
+        for op in Operation
+    }
+)

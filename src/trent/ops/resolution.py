@@ -1,0 +1,76 @@
+"""Turning a KeyId parameter into a Key, as AWS does: key id, key ARN, alias name or alias ARN.
+
+A key is visible in the (account, region) of the request; a key ARN names its own account and region.
+"""
+
+from __future__ import annotations
+
+from trent.kms.errors import AccessDeniedException, InvalidArnException, InvalidKeyUsageException, NotFoundException
+from trent.kms.ids import KeyRef, alias_arn, key_arn, parse_key_identifier
+from trent.kms.keys import Key
+from trent.kms.operations import Operation
+from trent.kms.specs import KeyUsage
+from trent.kms.states import require_state
+from trent.ops.context import RequestContext
+from trent.store.base import Reader
+
+ALIASES_NOT_SUPPORTED = "Key Aliases are not supported for this operation."
+
+
+def not_authorized(ctx: RequestContext, operation: Operation, resource: str) -> AccessDeniedException:
+    return AccessDeniedException(
+        f"User: {ctx.principal.arn} is not authorized to perform: kms:{operation} on resource: {resource} "
+        f"because no resource-based policy allows the kms:{operation} action"
+    )
+
+
+def _lookup(reader: Reader, ctx: RequestContext, ref: KeyRef, operation: Operation) -> Key:
+    region = ref.region if ref.region is not None else ctx.region
+    account = ref.account if ref.account is not None else ctx.account
+    if region != ctx.region:
+        raise NotFoundException(f"Invalid arn {region}")
+    if ref.alias_name is not None:
+        alias = reader.get_alias(account, region, ref.alias_name)
+        if alias is None:
+            raise NotFoundException(f"Alias {alias_arn(region, account, ref.alias_name)} is not found.")
+        key = reader.get_key(alias.target_key_id)
+    else:
+        assert ref.key_id is not None
+        key = reader.get_key(ref.key_id)
+    if key is None or key.region != region or key.account != account:
+        if account != ctx.account:
+            # Another account's key is reachable only through that key's policy (authorization decides).
+            raise not_authorized(ctx, operation, key_arn(region, account, ref.key_id or ""))
+        raise NotFoundException(f"Key '{key_arn(region, account, ref.key_id)}' does not exist")
+    if key.account != ctx.account:
+        raise not_authorized(ctx, operation, key.arn)
+    return key
+
+
+def resolve_key(
+    reader: Reader,
+    ctx: RequestContext,
+    key_id: str,
+    operation: Operation,
+    *,
+    aliases: bool = True,
+    check_state: bool = True,
+) -> Key:
+    """The key a KeyId names, in the state `operation` requires (STATE_RULES) unless told not to check."""
+    ref = parse_key_identifier(key_id)
+    if ref.is_alias and not aliases:
+        raise InvalidArnException(ALIASES_NOT_SUPPORTED)
+    key = _lookup(reader, ctx, ref, operation)
+    if check_state:
+        require_state(operation, key.state, key.arn)
+    return key
+
+
+def require_usage(key: Key, usage: KeyUsage, operation: Operation) -> None:
+    if key.usage is not usage:
+        raise InvalidKeyUsageException(f"{key.arn} key usage is {key.usage} which is not valid for {operation}.")
+
+
+def require_algorithm(key: Key, algorithm: str, allowed: tuple[str, ...]) -> None:
+    if algorithm not in allowed:
+        raise InvalidKeyUsageException(f"Algorithm {algorithm} is incompatible with key spec {key.spec}.")

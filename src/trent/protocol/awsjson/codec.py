@@ -1,0 +1,83 @@
+"""Result dataclasses → AWS JSON 1.1 response bodies, driven by the operation's output shape.
+
+Members are found by name (snake_case of the model's member), blobs become base64, timestamps epoch
+seconds, enums their string value; None is left out. Encoders are compiled once per operation.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from enum import Enum
+from functools import cache
+from typing import Any
+
+import orjson
+
+from trent.kms.sensitive import Sensitive
+from trent.protocol.awsjson.model import Shape, operation_model, snake
+
+Encoder = Callable[[Any], Any]
+
+
+def _scalar(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
+
+
+def _blob(value: Any) -> str:
+    raw = value.reveal() if isinstance(value, Sensitive) else value
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _timestamp(value: datetime) -> float:
+    return round(value.timestamp(), 3)
+
+
+def _list(shape: Shape) -> Encoder:
+    member = encoder_for(shape.member)
+    return lambda value: [member(v) for v in value]
+
+
+def _map(shape: Shape) -> Encoder:
+    val = encoder_for(shape.value)
+    return lambda value: {str(k): val(v) for k, v in value.items()}
+
+
+def _structure(shape: Shape) -> Encoder:
+    members = [(name, snake(name), encoder_for(m)) for name, m in shape.members.items()]
+
+    def encode(value: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, attr, enc in members:
+            item = value.get(attr) if isinstance(value, Mapping) else getattr(value, attr, None)
+            if item is not None:
+                out[name] = enc(item)
+        return out
+
+    return encode
+
+
+def encoder_for(shape: Shape) -> Encoder:
+    kind = shape.type_name
+    if kind == "structure":
+        return _structure(shape)
+    if kind == "list":
+        return _list(shape)
+    if kind == "map":
+        return _map(shape)
+    if kind == "blob":
+        return _blob
+    if kind == "timestamp":
+        return _timestamp
+    return _scalar
+
+
+@cache
+def response_encoder(operation: str) -> Encoder:
+    shape = operation_model(operation).output_shape
+    return encoder_for(shape) if shape is not None else (lambda value: {})
+
+
+def encode_response(operation: str, result: Any) -> bytes:
+    return orjson.dumps(response_encoder(operation)(result))

@@ -1,0 +1,231 @@
+"""Model-driven request decoding and validation, compiled once per operation.
+
+Wrong JSON types are SerializationException (the request cannot be read); constraint violations (required,
+length, range, enum, pattern) are collected and reported together, in AWS's Coral form:
+"N validation error(s) detected: Value '<v>' at '<path>' failed to satisfy constraint: <constraint>; ...".
+Values of sensitive members and blobs are never printed (AWS prints "Value at 'plaintext' ...").
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from trent.kms.errors import SerializationException, ValidationException
+from trent.protocol.awsjson.model import Shape, lower_camel, operation_model, snake
+
+Errors = list[str]
+Decoder = Callable[[Any, str, Errors], Any]
+_MISSING = object()
+
+
+def _render(value: Any) -> str:
+    """Java's toString of a value, as Coral prints it inside quotes."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_render(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}={_render(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+def _violation(value: Any, path: str, constraint: str, hidden: bool) -> str:
+    shown = "Value" if hidden else f"Value '{_render(value)}'"
+    return f"{shown} at '{path}' failed to satisfy constraint: {constraint}"
+
+
+def _java_length(value: str) -> int:
+    """String length as Java counts it (UTF-16 code units), which is what the model's min/max mean."""
+    return len(value) if value.isascii() else len(value.encode("utf-16-le")) // 2
+
+
+def _constraints(shape: Shape) -> Callable[[Any, int, str, Errors, bool], None]:
+    meta = shape.metadata
+    low, high = meta.get("min"), meta.get("max")
+    word = "value" if shape.type_name in ("integer", "long") else "length"
+    pattern = re.compile(meta["pattern"]) if "pattern" in meta else None
+    enum = tuple(meta.get("enum", ()))
+
+    def check(value: Any, size: int, path: str, errors: Errors, hidden: bool) -> None:
+        if low is not None and size < low:
+            errors.append(_violation(value, path, f"Member must have {word} greater than or equal to {low}", hidden))
+        if high is not None and size > high:
+            errors.append(_violation(value, path, f"Member must have {word} less than or equal to {high}", hidden))
+        if pattern is not None and pattern.fullmatch(value) is None:
+            errors.append(
+                _violation(value, path, f"Member must satisfy regular expression pattern: {pattern.pattern}", hidden)
+            )
+        if enum and value not in enum:
+            errors.append(_violation(value, path, f"Member must satisfy enum value set: [{', '.join(enum)}]", hidden))
+
+    return check
+
+
+def _wrong_type(expected: str, value: Any) -> SerializationException:
+    if isinstance(value, dict):
+        return SerializationException("Start of structure or map found where not expected.")
+    if isinstance(value, list):
+        return SerializationException("Start of list found where not expected")
+    return SerializationException(f"{type(value).__name__.upper()}_VALUE can not be converted to {expected}")
+
+
+def _string(shape: Shape, hidden: bool) -> Decoder:
+    check = _constraints(shape)
+
+    def decode(value: Any, path: str, errors: Errors) -> Any:
+        if not isinstance(value, str):
+            raise _wrong_type("a String", value)
+        check(value, _java_length(value), path, errors, hidden)
+        return value
+
+    return decode
+
+
+def _blob(shape: Shape, hidden: bool) -> Decoder:
+    check = _constraints(shape)
+
+    def decode(value: Any, path: str, errors: Errors) -> Any:
+        if not isinstance(value, str):
+            raise _wrong_type("a Blob", value)
+        try:
+            data = binascii.a2b_base64(value, strict_mode=True)
+        except (binascii.Error, ValueError):
+            raise SerializationException(f"Value at '{path}' is not valid base64.") from None
+        check(data, len(data), path, errors, True)
+        return data
+
+    return decode
+
+
+def _integer(shape: Shape, hidden: bool) -> Decoder:
+    check = _constraints(shape)
+
+    def decode(value: Any, path: str, errors: Errors) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+            raise _wrong_type("an Integer", value)
+        check(int(value), int(value), path, errors, hidden)
+        return int(value)
+
+    return decode
+
+
+def _boolean(shape: Shape, hidden: bool) -> Decoder:
+    def decode(value: Any, path: str, errors: Errors) -> Any:
+        if not isinstance(value, bool):
+            raise _wrong_type("a Boolean", value)
+        return value
+
+    return decode
+
+
+def _timestamp(shape: Shape, hidden: bool) -> Decoder:
+    def decode(value: Any, path: str, errors: Errors) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _wrong_type("a Timestamp", value)
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise SerializationException(f"Value at '{path}' is not a valid timestamp.") from None
+
+    return decode
+
+
+def _list(shape: Shape, hidden: bool) -> Decoder:
+    check = _constraints(shape)
+    member = decoder_for(shape.member)
+    enum = tuple(shape.member.metadata.get("enum", ()))
+
+    def decode(value: Any, path: str, errors: Errors) -> Any:
+        if not isinstance(value, list):
+            raise _wrong_type("a List", value)
+        check(value, len(value), path, errors, hidden)
+        if enum and any(v not in enum for v in value if isinstance(v, str)):
+            errors.append(
+                _violation(
+                    value,
+                    path,
+                    f"Member must satisfy constraint: [Member must satisfy enum value set: [{', '.join(enum)}]]",
+                    hidden,
+                )
+            )
+            inner: Errors = []
+            return tuple(member(v, f"{path}.{i}.member", inner) for i, v in enumerate(value, 1))
+        return tuple(member(v, f"{path}.{i}.member", errors) for i, v in enumerate(value, 1))
+
+    return decode
+
+
+def _map(shape: Shape, hidden: bool) -> Decoder:
+    check = _constraints(shape)
+    key, val = decoder_for(shape.key), decoder_for(shape.value)
+
+    def decode(value: Any, path: str, errors: Errors) -> Any:
+        if not isinstance(value, dict):
+            raise _wrong_type("a Map", value)
+        check(value, len(value), path, errors, hidden)
+        return {key(k, path, errors): val(v, f"{path}.{k}", errors) for k, v in value.items()}
+
+    return decode
+
+
+def _structure(shape: Shape, hidden: bool) -> Decoder:
+    members = [(name, snake(name), lower_camel(name), decoder_for(m)) for name, m in shape.members.items()]
+    required = frozenset(shape.required_members)
+
+    def decode(value: Any, path: str, errors: Errors) -> Any:
+        if not isinstance(value, dict):
+            raise _wrong_type("a Structure", value)
+        out: dict[str, Any] = {}
+        prefix = f"{path}." if path else ""
+        for name, attr, camel, member in members:
+            item = value.get(name, _MISSING)
+            if item is _MISSING or item is None:
+                if name in required:
+                    errors.append(f"Value null at '{prefix}{camel}' failed to satisfy constraint: Member must not be null")
+                continue
+            out[attr] = member(item, prefix + camel, errors)
+        return out
+
+    return decode
+
+
+_DECODERS: dict[str, Callable[[Shape, bool], Decoder]] = {
+    "string": _string,
+    "blob": _blob,
+    "integer": _integer,
+    "long": _integer,
+    "boolean": _boolean,
+    "timestamp": _timestamp,
+    "list": _list,
+    "map": _map,
+    "structure": _structure,
+}
+
+
+def decoder_for(shape: Shape) -> Decoder:
+    return _DECODERS[shape.type_name](shape, bool(shape.metadata.get("sensitive")))
+
+
+@cache
+def request_decoder(operation: str) -> Decoder:
+    shape = operation_model(operation).input_shape
+    return decoder_for(shape) if shape is not None else (lambda value, path, errors: {})
+
+
+def decode_request(operation: str, document: Any) -> dict[str, Any]:
+    """JSON document → snake_case parameters with blobs decoded; raises Serialization/ValidationException."""
+    if not isinstance(document, dict):
+        raise _wrong_type("a Structure", document)
+    errors: Errors = []
+    params: dict[str, Any] = request_decoder(operation)(document, "", errors)
+    if errors:
+        count = len(errors)
+        raise ValidationException(
+            f"{count} validation error{'s' if count > 1 else ''} detected: " + "; ".join(errors)
+        )
+    return params

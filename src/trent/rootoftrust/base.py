@@ -1,0 +1,65 @@
+"""The root-of-trust port: wrap and unwrap key material and secrets. Nothing else ever sees a root key.
+
+Every wrapped blob names the root key that made it, so root keys can rotate without rewrapping old blobs
+(Vault's seal KeyInfo.KeyID). The AAD binds a blob to what it protects (key id and material version, or
+an access key id), so a blob moved to another record fails to unwrap.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from trent.kms.sensitive import Sensitive
+
+_HEADER = struct.Struct(">BB")
+FORMAT_VERSION = 1
+
+
+class UnwrapError(Exception):
+    """A wrapped blob failed authentication or names an unknown root key."""
+
+
+@dataclass(frozen=True, slots=True)
+class WrappedMaterial:
+    """Self-describing: format version, root key id, algorithm, then the algorithm's output."""
+
+    root_key_id: str
+    algorithm: str
+    blob: bytes = field(repr=False)
+
+    def to_bytes(self) -> bytes:
+        rk, alg = self.root_key_id.encode(), self.algorithm.encode()
+        return _HEADER.pack(FORMAT_VERSION, len(rk)) + rk + bytes([len(alg)]) + alg + self.blob
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> WrappedMaterial:
+        try:
+            version, rk_len = _HEADER.unpack_from(data)
+            if version != FORMAT_VERSION:
+                raise UnwrapError("unknown wrapped-material format")
+            at = _HEADER.size
+            rk = data[at : at + rk_len].decode()
+            at += rk_len
+            alg_len = data[at]
+            alg = data[at + 1 : at + 1 + alg_len].decode()
+            return cls(rk, alg, data[at + 1 + alg_len :])
+        except (struct.error, IndexError, UnicodeDecodeError) as exc:
+            raise UnwrapError("malformed wrapped material") from exc
+
+
+class RootOfTrust(Protocol):
+    """wrap/unwrap with AAD. Implementations: software (root key file), PKCS#11 (an HSM)."""
+
+    def wrap(self, material: Sensitive, aad: bytes) -> WrappedMaterial: ...
+
+    def unwrap(self, wrapped: WrappedMaterial, aad: bytes) -> Sensitive: ...
+
+
+def material_aad(key_id: str, version: int) -> bytes:
+    return f"trent:key-material:v1:{key_id}:{version}".encode()
+
+
+def secret_aad(access_key_id: str) -> bytes:
+    return f"trent:access-key-secret:v1:{access_key_id}".encode()

@@ -1,0 +1,154 @@
+"""A small HTTP/1.1 server on asyncio (uvloop) with the httptools parser: bytes in, bytes out.
+
+Why not a framework: docs/decisions/0001-http-stack.md. It serves POST / to the front, GET /healthz, and
+nothing else; it enforces a body-size limit, keep-alive, and in-order responses (reading pauses while a
+request on the connection is being answered, so pipelined requests cannot overtake each other).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+import httptools
+
+from trent.protocol.awsjson.front import WireRequest, WireResponse
+
+Handler = Callable[[WireRequest], Awaitable[WireResponse]]
+log = logging.getLogger("trent.http")
+
+_REASONS = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 405: b"Method Not Allowed", 413: b"Payload Too Large"}
+_REASONS |= {500: b"Internal Server Error", 503: b"Service Unavailable"}
+_MAX_HEADER_BYTES = 64 * 1024
+_MAX_HEADERS = 100
+
+
+class _Reject(Exception):
+    def __init__(self, status: int, body: bytes = b"") -> None:
+        self.status, self.body = status, body
+
+
+class HttpConnection(asyncio.Protocol):
+    def __init__(self, handler: Handler, max_body: int, tasks: set[asyncio.Task[None]]) -> None:
+        self._handler = handler
+        self._max_body = max_body
+        self._tasks = tasks
+        self._parser = httptools.HttpRequestParser(self)
+        self._transport: asyncio.Transport | None = None
+        self._client = ""
+        self._reset()
+
+    def _reset(self) -> None:
+        self._url = b""
+        self._headers: list[tuple[str, str]] = []
+        self._header_bytes = 0
+        self._body: list[bytes] = []
+        self._size = 0
+        self._rejected: _Reject | None = None
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername")
+        self._client = peer[0] if isinstance(peer, tuple) else ""
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._write_simple(400, close=True)
+        except httptools.HttpParserError:
+            self._write_simple(400, close=True)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+
+    # httptools callbacks
+    def on_message_begin(self) -> None:
+        self._reset()
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_bytes += len(name) + len(value)
+        if self._header_bytes > _MAX_HEADER_BYTES or len(self._headers) >= _MAX_HEADERS:
+            self._rejected = _Reject(400)
+            return
+        self._headers.append((name.decode("latin-1").lower(), value.decode("latin-1")))
+
+    def on_body(self, body: bytes) -> None:
+        self._size += len(body)
+        if self._size > self._max_body:
+            self._rejected = _Reject(413)
+            self._body = []
+            return
+        if self._rejected is None:
+            self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        keep_alive = self._parser.should_keep_alive()
+        if self._rejected is not None:
+            self._write_simple(self._rejected.status, close=True)
+            return
+        method = self._parser.get_method().decode("latin-1")
+        parsed = httptools.parse_url(self._url)
+        path = (parsed.path or b"/").decode("latin-1")
+        if path == "/healthz" and method == "GET":
+            self._write(200, [("content-type", "text/plain")], b"ok\n", keep_alive)
+            return
+        if path != "/" or method != "POST":
+            self._write_simple(404 if path != "/" else 405, close=not keep_alive)
+            return
+        request = WireRequest(
+            method, path, (parsed.query or b"").decode("latin-1"), self._headers, b"".join(self._body), self._client
+        )
+        transport.pause_reading()  # one request at a time per connection: responses stay in order
+        task = asyncio.get_running_loop().create_task(self._answer(request, keep_alive))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _answer(self, request: WireRequest, keep_alive: bool) -> None:
+        try:
+            response = await self._handler(request)
+        except Exception:
+            log.exception("handler failed")
+            self._write_simple(500, close=True)
+            return
+        self._write(response.status, response.headers, response.body, keep_alive)
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.resume_reading()
+
+    def _write(self, status: int, headers: list[tuple[str, str]], body: bytes, keep_alive: bool) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        lines = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"Unknown"))]
+        lines.extend(f"{name}: {value}\r\n".encode("latin-1") for name, value in headers)
+        lines.append(b"content-length: %d\r\n" % len(body))
+        if not keep_alive:
+            lines.append(b"connection: close\r\n")
+        lines.append(b"\r\n")
+        transport.write(b"".join(lines) + body)
+        if not keep_alive:
+            transport.close()
+
+    def _write_simple(self, status: int, *, close: bool) -> None:
+        self._write(status, [("content-type", "text/plain")], b"", keep_alive=not close)
+
+
+async def serve(sock: Any, handler: Handler, max_body: int, stop: asyncio.Event) -> None:
+    """Serve on a listening socket until `stop` is set, then let in-flight requests finish."""
+    loop = asyncio.get_running_loop()
+    tasks: set[asyncio.Task[None]] = set()
+    server = await loop.create_server(lambda: HttpConnection(handler, max_body, tasks), sock=sock)
+    async with server:
+        await stop.wait()
+        server.close()
+        if tasks:
+            await asyncio.wait(tasks, timeout=10)

@@ -1,0 +1,144 @@
+"""Process model: a supervisor and N worker processes, each with its own SO_REUSEPORT listening socket.
+
+The kernel spreads connections over the workers' sockets (a single shared accept socket was measured to
+leave one worker nearly idle: ../shared/bench/README.md). The supervisor holds the port (bound, not
+listening) so `--port 0` resolves once for all workers, restarts a worker that dies, runs background
+jobs, and on SIGTERM/SIGINT stops the workers and waits for their in-flight requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from trent.server.http import Handler, serve
+
+log = logging.getLogger("trent.supervisor")
+Announce = Callable[[str], None]
+_CTX = multiprocessing.get_context("spawn")
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    host: str
+    port: int
+    workers: int
+    max_body_bytes: int
+    job_interval: float
+
+
+def _socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def _die_with_parent() -> None:
+    """If the supervisor is killed (even with SIGKILL), its workers go too (Linux PR_SET_PDEATHSIG)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass  # elsewhere the worker notices a new parent id within a second
+
+
+def _worker(
+    factory: Callable[[Any], Handler], factory_arg: Any, host: str, port: int, max_body: int, ready: Any
+) -> None:
+    """Entry point of a worker process (spawned, so it shares no state with the supervisor)."""
+    import uvloop
+
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when workers stop
+    handler = factory(factory_arg)
+    sock = _socket(host, port)
+    sock.listen(2048)
+    sock.setblocking(False)
+
+    parent = os.getppid()
+
+    async def watch_parent(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            if os.getppid() != parent:
+                stop.set()
+            await asyncio.sleep(1.0)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        watcher = asyncio.create_task(watch_parent(stop))
+        ready.put(True)
+        await serve(sock, handler, max_body, stop)
+        watcher.cancel()
+
+    uvloop.run(main())
+
+
+def run(
+    plan: Plan,
+    *,
+    factory: Callable[[Any], Handler],
+    factory_arg: Any,
+    jobs: Callable[[], None],
+    announce: Announce,
+) -> int:
+    reserve = _socket(plan.host, plan.port)
+    port = reserve.getsockname()[1]
+    ready = _CTX.Queue()
+    stopping = False
+
+    def start() -> BaseProcess:
+        process = _CTX.Process(
+            target=_worker,
+            args=(factory, factory_arg, plan.host, port, plan.max_body_bytes, ready),
+            name="trent-worker",
+            daemon=True,
+        )
+        process.start()
+        return process
+
+    def on_signal(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    workers = [start() for _ in range(plan.workers)]
+    for _ in workers:
+        ready.get(timeout=120)
+    host = f"[{plan.host}]" if ":" in plan.host else plan.host
+    announce(f"http://{host}:{port}")
+    next_job = 0.0
+    while not stopping:
+        now = time.monotonic()
+        if now >= next_job:
+            try:
+                jobs()
+            except Exception:
+                log.exception("background job failed")
+            next_job = now + plan.job_interval
+        for i, process in enumerate(workers):
+            if not process.is_alive() and not stopping:
+                log.warning("worker %s exited with %s; starting another", process.pid, process.exitcode)
+                workers[i] = start()
+        time.sleep(min(0.2, plan.job_interval))
+    for process in workers:
+        if process.is_alive() and process.pid is not None:
+            process.terminate()
+    for process in workers:
+        process.join(timeout=15)
+    reserve.close()
+    return 0

@@ -1,0 +1,96 @@
+"""The store port: persistence of keys, material, policies, tags, aliases and access keys.
+
+The store is untrusted storage: key material and secrets reach it only wrapped by the root of trust.
+Reads on a Store are fresh (each sees every commit that returned before it started); writes happen in a
+Transaction, which is atomic and serialized against other writers (also in other processes or nodes).
+Updates of a key are compare-and-set on its revision: ConflictError when someone else changed it first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, Protocol, TypeVar
+
+from trent.kms.ids import AccountId, AliasName, KeyId, Region
+from trent.kms.keys import AccessKey, Alias, Key, Tag
+
+
+class ConflictError(Exception):
+    """A compare-and-set lost: the record changed since it was read. The caller may re-read and retry."""
+
+
+class DuplicateError(Exception):
+    """An insert collided with an existing record (same alias name, same access key id, ...)."""
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: tuple[T, ...]
+    next_marker: str | None
+
+
+class Reader(Protocol):
+    """Reads, valid inside and outside a transaction."""
+
+    def get_key(self, key_id: KeyId) -> Key | None: ...
+
+    def list_keys(self, account: AccountId, region: Region, after: str | None, limit: int) -> Page[Key]: ...
+
+    def get_material(self, key_id: KeyId, version: int) -> bytes | None: ...
+
+    def get_policy(self, key_id: KeyId) -> str | None: ...
+
+    def get_tags(self, key_id: KeyId) -> tuple[Tag, ...]: ...
+
+    def get_alias(self, account: AccountId, region: Region, name: AliasName) -> Alias | None: ...
+
+    def list_aliases(
+        self, account: AccountId, region: Region, key_id: KeyId | None, after: str | None, limit: int
+    ) -> Page[Alias]: ...
+
+    def get_access_key(self, access_key_id: str) -> AccessKey | None: ...
+
+    def list_access_keys(self, account: AccountId | None) -> tuple[AccessKey, ...]: ...
+
+    def keys_due_for_deletion(self, now: datetime) -> tuple[Key, ...]: ...
+
+
+class Transaction(Reader, Protocol):
+    """Writes. Leaving the `with` block normally commits durably; an exception rolls back."""
+
+    def insert_key(self, key: Key, wrapped_material: bytes, policy: str, tags: Sequence[Tag]) -> None: ...
+
+    def update_key(self, key: Key, expected_revision: int) -> None: ...
+
+    def delete_key(self, key_id: KeyId) -> None:
+        """Destroy a key: its row, every material version, policy, tags and aliases."""
+        ...
+
+    def add_material(self, key_id: KeyId, version: int, wrapped_material: bytes) -> None: ...
+
+    def put_policy(self, key_id: KeyId, policy: str) -> None: ...
+
+    def put_tags(self, key_id: KeyId, tags: Sequence[Tag]) -> None: ...
+
+    def delete_tags(self, key_id: KeyId, tag_keys: Sequence[str]) -> None: ...
+
+    def insert_alias(self, alias: Alias) -> None: ...
+
+    def update_alias(self, alias: Alias) -> None: ...
+
+    def delete_alias(self, account: AccountId, region: Region, name: AliasName) -> None: ...
+
+    def put_access_key(self, access_key: AccessKey) -> None: ...
+
+
+class Store(Reader, Protocol):
+    def transaction(self) -> AbstractContextManager[Transaction]: ...
+
+    def close(self) -> None: ...
+

@@ -1,0 +1,368 @@
+"""SQLite store: the embedded default. WAL mode, so readers in every worker process see each commit at once.
+
+Durability: synchronous=FULL, so a commit that returned survives kill -9 and power loss (the WAL is fsynced
+at each commit). Writers take the database lock at BEGIN IMMEDIATE, so read-modify-write transactions are
+serialized across processes. One connection per process; not shared across threads.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from trent.kms.ids import AccountId, AliasName, KeyId, Region
+from trent.kms.keys import AccessKey, Alias, Key, Tag
+from trent.kms.specs import ExpirationModel, KeySpec, KeyState, KeyUsage, Origin
+from trent.store.base import ConflictError, DuplicateError, Page, Transaction
+
+_SCHEMA: tuple[str, ...] = (
+    # version 1
+    """
+    CREATE TABLE keys (
+        key_id TEXT PRIMARY KEY,
+        account TEXT NOT NULL,
+        region TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        usage TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        state TEXT NOT NULL,
+        creation_date REAL NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        deletion_date REAL,
+        pending_window_days INTEGER,
+        current_version INTEGER NOT NULL,
+        revision INTEGER NOT NULL,
+        policy_revision INTEGER NOT NULL,
+        multi_region INTEGER NOT NULL DEFAULT 0,
+        valid_to REAL,
+        expiration_model TEXT,
+        rotation_period_days INTEGER,
+        next_rotation_date REAL,
+        on_demand_rotation_start REAL
+    );
+    CREATE INDEX keys_by_scope ON keys (account, region, key_id);
+    CREATE INDEX keys_by_deletion ON keys (deletion_date) WHERE deletion_date IS NOT NULL;
+    CREATE TABLE key_material (
+        key_id TEXT NOT NULL REFERENCES keys (key_id) ON DELETE CASCADE,
+        version INTEGER NOT NULL,
+        wrapped BLOB NOT NULL,
+        PRIMARY KEY (key_id, version)
+    );
+    CREATE TABLE key_policies (
+        key_id TEXT PRIMARY KEY REFERENCES keys (key_id) ON DELETE CASCADE,
+        policy TEXT NOT NULL
+    );
+    CREATE TABLE tags (
+        key_id TEXT NOT NULL REFERENCES keys (key_id) ON DELETE CASCADE,
+        tag_key TEXT NOT NULL,
+        tag_value TEXT NOT NULL,
+        PRIMARY KEY (key_id, tag_key)
+    );
+    CREATE TABLE aliases (
+        account TEXT NOT NULL,
+        region TEXT NOT NULL,
+        name TEXT NOT NULL,
+        key_id TEXT NOT NULL REFERENCES keys (key_id) ON DELETE CASCADE,
+        creation_date REAL NOT NULL,
+        last_updated_date REAL NOT NULL,
+        PRIMARY KEY (account, region, name)
+    );
+    CREATE INDEX aliases_by_key ON aliases (key_id);
+    CREATE TABLE access_keys (
+        access_key_id TEXT PRIMARY KEY,
+        account TEXT NOT NULL,
+        principal_arn TEXT NOT NULL,
+        wrapped_secret BLOB NOT NULL,
+        created REAL NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1
+    );
+    """,
+)
+
+_KEY_COLUMNS = (
+    "key_id, account, region, spec, usage, origin, state, creation_date, description, deletion_date, "
+    "pending_window_days, current_version, revision, policy_revision, multi_region, valid_to, expiration_model, "
+    "rotation_period_days, next_rotation_date, on_demand_rotation_start"
+)
+
+
+def _ts(value: datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
+
+
+def _dt(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def _key(row: Any) -> Key:
+    return Key(
+        key_id=KeyId(row[0]),
+        account=AccountId(row[1]),
+        region=Region(row[2]),
+        spec=KeySpec(row[3]),
+        usage=KeyUsage(row[4]),
+        origin=Origin(row[5]),
+        state=KeyState(row[6]),
+        creation_date=datetime.fromtimestamp(row[7], UTC),
+        description=row[8],
+        deletion_date=_dt(row[9]),
+        pending_window_days=row[10],
+        current_version=row[11],
+        revision=row[12],
+        policy_revision=row[13],
+        multi_region=bool(row[14]),
+        valid_to=_dt(row[15]),
+        expiration_model=None if row[16] is None else ExpirationModel(row[16]),
+        rotation_period_days=row[17],
+        next_rotation_date=_dt(row[18]),
+        on_demand_rotation_start=_dt(row[19]),
+    )
+
+
+def _key_values(key: Key) -> tuple[Any, ...]:
+    return (
+        key.key_id,
+        key.account,
+        key.region,
+        key.spec.value,
+        key.usage.value,
+        key.origin.value,
+        key.state.value,
+        key.creation_date.timestamp(),
+        key.description,
+        _ts(key.deletion_date),
+        key.pending_window_days,
+        key.current_version,
+        key.revision,
+        key.policy_revision,
+        int(key.multi_region),
+        _ts(key.valid_to),
+        None if key.expiration_model is None else key.expiration_model.value,
+        key.rotation_period_days,
+        _ts(key.next_rotation_date),
+        _ts(key.on_demand_rotation_start),
+    )
+
+
+def _alias(row: Any) -> Alias:
+    return Alias(
+        account=AccountId(row[0]),
+        region=Region(row[1]),
+        name=AliasName(row[2]),
+        target_key_id=KeyId(row[3]),
+        creation_date=datetime.fromtimestamp(row[4], UTC),
+        last_updated_date=datetime.fromtimestamp(row[5], UTC),
+    )
+
+
+def _access_key(row: Any) -> AccessKey:
+    return AccessKey(
+        access_key_id=row[0],
+        account=AccountId(row[1]),
+        principal_arn=row[2],
+        wrapped_secret=bytes(row[3]),
+        created=datetime.fromtimestamp(row[4], UTC),
+        active=bool(row[5]),
+    )
+
+
+class _SqliteOps:
+    """Every read and write, over one connection; SqliteStore and the transaction share it."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._c = conn
+
+    # -- reads -------------------------------------------------------------------------------------------
+    def get_key(self, key_id: KeyId) -> Key | None:
+        row = self._c.execute(f"SELECT {_KEY_COLUMNS} FROM keys WHERE key_id = ?", (key_id,)).fetchone()
+        return None if row is None else _key(row)
+
+    def list_keys(self, account: AccountId, region: Region, after: str | None, limit: int) -> Page[Key]:
+        rows = self._c.execute(
+            f"SELECT {_KEY_COLUMNS} FROM keys WHERE account = ? AND region = ? AND key_id > ? ORDER BY key_id LIMIT ?",
+            (account, region, after or "", limit + 1),
+        ).fetchall()
+        keys = tuple(_key(r) for r in rows[:limit])
+        return Page(keys, keys[-1].key_id if len(rows) > limit else None)
+
+    def get_material(self, key_id: KeyId, version: int) -> bytes | None:
+        row = self._c.execute(
+            "SELECT wrapped FROM key_material WHERE key_id = ? AND version = ?", (key_id, version)
+        ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def get_policy(self, key_id: KeyId) -> str | None:
+        row = self._c.execute("SELECT policy FROM key_policies WHERE key_id = ?", (key_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def get_tags(self, key_id: KeyId) -> tuple[Tag, ...]:
+        rows = self._c.execute("SELECT tag_key, tag_value FROM tags WHERE key_id = ? ORDER BY tag_key", (key_id,))
+        return tuple(Tag(k, v) for k, v in rows)
+
+    def get_alias(self, account: AccountId, region: Region, name: AliasName) -> Alias | None:
+        row = self._c.execute(
+            "SELECT account, region, name, key_id, creation_date, last_updated_date FROM aliases "
+            "WHERE account = ? AND region = ? AND name = ?",
+            (account, region, name),
+        ).fetchone()
+        return None if row is None else _alias(row)
+
+    def list_aliases(
+        self, account: AccountId, region: Region, key_id: KeyId | None, after: str | None, limit: int
+    ) -> Page[Alias]:
+        sql = (
+            "SELECT account, region, name, key_id, creation_date, last_updated_date FROM aliases "
+            "WHERE account = ? AND region = ? AND name > ?"
+        )
+        args: tuple[Any, ...] = (account, region, after or "")
+        if key_id is not None:
+            sql += " AND key_id = ?"
+            args += (key_id,)
+        rows = self._c.execute(sql + " ORDER BY name LIMIT ?", (*args, limit + 1)).fetchall()
+        aliases = tuple(_alias(r) for r in rows[:limit])
+        return Page(aliases, aliases[-1].name if len(rows) > limit else None)
+
+    def get_access_key(self, access_key_id: str) -> AccessKey | None:
+        row = self._c.execute(
+            "SELECT access_key_id, account, principal_arn, wrapped_secret, created, active FROM access_keys "
+            "WHERE access_key_id = ?",
+            (access_key_id,),
+        ).fetchone()
+        return None if row is None else _access_key(row)
+
+    def list_access_keys(self, account: AccountId | None) -> tuple[AccessKey, ...]:
+        sql = "SELECT access_key_id, account, principal_arn, wrapped_secret, created, active FROM access_keys"
+        rows = (
+            self._c.execute(sql + " ORDER BY access_key_id")
+            if account is None
+            else self._c.execute(sql + " WHERE account = ? ORDER BY access_key_id", (account,))
+        )
+        return tuple(_access_key(r) for r in rows)
+
+    def keys_due_for_deletion(self, now: datetime) -> tuple[Key, ...]:
+        rows = self._c.execute(
+            f"SELECT {_KEY_COLUMNS} FROM keys WHERE state = ? AND deletion_date <= ?",
+            (KeyState.PENDING_DELETION.value, now.timestamp()),
+        )
+        return tuple(_key(r) for r in rows)
+
+    # -- writes (only called inside a transaction) -----------------------------------------------------------
+    def insert_key(self, key: Key, wrapped_material: bytes, policy: str, tags: Sequence[Tag]) -> None:
+        placeholders = ", ".join("?" * len(_KEY_COLUMNS.split(",")))
+        self._c.execute(f"INSERT INTO keys ({_KEY_COLUMNS}) VALUES ({placeholders})", _key_values(key))
+        self.add_material(key.key_id, key.current_version, wrapped_material)
+        self._c.execute("INSERT INTO key_policies (key_id, policy) VALUES (?, ?)", (key.key_id, policy))
+        self.put_tags(key.key_id, tags)
+
+    def update_key(self, key: Key, expected_revision: int) -> None:
+        columns = [c.strip() for c in _KEY_COLUMNS.split(",")][1:]
+        assignments = ", ".join(f"{c} = ?" for c in columns)
+        cur = self._c.execute(
+            f"UPDATE keys SET {assignments} WHERE key_id = ? AND revision = ?",
+            (*_key_values(key)[1:], key.key_id, expected_revision),
+        )
+        if cur.rowcount != 1:
+            raise ConflictError(key.key_id)
+
+    def delete_key(self, key_id: KeyId) -> None:
+        self._c.execute("DELETE FROM keys WHERE key_id = ?", (key_id,))
+
+    def add_material(self, key_id: KeyId, version: int, wrapped_material: bytes) -> None:
+        self._c.execute(
+            "INSERT INTO key_material (key_id, version, wrapped) VALUES (?, ?, ?)", (key_id, version, wrapped_material)
+        )
+
+    def put_policy(self, key_id: KeyId, policy: str) -> None:
+        self._c.execute("UPDATE key_policies SET policy = ? WHERE key_id = ?", (policy, key_id))
+
+    def put_tags(self, key_id: KeyId, tags: Sequence[Tag]) -> None:
+        self._c.executemany(
+            "INSERT INTO tags (key_id, tag_key, tag_value) VALUES (?, ?, ?) "
+            "ON CONFLICT (key_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value",
+            [(key_id, t.tag_key, t.tag_value) for t in tags],
+        )
+
+    def delete_tags(self, key_id: KeyId, tag_keys: Sequence[str]) -> None:
+        self._c.executemany("DELETE FROM tags WHERE key_id = ? AND tag_key = ?", [(key_id, k) for k in tag_keys])
+
+    def insert_alias(self, alias: Alias) -> None:
+        try:
+            self._c.execute(
+                "INSERT INTO aliases (account, region, name, key_id, creation_date, last_updated_date) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    alias.account,
+                    alias.region,
+                    alias.name,
+                    alias.target_key_id,
+                    alias.creation_date.timestamp(),
+                    alias.last_updated_date.timestamp(),
+                ),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise DuplicateError(alias.name) from exc
+
+    def update_alias(self, alias: Alias) -> None:
+        self._c.execute(
+            "UPDATE aliases SET key_id = ?, last_updated_date = ? WHERE account = ? AND region = ? AND name = ?",
+            (alias.target_key_id, alias.last_updated_date.timestamp(), alias.account, alias.region, alias.name),
+        )
+
+    def delete_alias(self, account: AccountId, region: Region, name: AliasName) -> None:
+        self._c.execute("DELETE FROM aliases WHERE account = ? AND region = ? AND name = ?", (account, region, name))
+
+    def put_access_key(self, access_key: AccessKey) -> None:
+        try:
+            self._c.execute(
+                "INSERT INTO access_keys (access_key_id, account, principal_arn, wrapped_secret, created, active) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    access_key.access_key_id,
+                    access_key.account,
+                    access_key.principal_arn,
+                    access_key.wrapped_secret,
+                    access_key.created.timestamp(),
+                    int(access_key.active),
+                ),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise DuplicateError(access_key.access_key_id) from exc
+
+
+class SqliteStore(_SqliteOps):
+    def __init__(self, path: Path | str) -> None:
+        # isolation_level=None: autocommit; each read is its own snapshot; transactions are explicit.
+        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 10000")
+        if str(path) != ":memory:":
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        super().__init__(conn)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self.transaction():
+            (version,) = self._c.execute("PRAGMA user_version").fetchone()
+            for number, script in enumerate(_SCHEMA[version:], start=version + 1):
+                for statement in script.split(";"):
+                    if statement.strip():
+                        self._c.execute(statement)
+                self._c.execute(f"PRAGMA user_version = {number}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        self._c.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self._c.execute("ROLLBACK")
+            raise
+        self._c.execute("COMMIT")
+
+    def close(self) -> None:
+        self._c.close()
