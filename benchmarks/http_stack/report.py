@@ -18,7 +18,7 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|---:|---|---:|")
     for name, rows in runs.items():
         med = {k: median(r[k] for r in rows) for k in ("rps", "p50_ms", "p99_ms", "cpu_us_per_req")}
-        split = median(rows, key=lambda r: r["rps"])["cpu_split_s"]
+        split = sorted(rows, key=lambda r: r["rps"])[len(rows) // 2]["cpu_split_s"]
         print(
             f"| {name} | {len(rows)} | {med['rps']:,.0f} | {med['p50_ms']:.2f} | {med['p99_ms']:.2f} "
             f"| {med['cpu_us_per_req']:.0f} | {min(r['listeners'] for r in rows)} "

@@ -63,7 +63,9 @@ def ensure_admin_key(settings: Settings, deps: Deps) -> AdminKey | None:
         if deps.store.get_access_key(given_id) is None:
             if not given_secret:
                 raise principal_ops.AccessKeyError("TRENT_ADMIN_ACCESS_KEY_ID needs TRENT_ADMIN_SECRET_ACCESS_KEY")
-            principal_ops.create_access_key(deps, account, root_arn(account), given_id, Sensitive(given_secret.encode()))
+            principal_ops.create_access_key(
+                deps, account, root_arn(account), given_id, Sensitive(given_secret.encode())
+            )
         return AdminKey(given_id, None)
     if deps.store.list_access_keys(account):
         return None

@@ -132,4 +132,5 @@ def list_access_keys(config: Path | None, data_dir: Path | None, account_id: str
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     for record in records:
-        click.echo(f"{record.access_key_id}\t{record.account}\t{record.principal_arn}\t{'active' if record.active else 'inactive'}")
+        status = "active" if record.active else "inactive"
+        click.echo(f"{record.access_key_id}\t{record.account}\t{record.principal_arn}\t{status}")

@@ -96,8 +96,7 @@ def parse_authorization(header: str) -> Authorization:
     missing = [n for n in ("Credential", "Signature", "SignedHeaders") if not fields.get(n)]
     if missing:
         raise IncompleteSignatureException(
-            " ".join(f"Authorization header requires '{n}' parameter." for n in missing)
-            + f" Authorization={header}"
+            " ".join(f"Authorization header requires '{n}' parameter." for n in missing) + f" Authorization={header}"
         )
     parts = fields["Credential"].split("/")
     if len(parts) != 5 or not all(parts):

@@ -17,10 +17,19 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, mlkem,
 from trent.kms.specs import Family, SpecInfo
 
 CURVES: Mapping[str, ec.EllipticCurve] = MappingProxyType(
-    {"secp256r1": ec.SECP256R1(), "secp384r1": ec.SECP384R1(), "secp521r1": ec.SECP521R1(), "secp256k1": ec.SECP256K1()}
+    {
+        "secp256r1": ec.SECP256R1(),
+        "secp384r1": ec.SECP384R1(),
+        "secp521r1": ec.SECP521R1(),
+        "secp256k1": ec.SECP256K1(),
+    }
 )
 _MLDSA: Mapping[int, Callable[[], Any]] = MappingProxyType(
-    {44: mldsa.MLDSA44PrivateKey.generate, 65: mldsa.MLDSA65PrivateKey.generate, 87: mldsa.MLDSA87PrivateKey.generate}
+    {
+        44: mldsa.MLDSA44PrivateKey.generate,
+        65: mldsa.MLDSA65PrivateKey.generate,
+        87: mldsa.MLDSA87PrivateKey.generate,
+    }
 )
 _MLKEM: Mapping[int, Callable[[], Any]] = MappingProxyType(
     {768: mlkem.MLKEM768PrivateKey.generate, 1024: mlkem.MLKEM1024PrivateKey.generate}

@@ -29,7 +29,7 @@ def _oaep(algorithm: EncryptionAlgorithm) -> padding.OAEP:
 
 def max_plaintext(key_bits: int, algorithm: EncryptionAlgorithm) -> int:
     """RFC 8017 7.1.1: mLen <= k - 2hLen - 2."""
-    return key_bits // 8 - 2 * OAEP_HASHES[algorithm].digest_size - 2
+    return key_bits // 8 - 2 * OAEP_HASHES[algorithm]().digest_size - 2
 
 
 def encrypt(public_key: rsa.RSAPublicKey, algorithm: EncryptionAlgorithm, plaintext: bytes) -> bytes:

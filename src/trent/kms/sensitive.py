@@ -31,5 +31,5 @@ class Sensitive:
     def __hash__(self) -> int:
         raise TypeError("Sensitive values are not hashable")
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> tuple[object, ...]:
         raise TypeError("Sensitive values are not picklable")

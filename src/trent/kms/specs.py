@@ -208,13 +208,9 @@ def _spec(family: Family, bits: int, usages: tuple[KeyUsage, ...], **kw: object)
 # Source: AWS KMS Developer Guide, "Key spec reference" (symmetric, asymmetric RSA/ECC/ML-DSA/ML-KEM, HMAC).
 KEY_SPECS: Mapping[KeySpec, SpecInfo] = MappingProxyType(
     {
-        KeySpec.SYMMETRIC_DEFAULT: _spec(
-            Family.AES, 256, (_U.ENCRYPT_DECRYPT,), encryption=(_E.SYMMETRIC_DEFAULT,)
-        ),
+        KeySpec.SYMMETRIC_DEFAULT: _spec(Family.AES, 256, (_U.ENCRYPT_DECRYPT,), encryption=(_E.SYMMETRIC_DEFAULT,)),
         **{
-            spec: _spec(
-                Family.RSA, bits, (_U.ENCRYPT_DECRYPT, _U.SIGN_VERIFY), encryption=_RSA_ENC, signing=_RSA_SIGN
-            )
+            spec: _spec(Family.RSA, bits, (_U.ENCRYPT_DECRYPT, _U.SIGN_VERIFY), encryption=_RSA_ENC, signing=_RSA_SIGN)
             for spec, bits in ((KeySpec.RSA_2048, 2048), (KeySpec.RSA_3072, 3072), (KeySpec.RSA_4096, 4096))
         },
         # "KMS keys with ECC_SECG_P256K1 can be used only to sign and verify" (botocore model, KeySpec doc).
@@ -267,7 +263,11 @@ KEY_SPECS: Mapping[KeySpec, SpecInfo] = MappingProxyType(
                 encapsulation=(EncapsulationAlgorithm.ML_KEM,),
                 unsupported=_NO_MLKEM512 if bits == 512 else "",
             )
-            for spec, bits in ((KeySpec.ML_KEM_512, 512), (KeySpec.ML_KEM_768, 768), (KeySpec.ML_KEM_1024, 1024))
+            for spec, bits in (
+                (KeySpec.ML_KEM_512, 512),
+                (KeySpec.ML_KEM_768, 768),
+                (KeySpec.ML_KEM_1024, 1024),
+            )
         },
     }
 )

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from trent.kms.errors import (
     AlreadyExistsException,
-    NotFoundException,
     NotAuthorizedException,
+    NotFoundException,
     ValidationException,
 )
 from trent.kms.ids import ALIAS_PREFIX, RESERVED_ALIAS_PREFIX, AliasName, alias_arn
@@ -62,7 +62,7 @@ def create_alias(deps: Deps, ctx: RequestContext, *, alias_name: str, target_key
 
 
 def _same_kind(current: Key, new: Key) -> bool:
-    """"The current and new KMS key must be the same type ... and they must have the same key usage"."""
+    """ "The current and new KMS key must be the same type ... and they must have the same key usage"."""
     return current.info.family is new.info.family and current.usage is new.usage
 
 

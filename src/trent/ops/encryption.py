@@ -15,7 +15,7 @@ from trent.kms.errors import (
     UnsupportedOperationException,
     ValidationException,
 )
-from trent.kms.ids import is_key_id
+from trent.kms.ids import KeyId, is_key_id
 from trent.kms.keys import Key
 from trent.kms.operations import Operation
 from trent.kms.results import DecryptResult, EncryptResult
@@ -93,7 +93,7 @@ def encrypt(
 
 def _ciphertext_key(deps: Deps, ctx: RequestContext, blob_key_id: str) -> Key:
     """The key a symmetric ciphertext names, when the caller gave no KeyId (A.3: an opaque AccessDenied)."""
-    key = deps.store.get_key(blob_key_id) if is_key_id(blob_key_id) else None
+    key = deps.store.get_key(KeyId(blob_key_id)) if is_key_id(blob_key_id) else None
     if key is None or key.region != ctx.region:
         raise AccessDeniedException(UNKNOWN_CIPHERTEXT_KEY)
     if key.account != ctx.account:
@@ -171,4 +171,8 @@ def decrypt(
     check_encryption_key(key, encryption_algorithm, Operation.Decrypt)
     if dry_run:
         raise DryRunOperationException()
-    return DecryptResult(key.arn, Sensitive(rsa_decrypt(deps, key, encryption_algorithm, ciphertext_blob)), encryption_algorithm)
+    return DecryptResult(
+        key.arn,
+        Sensitive(rsa_decrypt(deps, key, encryption_algorithm, ciphertext_blob)),
+        encryption_algorithm,
+    )

@@ -138,7 +138,9 @@ def create_key(
     return DescribeKeyResult(metadata(key))
 
 
-def describe_key(deps: Deps, ctx: RequestContext, *, key_id: str, grant_tokens: tuple[str, ...] = ()) -> DescribeKeyResult:
+def describe_key(
+    deps: Deps, ctx: RequestContext, *, key_id: str, grant_tokens: tuple[str, ...] = ()
+) -> DescribeKeyResult:
     return DescribeKeyResult(metadata(resolve_key(deps.store, ctx, key_id, Operation.DescribeKey)))
 
 
@@ -176,7 +178,8 @@ def schedule_key_deletion(
     with deps.store.transaction() as tx:
         key = resolve_key(tx, ctx, key_id, Operation.ScheduleKeyDeletion, aliases=False)
         when = deps.clock() + timedelta(days=pending_window_in_days)
-        pending = key.evolve(state=KeyState.PENDING_DELETION, deletion_date=when, pending_window_days=pending_window_in_days
+        pending = key.evolve(
+            state=KeyState.PENDING_DELETION, deletion_date=when, pending_window_days=pending_window_in_days
         )
         tx.update_key(pending, key.revision)
     return ScheduleKeyDeletionResult(key.arn, when, KeyState.PENDING_DELETION, pending_window_in_days)
@@ -206,7 +209,6 @@ def delete_due_keys(deps: Deps) -> int:
                 tx.delete_key(key.key_id)
                 destroyed += 1
     return destroyed
-
 
 
 def get_public_key(

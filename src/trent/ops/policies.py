@@ -55,7 +55,9 @@ def _check_name(policy_name: str) -> None:
         raise NotFoundException(f"No such policy exists: {policy_name}")
 
 
-def get_key_policy(deps: Deps, ctx: RequestContext, *, key_id: str, policy_name: str = POLICY_NAME) -> GetKeyPolicyResult:
+def get_key_policy(
+    deps: Deps, ctx: RequestContext, *, key_id: str, policy_name: str = POLICY_NAME
+) -> GetKeyPolicyResult:
     _check_name(policy_name)
     key = resolve_key(deps.store, ctx, key_id, Operation.GetKeyPolicy, aliases=False)
     policy = deps.store.get_policy(key.key_id)

@@ -53,4 +53,6 @@ def create_access_key(
 
 
 def secret_of(deps: Deps, record: AccessKey) -> Sensitive:
-    return deps.root_of_trust.unwrap(WrappedMaterial.from_bytes(record.wrapped_secret), secret_aad(record.access_key_id))
+    return deps.root_of_trust.unwrap(
+        WrappedMaterial.from_bytes(record.wrapped_secret), secret_aad(record.access_key_id)
+    )

@@ -73,8 +73,5 @@ _PERMANENTLY_UNSUPPORTED: dict[Operation, str] = {
 }
 
 OPERATIONS: Mapping[Operation, OperationFunction] = MappingProxyType(
-    {
-        op: _IMPLEMENTED.get(op) or unsupported(_PERMANENTLY_UNSUPPORTED.get(op, _NOT_YET.format(op)))
-        for op in Operation
-    }
+    {op: _IMPLEMENTED.get(op) or unsupported(_PERMANENTLY_UNSUPPORTED.get(op, _NOT_YET.format(op))) for op in Operation}
 )

@@ -5,7 +5,12 @@ A key is visible in the (account, region) of the request; a key ARN names its ow
 
 from __future__ import annotations
 
-from trent.kms.errors import AccessDeniedException, InvalidArnException, InvalidKeyUsageException, NotFoundException
+from trent.kms.errors import (
+    AccessDeniedException,
+    InvalidArnException,
+    InvalidKeyUsageException,
+    NotFoundException,
+)
 from trent.kms.ids import KeyRef, alias_arn, key_arn, parse_key_identifier
 from trent.kms.keys import Key
 from trent.kms.operations import Operation
@@ -41,7 +46,7 @@ def _lookup(reader: Reader, ctx: RequestContext, ref: KeyRef, operation: Operati
         if account != ctx.account:
             # Another account's key is reachable only through that key's policy (authorization decides).
             raise not_authorized(ctx, operation, key_arn(region, account, ref.key_id or ""))
-        raise NotFoundException(f"Key '{key_arn(region, account, ref.key_id)}' does not exist")
+        raise NotFoundException(f"Key '{key_arn(region, account, ref.key_id or '')}' does not exist")
     if key.account != ctx.account:
         raise not_authorized(ctx, operation, key.arn)
     return key

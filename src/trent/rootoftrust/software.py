@@ -44,7 +44,9 @@ class SoftwareRoot:
 
     def wrap(self, material: Sensitive, aad: bytes) -> WrappedMaterial:
         iv = os.urandom(_IV)
-        return WrappedMaterial(self._active, ALGORITHM, iv + self._aeads[self._active].encrypt(iv, material.reveal(), aad))
+        return WrappedMaterial(
+            self._active, ALGORITHM, iv + self._aeads[self._active].encrypt(iv, material.reveal(), aad)
+        )
 
     def unwrap(self, wrapped: WrappedMaterial, aad: bytes) -> Sensitive:
         aead = self._aeads.get(wrapped.root_key_id)

@@ -19,7 +19,13 @@ from trent.protocol.awsjson.front import WireRequest, WireResponse
 Handler = Callable[[WireRequest], Awaitable[WireResponse]]
 log = logging.getLogger("trent.http")
 
-_REASONS = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 405: b"Method Not Allowed", 413: b"Payload Too Large"}
+_REASONS = {
+    200: b"OK",
+    400: b"Bad Request",
+    404: b"Not Found",
+    405: b"Method Not Allowed",
+    413: b"Payload Too Large",
+}
 _REASONS |= {500: b"Internal Server Error", 503: b"Service Unavailable"}
 _MAX_HEADER_BYTES = 64 * 1024
 _MAX_HEADERS = 100
@@ -106,7 +112,12 @@ class HttpConnection(asyncio.Protocol):
             self._write_simple(404 if path != "/" else 405, close=not keep_alive)
             return
         request = WireRequest(
-            method, path, (parsed.query or b"").decode("latin-1"), self._headers, b"".join(self._body), self._client
+            method,
+            path,
+            (parsed.query or b"").decode("latin-1"),
+            self._headers,
+            b"".join(self._body),
+            self._client,
         )
         transport.pause_reading()  # one request at a time per connection: responses stay in order
         task = asyncio.get_running_loop().create_task(self._answer(request, keep_alive))

@@ -273,7 +273,8 @@ class _SqliteOps:
 
     def add_material(self, key_id: KeyId, version: int, wrapped_material: bytes) -> None:
         self._c.execute(
-            "INSERT INTO key_material (key_id, version, wrapped) VALUES (?, ?, ?)", (key_id, version, wrapped_material)
+            "INSERT INTO key_material (key_id, version, wrapped) VALUES (?, ?, ?)",
+            (key_id, version, wrapped_material),
         )
 
     def put_policy(self, key_id: KeyId, policy: str) -> None:
@@ -309,7 +310,13 @@ class _SqliteOps:
     def update_alias(self, alias: Alias) -> None:
         self._c.execute(
             "UPDATE aliases SET key_id = ?, last_updated_date = ? WHERE account = ? AND region = ? AND name = ?",
-            (alias.target_key_id, alias.last_updated_date.timestamp(), alias.account, alias.region, alias.name),
+            (
+                alias.target_key_id,
+                alias.last_updated_date.timestamp(),
+                alias.account,
+                alias.region,
+                alias.name,
+            ),
         )
 
     def delete_alias(self, account: AccountId, region: Region, name: AliasName) -> None:

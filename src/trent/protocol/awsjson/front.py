@@ -74,8 +74,8 @@ class AwsJsonFront:
             return self._respond(request_id, status_of(error), error_body(error))
         except Exception:
             log.exception("internal error serving request %s", request_id)
-            error = KMSInternalException()
-            return self._respond(request_id, status_of(error), error_body(error))
+            internal = KMSInternalException()
+            return self._respond(request_id, status_of(internal), error_body(internal))
 
     def _serve(self, request: WireRequest, request_id: str) -> bytes:
         http = HttpRequest(request.method, request.path, request.query, request.headers, request.body)

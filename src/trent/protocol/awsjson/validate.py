@@ -186,7 +186,9 @@ def _structure(shape: Shape, hidden: bool) -> Decoder:
             item = value.get(name, _MISSING)
             if item is _MISSING or item is None:
                 if name in required:
-                    errors.append(f"Value null at '{prefix}{camel}' failed to satisfy constraint: Member must not be null")
+                    errors.append(
+                        f"Value null at '{prefix}{camel}' failed to satisfy constraint: Member must not be null"
+                    )
                 continue
             out[attr] = member(item, prefix + camel, errors)
         return out
@@ -225,7 +227,5 @@ def decode_request(operation: str, document: Any) -> dict[str, Any]:
     params: dict[str, Any] = request_decoder(operation)(document, "", errors)
     if errors:
         count = len(errors)
-        raise ValidationException(
-            f"{count} validation error{'s' if count > 1 else ''} detected: " + "; ".join(errors)
-        )
+        raise ValidationException(f"{count} validation error{'s' if count > 1 else ''} detected: " + "; ".join(errors))
     return params
