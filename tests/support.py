@@ -33,30 +33,24 @@ class TrentServer:
     data_dir: Path
     workers: int = 2
     env: Mapping[str, str] = field(default_factory=dict)
+    admin_from_env: bool = True
+    port: int = 0
     process: subprocess.Popen[str] | None = None
     endpoint: str = ""
     output: list[str] = field(default_factory=list)
 
     def start(self, timeout: float = 60) -> TrentServer:
+        admin = {"TRENT_ADMIN_ACCESS_KEY_ID": ACCESS_KEY_ID, "TRENT_ADMIN_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY}
         env = {
-            **os.environ,
-            "TRENT_ADMIN_ACCESS_KEY_ID": ACCESS_KEY_ID,
-            "TRENT_ADMIN_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+            **{k: v for k, v in os.environ.items() if not k.startswith("TRENT_")},
+            **(admin if self.admin_from_env else {}),
             "TRENT_LOG_LEVEL": "warning",
             **self.env,
         }
         self.output = []
         self.process = subprocess.Popen(
-            [
-                *trent_command(),
-                "serve",
-                "--port",
-                "0",
-                "--data-dir",
-                str(self.data_dir),
-                "--workers",
-                str(self.workers),
-            ],
+            [*trent_command(), "serve", "--data-dir", str(self.data_dir), "--workers", str(self.workers)]
+            + ([] if "TRENT_PORT" in self.env else ["--port", str(self.port)]),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
