@@ -14,7 +14,6 @@ from typing import Any
 from unittest import mock
 from urllib.parse import urlsplit
 
-import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
