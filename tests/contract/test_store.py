@@ -1,0 +1,135 @@
+"""The store port's contract, run against every adapter (SQLite today; PostgreSQL will join the list)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from trent.kms.ids import AccountId, AliasName, KeyId, Region
+from trent.kms.keys import AccessKey, Alias, Key, Tag
+from trent.kms.specs import KeySpec, KeyState, KeyUsage, Origin
+from trent.store.base import ConflictError, DuplicateError, Store
+from trent.store.sqlite import SqliteStore
+
+ACCOUNT, REGION = AccountId("111122223333"), Region("us-east-1")
+NOW = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite-file", "sqlite-memory"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    adapter: Store = SqliteStore(tmp_path / "t.db" if request.param == "sqlite-file" else ":memory:")
+    yield adapter
+    adapter.close()
+
+
+def _key(n: int, **changes: object) -> Key:
+    base = Key(
+        key_id=KeyId(f"00000000-0000-4000-8000-{n:012d}"),
+        account=ACCOUNT,
+        region=REGION,
+        spec=KeySpec.SYMMETRIC_DEFAULT,
+        usage=KeyUsage.ENCRYPT_DECRYPT,
+        origin=Origin.AWS_KMS,
+        state=KeyState.ENABLED,
+        creation_date=NOW,
+    )
+    return base.evolve(**changes) if changes else base
+
+
+def test_key_round_trip_and_compare_and_set(store: Store) -> None:
+    key = _key(1, description="d", deletion_date=NOW + timedelta(days=7), pending_window_days=7)
+    with store.transaction() as tx:
+        tx.insert_key(key, b"wrapped-1", "{}", [Tag("a", "1")])
+    assert store.get_key(key.key_id) == key
+    assert store.get_material(key.key_id, 1) == b"wrapped-1" and store.get_material(key.key_id, 2) is None
+    assert store.get_policy(key.key_id) == "{}"
+    assert store.get_tags(key.key_id) == (Tag("a", "1"),)
+    changed = key.evolve(state=KeyState.DISABLED)
+    with store.transaction() as tx:
+        tx.update_key(changed, key.revision)
+    assert store.get_key(key.key_id) == changed
+    with pytest.raises(ConflictError), store.transaction() as tx:
+        tx.update_key(changed.evolve(description="stale"), key.revision)  # lost the race
+    assert store.get_key(key.key_id) == changed
+
+
+def test_rollback_on_error(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.insert_key(_key(2), b"w", "{}", [])
+        raise RuntimeError("boom")
+    assert store.get_key(_key(2).key_id) is None
+
+
+def test_list_keys_is_scoped_and_paged(store: Store) -> None:
+    with store.transaction() as tx:
+        for n in range(5):
+            tx.insert_key(_key(n), b"w", "{}", [])
+        tx.insert_key(_key(9).evolve(region=Region("eu-west-1")), b"w", "{}", [])
+    first = store.list_keys(ACCOUNT, REGION, None, 3)
+    assert [k.key_id[-1] for k in first.items] == ["0", "1", "2"] and first.next_marker is not None
+    rest = store.list_keys(ACCOUNT, REGION, first.next_marker, 3)
+    assert [k.key_id[-1] for k in rest.items] == ["3", "4"] and rest.next_marker is None
+
+
+def test_delete_key_cascades(store: Store) -> None:
+    key = _key(3)
+    with store.transaction() as tx:
+        tx.insert_key(key, b"w", "{}", [Tag("t", "v")])
+        tx.add_material(key.key_id, 2, b"w2")
+        tx.insert_alias(Alias(ACCOUNT, REGION, AliasName("alias/x"), key.key_id, NOW, NOW))
+    with store.transaction() as tx:
+        tx.delete_key(key.key_id)
+    assert store.get_key(key.key_id) is None
+    assert store.get_material(key.key_id, 2) is None and store.get_tags(key.key_id) == ()
+    assert store.get_alias(ACCOUNT, REGION, AliasName("alias/x")) is None
+
+
+def test_aliases(store: Store) -> None:
+    key = _key(4)
+    alias = Alias(ACCOUNT, REGION, AliasName("alias/a"), key.key_id, NOW, NOW)
+    with store.transaction() as tx:
+        tx.insert_key(key, b"w", "{}", [])
+        tx.insert_alias(alias)
+    with pytest.raises(DuplicateError), store.transaction() as tx:
+        tx.insert_alias(alias)
+    assert store.get_alias(ACCOUNT, REGION, AliasName("alias/a")) == alias
+    assert store.get_alias(ACCOUNT, Region("eu-west-1"), AliasName("alias/a")) is None
+    assert store.list_aliases(ACCOUNT, REGION, key.key_id, None, 10).items == (alias,)
+
+
+def test_deletion_due(store: Store) -> None:
+    due = _key(5, state=KeyState.PENDING_DELETION, deletion_date=NOW - timedelta(seconds=1))
+    later = _key(6, state=KeyState.PENDING_DELETION, deletion_date=NOW + timedelta(days=1))
+    with store.transaction() as tx:
+        tx.insert_key(due, b"w", "{}", [])
+        tx.insert_key(later, b"w", "{}", [])
+    assert [k.key_id for k in store.keys_due_for_deletion(NOW)] == [due.key_id]
+
+
+def test_access_keys(store: Store) -> None:
+    record = AccessKey("AKIAEXAMPLE000000001", ACCOUNT, "arn:aws:iam::111122223333:root", b"wrapped", NOW)
+    with store.transaction() as tx:
+        tx.put_access_key(record)
+    with pytest.raises(DuplicateError), store.transaction() as tx:
+        tx.put_access_key(record)
+    assert store.get_access_key(record.access_key_id) == record
+    assert store.list_access_keys(ACCOUNT) == (record,) and store.list_access_keys(AccountId("999999999999")) == ()
+    assert "wrapped" not in repr(record)
+
+
+def test_a_commit_is_visible_to_another_connection_at_once(tmp_path: Path) -> None:
+    """What cross-worker consistency rests on: every read sees each commit that returned before it."""
+    writer, reader = SqliteStore(tmp_path / "shared.db"), SqliteStore(tmp_path / "shared.db")
+    key = _key(7)
+    with writer.transaction() as tx:
+        tx.insert_key(key, b"w", "{}", [])
+    assert reader.get_key(key.key_id) == key
+    with writer.transaction() as tx:
+        tx.update_key(key.evolve(state=KeyState.DISABLED), key.revision)
+    got = reader.get_key(key.key_id)
+    assert got is not None and got.state is KeyState.DISABLED
+    writer.close()
+    reader.close()

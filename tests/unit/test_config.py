@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from trent.config import DEFAULT_PORT, ConfigError, Settings, load_settings
+
+
+def test_defaults() -> None:
+    settings = load_settings({}, environ={})
+    assert settings.host == "127.0.0.1" and settings.port == DEFAULT_PORT and settings.account_id == "111122223333"
+    assert settings.data_dir.name == "trent" and settings.workers >= 1
+
+
+def test_precedence_flags_over_environment_over_file(tmp_path: Path) -> None:
+    toml = tmp_path / "trent.toml"
+    toml.write_text('port = 1111\nhost = "0.0.0.0"\naccount_id = "222233334444"\n')
+    settings = load_settings({"port": 3333}, environ={"TRENT_PORT": "2222", "TRENT_HOST": "::1"}, toml_path=toml)
+    assert (settings.port, settings.host, settings.account_id) == (3333, "::1", "222233334444")
+    assert load_settings({}, environ={"TRENT_PORT": "2222"}, toml_path=toml).port == 2222
+    assert load_settings({}, environ={}, toml_path=toml).port == 1111
+
+
+@pytest.mark.parametrize(
+    ("flags", "environ", "named"),
+    [
+        ({"port": 70000}, {}, "'port'"),
+        ({}, {"TRENT_ACCOUNT_ID": "12"}, "TRENT_ACCOUNT_ID"),
+        ({"workers": 0}, {}, "'workers'"),
+    ],
+)
+def test_errors_name_the_setting(flags: dict[str, object], environ: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        load_settings(flags, environ=environ)
+
+
+def test_secrets_are_not_shown() -> None:
+    settings = load_settings({}, environ={"TRENT_ADMIN_SECRET_ACCESS_KEY": "very-secret-value-123"})
+    assert "very-secret-value-123" not in repr(settings)
+    assert isinstance(settings, Settings)
+
+
+def test_unknown_file_setting(tmp_path: Path) -> None:
+    toml = tmp_path / "t.toml"
+    toml.write_text("colour = 'blue'\n")
+    with pytest.raises(ConfigError, match="colour"):
+        load_settings({}, environ={}, toml_path=toml)
