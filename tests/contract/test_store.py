@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from trent.kms.ids import AccountId, AliasName, KeyId, Region
-from trent.kms.keys import AccessKey, Alias, Key, Tag
+from trent.kms.keys import AccessKey, Alias, Key, MaterialVersion, Tag
 from trent.kms.specs import KeySpec, KeyState, KeyUsage, Origin
 from trent.store.base import ConflictError, DuplicateError, Store
 from trent.store.sqlite import SqliteStore
@@ -78,7 +78,7 @@ def test_delete_key_cascades(store: Store) -> None:
     key = _key(3)
     with store.transaction() as tx:
         tx.insert_key(key, b"w", "{}", [Tag("t", "v")])
-        tx.add_material(key.key_id, 2, b"w2")
+        tx.add_material(MaterialVersion(key.key_id, 2, NOW, "ON_DEMAND"), b"w2")
         tx.insert_alias(Alias(ACCOUNT, REGION, AliasName("alias/x"), key.key_id, NOW, NOW))
     with store.transaction() as tx:
         tx.delete_key(key.key_id)

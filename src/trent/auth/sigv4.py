@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import posixpath
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -129,8 +130,19 @@ def canonical_headers(request: HttpRequest, signed_headers: Sequence[str]) -> st
     return "".join(lines)
 
 
+def canonical_uri(path: str) -> str:
+    """For every service but S3: remove dot segments (RFC 3986 5.2.4), then URI-encode the path as sent
+    (already encoded once), so each segment ends up encoded twice, as botocore's SigV4Auth does."""
+    normalized = posixpath.normpath(path or "/")
+    if normalized.startswith("//"):
+        normalized = "/" + normalized.lstrip("/")
+    if path.endswith("/") and normalized != "/":
+        normalized += "/"
+    return quote(normalized, safe="/~")
+
+
 def canonical_request(request: HttpRequest, signed_headers: Sequence[str], payload_hash: str) -> str:
-    path = _uri_encode(unquote(request.path or "/"), safe="/-_.~")
+    path = canonical_uri(request.path)
     return "\n".join(
         (
             request.method,
@@ -224,6 +236,6 @@ def verify(request: HttpRequest, secret_for: Callable[[str], str | None], now: d
     canonical = canonical_request(request, auth.signed_headers, payload_hash)
     key = signing_key(secret, cred.date, cred.region, cred.service)
     expected = signature(key, string_to_sign(amz_date, cred.scope, canonical))
-    if not hmac.compare_digest(expected, auth.signature):
+    if not hmac.compare_digest(expected.encode(), auth.signature.encode("utf-8", "replace")):
         raise InvalidSignatureException(SIGNATURE_MISMATCH)
     return Verified(cred.access_key_id, cred.region)

@@ -42,8 +42,9 @@ def encrypt(material: bytes, key_id: str, material_version: int, plaintext: byte
 
 def decrypt(material: bytes, blob: Blob, context_aad: bytes) -> bytes:
     """Raises cryptography's InvalidTag for any tampering, a wrong key or a wrong context."""
+    aead = _derive(material, blob.nonce)  # a wrong-size key is the caller's bug (ValueError), not tampering
     try:
-        return _derive(material, blob.nonce).decrypt(blob.iv, blob.body, blob.header + context_aad)
+        return aead.decrypt(blob.iv, blob.body, blob.header + context_aad)
     except InvalidTag:
         raise
     except ValueError as exc:  # e.g. a body shorter than the tag

@@ -13,7 +13,7 @@
     ├── InvalidImportTokenException, ExpiredImportTokenException, IncorrectKeyMaterialException
     ├── TagException, LimitExceededException, UnsupportedOperationException, DryRunOperationException
     ├── ConflictException, CustomKeyStoreNotFoundException
-    └── KMSInternalException                                                        (our fault; no detail)
+    └── KMSInternalException, KeyUnavailableException, DependencyTimeoutException  (our fault; no detail)
 
 The message is what AWS puts in the body; several AWS errors carry none (KMS-SEMANTICS.md A.1).
 How an error is rendered on a wire (type string, HTTP status, member name) lives in the protocol layer.
@@ -175,4 +175,12 @@ class CustomKeyStoreNotFoundException(KmsError):
 
 
 class KMSInternalException(KmsError):
+    pass
+
+
+class KeyUnavailableException(KmsError):
+    pass
+
+
+class DependencyTimeoutException(KmsError):
     pass

@@ -57,6 +57,16 @@ class Key:
 
 
 @dataclass(frozen=True, slots=True)
+class MaterialVersion:
+    """One version of a key's material: made at creation (rotation_type None) or by a rotation."""
+
+    key_id: KeyId
+    version: int
+    created: datetime
+    rotation_type: str | None  # "AUTOMATIC" or "ON_DEMAND" (AWS's RotationType)
+
+
+@dataclass(frozen=True, slots=True)
 class Alias:
     account: AccountId
     region: Region

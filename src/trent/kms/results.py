@@ -229,3 +229,48 @@ class VerifyMacResult:
 @dataclass(frozen=True, slots=True)
 class GenerateRandomResult:
     plaintext: Sensitive = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class EncapsulateResult:
+    key_id: str
+    shared_secret: Sensitive = field(repr=False)
+    shared_secret_ciphertext_blob: bytes
+    encapsulation_algorithm: EncapsulationAlgorithm
+
+
+@dataclass(frozen=True, slots=True)
+class DecapsulateResult:
+    key_id: str
+    shared_secret: Sensitive = field(repr=False)
+    encapsulation_algorithm: EncapsulationAlgorithm
+
+
+@dataclass(frozen=True, slots=True)
+class GetKeyRotationStatusResult:
+    key_rotation_enabled: bool
+    key_id: str
+    rotation_period_in_days: int | None = None
+    next_rotation_date: datetime | None = None
+    on_demand_rotation_start_date: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RotateKeyOnDemandResult:
+    key_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RotationsListEntry:
+    key_id: str
+    key_material_id: str
+    rotation_date: datetime
+    rotation_type: str
+    key_material_state: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListKeyRotationsResult:
+    rotations: tuple[RotationsListEntry, ...]
+    truncated: bool
+    next_marker: str | None = None

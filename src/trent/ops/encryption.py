@@ -18,7 +18,7 @@ from trent.kms.errors import (
 from trent.kms.ids import KeyId, is_key_id
 from trent.kms.keys import Key
 from trent.kms.operations import Operation
-from trent.kms.results import DecryptResult, EncryptResult
+from trent.kms.results import DecryptResult, EncryptResult, ReEncryptResult
 from trent.kms.sensitive import Sensitive
 from trent.kms.specs import EncryptionAlgorithm, Family, KeyUsage
 from trent.kms.states import require_state
@@ -35,6 +35,11 @@ UNKNOWN_CIPHERTEXT_KEY = (
     "or you are not allowed to access."
 )
 NO_RECIPIENT = "Trent does not support Recipient: there is no AWS Nitro Enclaves attestation to check."
+ASYMMETRIC_CONTEXT = "EncryptionContext is supported only with symmetric encryption KMS keys."
+CIPHERTEXT_REQUIRED = (
+    "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null"
+)
+IGNORE_CIPHERTEXT = "IGNORE_CIPHERTEXT"
 _SYM = EncryptionAlgorithm.SYMMETRIC_DEFAULT
 
 
@@ -85,9 +90,10 @@ def encrypt(
         loaded = deps.keyring.load(deps.store, key)
         blob = symmetric.encrypt(loaded.secret, key.key_id, key.current_version, plaintext.reveal(), aad)
     else:
+        _no_context_for_rsa(encryption_context)
+        blob = rsa_encrypt(deps, key, encryption_algorithm, plaintext.reveal())
         if dry_run:
             raise DryRunOperationException()
-        blob = rsa_encrypt(deps, key, encryption_algorithm, plaintext.reveal())
     return EncryptResult(blob, key.arn, encryption_algorithm)
 
 
@@ -140,6 +146,44 @@ def rsa_decrypt(deps: Deps, key: Key, algorithm: EncryptionAlgorithm, data: byte
         raise InvalidCiphertextException() from None
 
 
+def _no_context_for_rsa(encryption_context: Mapping[str, str]) -> None:
+    # "An encryption context is supported only on operations with symmetric encryption KMS keys." Refusing it
+    # (rather than ignoring it) keeps a caller from believing data is bound to a context when it is not.
+    if encryption_context:
+        raise ValidationException(ASYMMETRIC_CONTEXT)
+
+
+def _open_any(
+    deps: Deps,
+    ctx: RequestContext,
+    data: bytes,
+    key_id: str | None,
+    encryption_context: Mapping[str, str],
+    algorithm: EncryptionAlgorithm,
+    operation: Operation,
+) -> tuple[Key, int | None, bytes]:
+    """Decrypt a symmetric blob or an RSAES-OAEP ciphertext: (key, material version if symmetric, plaintext)."""
+    if algorithm is _SYM:
+        return open_blob(deps, ctx, data, key_id, encryption_context, operation)
+    if key_id is None:
+        raise InvalidCiphertextException()  # as AWS answers an asymmetric ciphertext without its KeyId
+    key = resolve_key(deps.store, ctx, key_id, operation)
+    check_encryption_key(key, algorithm, operation)
+    _no_context_for_rsa(encryption_context)
+    return key, None, rsa_decrypt(deps, key, algorithm, data)
+
+
+def _dry_run_without_ciphertext(
+    deps: Deps, ctx: RequestContext, key_id: str | None, algorithm: EncryptionAlgorithm, operation: Operation
+) -> Key:
+    """DryRunModifiers IGNORE_CIPHERTEXT: check the key and the caller, not the ciphertext."""
+    if key_id is None:
+        raise ValidationException("KeyId is required when DryRunModifiers includes IGNORE_CIPHERTEXT.")
+    key = resolve_key(deps.store, ctx, key_id, operation)
+    check_encryption_key(key, algorithm, operation)
+    return key
+
+
 def decrypt(
     deps: Deps,
     ctx: RequestContext,
@@ -155,24 +199,71 @@ def decrypt(
 ) -> DecryptResult:
     if recipient is not None:
         raise UnsupportedOperationException(NO_RECIPIENT)
+    if dry_run and IGNORE_CIPHERTEXT in dry_run_modifiers:
+        _dry_run_without_ciphertext(deps, ctx, key_id, encryption_algorithm, Operation.Decrypt)
+        raise DryRunOperationException()
     if ciphertext_blob is None:
-        raise ValidationException(
-            "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: "
-            "Member must not be null"
-        )
-    if encryption_algorithm is _SYM:
-        key, version, plaintext = open_blob(deps, ctx, ciphertext_blob, key_id, encryption_context, Operation.Decrypt)
-        if dry_run:
-            raise DryRunOperationException()
-        return DecryptResult(key.arn, Sensitive(plaintext), _SYM, key_material_id(key.key_id, version))
-    if key_id is None:
-        raise InvalidCiphertextException()  # as AWS answers an asymmetric ciphertext without its KeyId
-    key = resolve_key(deps.store, ctx, key_id, Operation.Decrypt)
-    check_encryption_key(key, encryption_algorithm, Operation.Decrypt)
+        raise ValidationException(CIPHERTEXT_REQUIRED)
+    key, version, plaintext = _open_any(
+        deps, ctx, ciphertext_blob, key_id, encryption_context, encryption_algorithm, Operation.Decrypt
+    )
     if dry_run:
         raise DryRunOperationException()
-    return DecryptResult(
-        key.arn,
-        Sensitive(rsa_decrypt(deps, key, encryption_algorithm, ciphertext_blob)),
-        encryption_algorithm,
+    material_id = None if version is None else key_material_id(key.key_id, version)
+    return DecryptResult(key.arn, Sensitive(plaintext), encryption_algorithm, material_id)
+
+
+def re_encrypt(
+    deps: Deps,
+    ctx: RequestContext,
+    *,
+    destination_key_id: str,
+    ciphertext_blob: bytes | None = None,
+    source_encryption_context: Mapping[str, str] = EMPTY,
+    source_key_id: str | None = None,
+    destination_encryption_context: Mapping[str, str] = EMPTY,
+    source_encryption_algorithm: EncryptionAlgorithm = _SYM,
+    destination_encryption_algorithm: EncryptionAlgorithm = _SYM,
+    grant_tokens: tuple[str, ...] = (),
+    dry_run: bool | None = None,
+    dry_run_modifiers: tuple[str, ...] = (),
+) -> ReEncryptResult:
+    """Decrypt under the source key and encrypt under the destination, inside the server: the plaintext is
+    never returned. Re-encrypting under the same key moves the data to its newest material."""
+    if dry_run and IGNORE_CIPHERTEXT in dry_run_modifiers:
+        _dry_run_without_ciphertext(deps, ctx, source_key_id, source_encryption_algorithm, Operation.ReEncrypt)
+        source = None
+    elif ciphertext_blob is None:
+        raise ValidationException(CIPHERTEXT_REQUIRED)
+    else:
+        source = _open_any(
+            deps,
+            ctx,
+            ciphertext_blob,
+            source_key_id,
+            source_encryption_context,
+            source_encryption_algorithm,
+            Operation.ReEncrypt,
+        )
+    destination = resolve_key(deps.store, ctx, destination_key_id, Operation.ReEncrypt)
+    check_encryption_key(destination, destination_encryption_algorithm, Operation.ReEncrypt)
+    if destination_encryption_algorithm is not _SYM:
+        _no_context_for_rsa(destination_encryption_context)
+    if dry_run or source is None:
+        raise DryRunOperationException()
+    source_key, source_version, plaintext = source
+    if destination_encryption_algorithm is _SYM:
+        blob = seal(deps, destination, plaintext, destination_encryption_context)
+        destination_material: str | None = key_material_id(destination.key_id, destination.current_version)
+    else:
+        blob = rsa_encrypt(deps, destination, destination_encryption_algorithm, plaintext)
+        destination_material = None
+    return ReEncryptResult(
+        ciphertext_blob=blob,
+        source_key_id=source_key.arn,
+        key_id=destination.arn,
+        source_encryption_algorithm=source_encryption_algorithm,
+        destination_encryption_algorithm=destination_encryption_algorithm,
+        source_key_material_id=None if source_version is None else key_material_id(source_key.key_id, source_version),
+        destination_key_material_id=destination_material,
     )

@@ -144,7 +144,18 @@ def describe_key(
     return DescribeKeyResult(metadata(resolve_key(deps.store, ctx, key_id, Operation.DescribeKey)))
 
 
-def list_keys(deps: Deps, ctx: RequestContext, *, limit: int = 100, marker: str | None = None) -> ListKeysResult:
+def list_keys(
+    deps: Deps,
+    ctx: RequestContext,
+    *,
+    limit: int = 100,
+    marker: str | None = None,
+    resource_owners: tuple[str, ...] = (),
+) -> ListKeysResult:
+    if resource_owners and "SELF" not in resource_owners:
+        # Only OTHER_ACCOUNTS_VIA_RAM asked for: Trent has no AWS RAM shares, so there are none.
+        paging.after(marker)
+        return ListKeysResult((), False)
     page = deps.store.list_keys(ctx.account, ctx.region, paging.after(marker), limit)
     entries = tuple(KeyListEntry(k.key_id, k.arn) for k in page.items)
     return ListKeysResult(entries, page.next_marker is not None, paging.marker(page.next_marker))

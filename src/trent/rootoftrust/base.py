@@ -40,11 +40,13 @@ class WrappedMaterial:
             if version != FORMAT_VERSION:
                 raise UnwrapError("unknown wrapped-material format")
             at = _HEADER.size
-            rk = data[at : at + rk_len].decode()
+            rk = data[at : at + rk_len]
             at += rk_len
             alg_len = data[at]
-            alg = data[at + 1 : at + 1 + alg_len].decode()
-            return cls(rk, alg, data[at + 1 + alg_len :])
+            alg = data[at + 1 : at + 1 + alg_len]
+            if len(rk) != rk_len or len(alg) != alg_len:
+                raise UnwrapError("truncated wrapped material")
+            return cls(rk.decode(), alg.decode(), data[at + 1 + alg_len :])
         except (struct.error, IndexError, UnicodeDecodeError) as exc:
             raise UnwrapError("malformed wrapped material") from exc
 

@@ -8,10 +8,12 @@ adding a root key never invalidates old blobs. File format (JSON): {"version": 1
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import secrets
 import stat
+import tempfile
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -21,6 +23,7 @@ from trent.kms.sensitive import Sensitive
 from trent.rootoftrust.base import UnwrapError, WrappedMaterial
 
 ALGORITHM = "AES-256-GCM"
+FILE_VERSION = 1
 _IV = 12
 
 
@@ -69,26 +72,29 @@ class SoftwareRoot:
             raise RootKeyFileError(f"root key file {path} has mode {mode:o}; it must not be readable by others (0600)")
         try:
             doc = json.loads(path.read_text())
+            if not isinstance(doc, dict) or doc.get("version") != FILE_VERSION or not isinstance(doc["keys"], dict):
+                raise ValueError("not a version 1 root key file")
             keys = {kid: base64.b64decode(v, validate=True) for kid, v in doc["keys"].items()}
             return cls(keys, doc["active"])
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise RootKeyFileError(f"root key file {path} is malformed") from exc
 
 
 def _create(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     kid = "rk-" + secrets.token_hex(8)
-    doc = {"version": 1, "active": kid, "keys": {kid: base64.b64encode(os.urandom(32)).decode()}}
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    doc = {"version": FILE_VERSION, "active": kid, "keys": {kid: base64.b64encode(os.urandom(32)).decode()}}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")  # mode 0600, unique
     try:
         os.write(fd, json.dumps(doc).encode())
         os.fsync(fd)
-    finally:
         os.close(fd)
-    try:
-        os.link(tmp, path)  # fails if another process created it first: theirs wins, nobody's is lost
-    except FileExistsError:
-        pass
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)  # atomic; if another process created the file first, theirs is kept
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)  # the new directory entry is durable too
+        finally:
+            os.close(dir_fd)
     finally:
-        tmp.unlink()
+        os.unlink(tmp)

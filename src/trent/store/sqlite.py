@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from trent.kms.ids import AccountId, AliasName, KeyId, Region
-from trent.kms.keys import AccessKey, Alias, Key, Tag
+from trent.kms.keys import AccessKey, Alias, Key, MaterialVersion, Tag
 from trent.kms.specs import ExpirationModel, KeySpec, KeyState, KeyUsage, Origin
 from trent.store.base import ConflictError, DuplicateError, Page, Transaction
 
@@ -50,6 +50,8 @@ _SCHEMA: tuple[str, ...] = (
         key_id TEXT NOT NULL REFERENCES keys (key_id) ON DELETE CASCADE,
         version INTEGER NOT NULL,
         wrapped BLOB NOT NULL,
+        created REAL NOT NULL,
+        rotation_type TEXT,
         PRIMARY KEY (key_id, version)
     );
     CREATE TABLE key_policies (
@@ -195,6 +197,19 @@ class _SqliteOps:
         ).fetchone()
         return None if row is None else bytes(row[0])
 
+    def list_materials(self, key_id: KeyId) -> tuple[MaterialVersion, ...]:
+        rows = self._c.execute(
+            "SELECT version, created, rotation_type FROM key_material WHERE key_id = ? ORDER BY version", (key_id,)
+        )
+        return tuple(MaterialVersion(key_id, v, datetime.fromtimestamp(c, UTC), t) for v, c, t in rows)
+
+    def keys_due_for_rotation(self, now: datetime) -> tuple[Key, ...]:
+        rows = self._c.execute(
+            f"SELECT {_KEY_COLUMNS} FROM keys WHERE next_rotation_date IS NOT NULL AND next_rotation_date <= ?",
+            (now.timestamp(),),
+        )
+        return tuple(_key(r) for r in rows)
+
     def get_policy(self, key_id: KeyId) -> str | None:
         row = self._c.execute("SELECT policy FROM key_policies WHERE key_id = ?", (key_id,)).fetchone()
         return None if row is None else str(row[0])
@@ -254,7 +269,7 @@ class _SqliteOps:
     def insert_key(self, key: Key, wrapped_material: bytes, policy: str, tags: Sequence[Tag]) -> None:
         placeholders = ", ".join("?" * len(_KEY_COLUMNS.split(",")))
         self._c.execute(f"INSERT INTO keys ({_KEY_COLUMNS}) VALUES ({placeholders})", _key_values(key))
-        self.add_material(key.key_id, key.current_version, wrapped_material)
+        self.add_material(MaterialVersion(key.key_id, key.current_version, key.creation_date, None), wrapped_material)
         self._c.execute("INSERT INTO key_policies (key_id, policy) VALUES (?, ?)", (key.key_id, policy))
         self.put_tags(key.key_id, tags)
 
@@ -271,10 +286,10 @@ class _SqliteOps:
     def delete_key(self, key_id: KeyId) -> None:
         self._c.execute("DELETE FROM keys WHERE key_id = ?", (key_id,))
 
-    def add_material(self, key_id: KeyId, version: int, wrapped_material: bytes) -> None:
+    def add_material(self, material: MaterialVersion, wrapped_material: bytes) -> None:
         self._c.execute(
-            "INSERT INTO key_material (key_id, version, wrapped) VALUES (?, ?, ?)",
-            (key_id, version, wrapped_material),
+            "INSERT INTO key_material (key_id, version, wrapped, created, rotation_type) VALUES (?, ?, ?, ?, ?)",
+            (material.key_id, material.version, wrapped_material, material.created.timestamp(), material.rotation_type),
         )
 
     def put_policy(self, key_id: KeyId, policy: str) -> None:
