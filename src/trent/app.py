@@ -19,6 +19,7 @@ from trent.kms.principals import root_arn
 from trent.kms.sensitive import Sensitive
 from trent.ops import keys as key_ops
 from trent.ops import principals as principal_ops
+from trent.ops import rotation as rotation_ops
 from trent.ops.deps import Deps, utc_now
 from trent.ops.keyring import Keyring
 from trent.protocol.awsjson.front import AwsJsonFront
@@ -84,6 +85,9 @@ def run_jobs(deps: Deps) -> None:
     destroyed = key_ops.delete_due_keys(deps)
     if destroyed:
         log.info("destroyed %d key(s) whose deletion window ended", destroyed)
+    rotated = rotation_ops.rotate_due_keys(deps)
+    if rotated:
+        log.info("rotated %d key(s) on their schedule", rotated)
 
 
 def serve(settings: Settings, announce: Callable[[str, AdminKey | None], None]) -> int:

@@ -165,7 +165,7 @@ class DecryptResult:
 @dataclass(frozen=True, slots=True)
 class GenerateDataKeyResult:
     ciphertext_blob: bytes
-    plaintext: Sensitive | None = field(repr=False)
+    plaintext: Sensitive = field(repr=False)
     key_id: str
     key_material_id: str | None = None
 
@@ -180,7 +180,16 @@ class GenerateDataKeyWithoutPlaintextResult:
 @dataclass(frozen=True, slots=True)
 class GenerateDataKeyPairResult:
     private_key_ciphertext_blob: bytes
-    private_key_plaintext: Sensitive | None = field(repr=False)
+    private_key_plaintext: Sensitive = field(repr=False)
+    public_key: bytes
+    key_id: str
+    key_pair_spec: DataKeyPairSpec
+    key_material_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateDataKeyPairWithoutPlaintextResult:
+    private_key_ciphertext_blob: bytes
     public_key: bytes
     key_id: str
     key_pair_spec: DataKeyPairSpec

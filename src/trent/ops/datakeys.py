@@ -15,6 +15,7 @@ from trent.kms.keys import Key
 from trent.kms.operations import Operation
 from trent.kms.results import (
     GenerateDataKeyPairResult,
+    GenerateDataKeyPairWithoutPlaintextResult,
     GenerateDataKeyResult,
     GenerateDataKeyWithoutPlaintextResult,
 )
@@ -156,10 +157,10 @@ def generate_data_key_pair_without_plaintext(
     encryption_context: Mapping[str, str] = EMPTY,
     grant_tokens: tuple[str, ...] = (),
     dry_run: bool | None = None,
-) -> GenerateDataKeyPairResult:
+) -> GenerateDataKeyPairWithoutPlaintextResult:
     key, _, public_der, blob = _key_pair(
         deps, ctx, key_id, Operation.GenerateDataKeyPairWithoutPlaintext, key_pair_spec, encryption_context, dry_run
     )
-    return GenerateDataKeyPairResult(
-        blob, None, public_der, key.arn, key_pair_spec, key_material_id(key.key_id, key.current_version)
+    return GenerateDataKeyPairWithoutPlaintextResult(
+        blob, public_der, key.arn, key_pair_spec, key_material_id(key.key_id, key.current_version)
     )

@@ -12,7 +12,20 @@ from typing import Any
 
 from trent.kms.errors import UnsupportedOperationException
 from trent.kms.operations import Operation
-from trent.ops import agreement, aliases, encryption, keys, policies, tags
+from trent.ops import (
+    agreement,
+    aliases,
+    datakeys,
+    encapsulation,
+    encryption,
+    keys,
+    macs,
+    policies,
+    randomness,
+    rotation,
+    signing,
+    tags,
+)
 from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
 
@@ -55,6 +68,23 @@ _IMPLEMENTED: dict[Operation, OperationFunction] = {
     _O.Encrypt: encryption.encrypt,
     _O.Decrypt: encryption.decrypt,
     _O.DeriveSharedSecret: agreement.derive_shared_secret,
+    _O.ReEncrypt: encryption.re_encrypt,
+    _O.GenerateDataKey: datakeys.generate_data_key,
+    _O.GenerateDataKeyWithoutPlaintext: datakeys.generate_data_key_without_plaintext,
+    _O.GenerateDataKeyPair: datakeys.generate_data_key_pair,
+    _O.GenerateDataKeyPairWithoutPlaintext: datakeys.generate_data_key_pair_without_plaintext,
+    _O.Sign: signing.sign,
+    _O.Verify: signing.verify,
+    _O.GenerateMac: macs.generate_mac,
+    _O.VerifyMac: macs.verify_mac,
+    _O.Encapsulate: encapsulation.encapsulate,
+    _O.Decapsulate: encapsulation.decapsulate,
+    _O.GenerateRandom: randomness.generate_random,
+    _O.EnableKeyRotation: rotation.enable_key_rotation,
+    _O.DisableKeyRotation: rotation.disable_key_rotation,
+    _O.GetKeyRotationStatus: rotation.get_key_rotation_status,
+    _O.RotateKeyOnDemand: rotation.rotate_key_on_demand,
+    _O.ListKeyRotations: rotation.list_key_rotations,
 }
 _PERMANENTLY_UNSUPPORTED: dict[Operation, str] = {
     **dict.fromkeys(

@@ -146,6 +146,6 @@ def rotate_due_keys(deps: Deps) -> int:
             while next_date <= now:  # missed dates (the server was down) collapse into this one rotation
                 next_date += period
             rotated_key = _add_version(deps, tx, key, AUTOMATIC, key.next_rotation_date)
-            tx.update_key(rotated_key.evolve(revision=key.revision + 1, next_rotation_date=next_date), key.revision)
+            tx.update_key(rotated_key.evolve(next_rotation_date=next_date), key.revision)
             rotated += 1
     return rotated
