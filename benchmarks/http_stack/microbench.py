@@ -12,7 +12,6 @@ from typing import Any
 
 import msgspec
 import orjson
-
 import workload
 
 

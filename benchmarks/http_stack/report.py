@@ -10,11 +10,12 @@ from typing import Any
 
 def main() -> None:
     runs: dict[str, list[dict[str, Any]]] = {}
-    for line in fileinput.input():
-        if line.startswith("{"):
-            row = json.loads(line)
-            runs.setdefault(row["name"], []).append(row)
-    print("| candidate | runs | req/s | p50 ms | p99 ms | server CPU µs/req | listeners | busiest procs CPU s | non-2xx |")
+    with fileinput.input() as lines:
+        for line in lines:
+            if line.startswith("{"):
+                row = json.loads(line)
+                runs.setdefault(row["name"], []).append(row)
+    print("| candidate | runs | req/s | p50 ms | p99 ms | server CPU µs/req | listeners | worker CPU s | non-2xx |")
     print("|---|---:|---:|---:|---:|---:|---:|---|---:|")
     for name, rows in runs.items():
         med = {k: median(r[k] for r in rows) for k in ("rps", "p50_ms", "p99_ms", "cpu_us_per_req")}

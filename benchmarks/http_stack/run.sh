@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Run every HTTP-stack candidate alone, interleaved, ROUNDS times; print Markdown tables of medians.
-# Usage: PYTHON=/path/to/venv/bin/python ROUNDS=3 ./run.sh [results.jsonl]
-# Needs: wrk on PATH; uvicorn granian uvloop httptools orjson msgspec cryptography in $PYTHON.
+# Usage: PYTHON=/path/to/venv/bin/python ROUNDS=3 [ONLY=regex] ./run.sh [results.jsonl]
+# Needs: wrk on PATH; $PYTHON with requirements.txt installed.
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
 ROUNDS=${ROUNDS:-3}
+ONLY=${ONLY:-.}
 OUT=${1:-$(mktemp -t http_stack.XXXXXX.jsonl)}
 PORT=18080
 
@@ -22,6 +23,7 @@ candidates=(
 for round in $(seq "$ROUNDS"); do
   for entry in "${candidates[@]}"; do
     name=${entry%%|*}
+    grep -qE "$ONLY" <<<"$name" || continue
     read -ra script <<<"${entry#*|}"
     PORT=$((PORT + 1))  # fresh port each run: no TIME_WAIT/lingering-listener interference
     echo "round $round: $name" >&2

@@ -6,7 +6,6 @@ import asyncio
 from typing import cast
 
 import httptools
-
 from procs import parse_args, reuseport_socket, supervise
 from workload import CONTENT_TYPE, handle
 
@@ -67,16 +66,13 @@ class HttpProtocol(asyncio.Protocol):
 
     def reply(self, status: int, payload: bytes, request_id: str, keep_alive: bool) -> None:
         assert self.transport is not None
-        head = (
-            b"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nx-amzn-RequestId: %s\r\nContent-Length: %d\r\n%s\r\n"
-            % (
-                status,
-                _REASONS.get(status, b"Error"),
-                CONTENT_TYPE.encode(),
-                request_id.encode(),
-                len(payload),
-                b"" if keep_alive else b"Connection: close\r\n",
-            )
+        head = b"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nx-amzn-RequestId: %s\r\nContent-Length: %d\r\n%s\r\n" % (
+            status,
+            _REASONS.get(status, b"Error"),
+            CONTENT_TYPE.encode(),
+            request_id.encode(),
+            len(payload),
+            b"" if keep_alive else b"Connection: close\r\n",
         )
         self.transport.write(head + payload)
         if not keep_alive:

@@ -13,7 +13,6 @@ from typing import Any
 from granian.constants import Interfaces, Loops, RuntimeModes
 from granian.log import LogLevels
 from granian.server import Server
-
 from workload import CONTENT_TYPE, handle
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uvicorn
-
 from app_asgi import app
 from procs import parse_args, reuseport_socket, supervise
 

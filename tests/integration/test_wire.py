@@ -201,3 +201,23 @@ def test_random_documents_never_produce_a_500(server: TrentServer) -> None:
             body = json.dumps(document).encode()
             status, answer, _ = post(server, signed(server, f"TrentService.{operation}", body), body)
             assert status < 500, (operation, document, answer)
+
+
+def test_a_stalled_client_does_not_block_others(server: TrentServer) -> None:
+    url = urlsplit(server.endpoint)
+    with socket.create_connection((url.hostname, url.port), timeout=10) as stalled:
+        stalled.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")  # and then nothing
+        for _ in range(4):  # every worker still answers
+            status, _, _ = post(server, signed(server, LIST_KEYS, b"{}"), b"{}")
+            assert status == 200
+
+
+def test_expect_100_continue(server: TrentServer) -> None:
+    url = urlsplit(server.endpoint)
+    headers = signed(server, LIST_KEYS, b"{}", extra={"Expect": "100-continue"})
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(f"POST / HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Length: 2\r\n{head}\r\n".encode())
+        assert sock.recv(100).startswith(b"HTTP/1.1 100 Continue")
+        sock.sendall(b"{}")
+        assert b"HTTP/1.1 200 OK" in sock.recv(4096)

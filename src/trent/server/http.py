@@ -29,6 +29,8 @@ _REASONS = {
 _REASONS |= {500: b"Internal Server Error", 503: b"Service Unavailable"}
 _MAX_HEADER_BYTES = 64 * 1024
 _MAX_HEADERS = 100
+IDLE_TIMEOUT = 75.0  # seconds a kept-alive connection may sit idle
+REQUEST_TIMEOUT = 30.0  # seconds to receive one whole request once it has begun (slowloris)
 
 
 class _Reject(Exception):
@@ -59,6 +61,17 @@ class HttpConnection(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         self._client = peer[0] if isinstance(peer, tuple) else ""
+        self._timer: asyncio.TimerHandle | None = None
+        self._arm(IDLE_TIMEOUT)
+
+    def _arm(self, seconds: float | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = None if seconds is None else asyncio.get_running_loop().call_later(seconds, self._expire)
+
+    def _expire(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -69,11 +82,17 @@ class HttpConnection(asyncio.Protocol):
             self._write_simple(400, close=True)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._arm(None)
         self._transport = None
 
     # httptools callbacks
     def on_message_begin(self) -> None:
         self._reset()
+        self._arm(REQUEST_TIMEOUT)
+
+    def on_headers_complete(self) -> None:
+        if self._transport is not None and ("expect", "100-continue") in self._headers and self._rejected is None:
+            self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -107,6 +126,7 @@ class HttpConnection(asyncio.Protocol):
         path = (parsed.path or b"/").decode("latin-1")
         if path == "/healthz" and method == "GET":
             self._write(200, [("content-type", "text/plain")], b"ok\n", keep_alive)
+            self._arm(IDLE_TIMEOUT)
             return
         if path != "/" or method != "POST":
             self._write_simple(404 if path != "/" else 405, close=not keep_alive)
@@ -119,6 +139,7 @@ class HttpConnection(asyncio.Protocol):
             b"".join(self._body),
             self._client,
         )
+        self._arm(None)  # the handler's time is not the client's
         transport.pause_reading()  # one request at a time per connection: responses stay in order
         task = asyncio.get_running_loop().create_task(self._answer(request, keep_alive))
         self._tasks.add(task)
@@ -133,6 +154,7 @@ class HttpConnection(asyncio.Protocol):
             return
         self._write(response.status, response.headers, response.body, keep_alive)
         if self._transport is not None and not self._transport.is_closing():
+            self._arm(IDLE_TIMEOUT)
             self._transport.resume_reading()
 
     def _write(self, status: int, headers: list[tuple[str, str]], body: bytes, keep_alive: bool) -> None:

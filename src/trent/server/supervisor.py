@@ -13,6 +13,7 @@ import ctypes
 import logging
 import multiprocessing
 import os
+import queue
 import signal
 import socket
 import time
@@ -39,7 +40,8 @@ class Plan:
 
 def _socket(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP (0001-http-stack.md).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
@@ -117,8 +119,18 @@ def run(
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     workers = [start() for _ in range(plan.workers)]
-    for _ in workers:
-        ready.get(timeout=120)
+    started = 0
+    while started < len(workers):
+        try:
+            started += bool(ready.get(timeout=0.5))
+        except queue.Empty:
+            failed = [p for p in workers if not p.is_alive()]
+            if failed or stopping:
+                for process in workers:
+                    process.terminate()
+                reserve.close()
+                log.error("a worker failed to start (exit code %s)", failed[0].exitcode if failed else None)
+                return 1
     host = f"[{plan.host}]" if ":" in plan.host else plan.host
     announce(f"http://{host}:{port}")
     next_job = 0.0
