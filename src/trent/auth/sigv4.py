@@ -29,7 +29,7 @@ ALGORITHM = "AWS4-HMAC-SHA256"
 SERVICE = "kms"
 MAX_SKEW = timedelta(minutes=5)
 _AMZ_DATE = "%Y%m%dT%H%M%SZ"
-_SPACES = re.compile(r"\s+")
+_AMZ_DATE_SHAPE = re.compile(r"[0-9]{8}T[0-9]{6}Z")
 _REGION = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 SIGNATURE_MISMATCH = (
     "The request signature we calculated does not match the signature you provided. Check your AWS Secret "
@@ -125,7 +125,7 @@ def canonical_query(query: str) -> str:
 def canonical_headers(request: HttpRequest, signed_headers: Sequence[str]) -> str:
     lines = []
     for name in signed_headers:
-        values = [_SPACES.sub(" ", v.strip()) for k, v in request.headers if k == name]
+        values = [" ".join(v.split()) for k, v in request.headers if k == name]  # trim, collapse spaces
         lines.append(f"{name}:{','.join(values)}\n")
     return "".join(lines)
 
@@ -176,7 +176,26 @@ def _fmt(moment: datetime) -> str:
     return moment.strftime(_AMZ_DATE)
 
 
+@lru_cache(maxsize=4)
+def _window(second: int) -> tuple[str, str]:
+    """The earliest and latest acceptable X-Amz-Date, as strings: the fixed-width basic format sorts like time."""
+    now = datetime.fromtimestamp(second, UTC)
+    return _fmt(now - MAX_SKEW), _fmt(now + MAX_SKEW)
+
+
 def check_date(amz_date: str, credential: Credential, now: datetime) -> None:
+    if _AMZ_DATE_SHAPE.fullmatch(amz_date) is None:
+        raise IncompleteSignatureException(
+            f"Date must be in ISO-8601 'basic format'. Got '{amz_date}'. See http://en.wikipedia.org/wiki/ISO_8601"
+        )
+    earliest, latest = _window(int(now.timestamp()))
+    if earliest <= amz_date <= latest:
+        if credential.date != amz_date[:8]:
+            raise InvalidSignatureException(
+                f"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
+                f"'{credential.date}' != '{amz_date[:8]}', from '{amz_date}'."
+            )
+        return
     try:
         when = datetime.strptime(amz_date, _AMZ_DATE).replace(tzinfo=UTC)
     except ValueError:
