@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from trent.audit.sinks import SqliteAuditLog, stored_key
 from trent.auth.principals import Authenticator
 from trent.config import Settings
 from trent.kms.ids import AccountId
@@ -23,6 +24,7 @@ from trent.ops import rotation as rotation_ops
 from trent.ops.deps import Deps, utc_now
 from trent.ops.keyring import Keyring
 from trent.protocol.awsjson.front import AwsJsonFront
+from trent.rootoftrust.base import RootOfTrust, WrappedMaterial, audit_key_aad
 from trent.rootoftrust.software import SoftwareRoot
 from trent.server import supervisor
 from trent.server.http import Handler
@@ -40,8 +42,19 @@ def open_deps(settings: Settings, *, create: bool = True) -> Deps:
         data_dir.mkdir(parents=True, mode=0o700)
     root = SoftwareRoot.open(settings.root_key_path, create=create)
     store = SqliteStore(settings.database_path)
-    _restrict(settings.database_path)
-    return Deps(store=store, root_of_trust=root, keyring=Keyring(root))
+    audit = SqliteAuditLog(settings.audit_database_path, audit_key(settings, root))
+    for path in (settings.database_path, settings.audit_database_path):
+        _restrict(path)
+    return Deps(store=store, root_of_trust=root, keyring=Keyring(root), audit=audit)
+
+
+def audit_key(settings: Settings, root: RootOfTrust) -> bytes:
+    """The key that authenticates the audit log's head, kept in the audit database wrapped by the root."""
+    wrapped = stored_key(
+        settings.audit_database_path,
+        lambda: root.wrap(Sensitive(os.urandom(32)), audit_key_aad()).to_bytes(),
+    )
+    return root.unwrap(WrappedMaterial.from_bytes(wrapped), audit_key_aad()).reveal()
 
 
 def _restrict(path: Path) -> None:

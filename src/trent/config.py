@@ -67,6 +67,11 @@ class Settings:
     job_interval: float = 5.0
     max_body_bytes: int = 1024 * 1024
     log_level: str = "info"
+    audit_path: Path | None = None  # default: <data_dir>/audit.db
+
+    @property
+    def audit_database_path(self) -> Path:
+        return self.audit_path or self.data_dir / "audit.db"
 
     @property
     def database_path(self) -> Path:
@@ -88,6 +93,7 @@ _PARSERS: Mapping[str, Callable[[str], Any]] = {
     "job_interval": _seconds,
     "max_body_bytes": _positive,
     "log_level": lambda v: v.lower(),
+    "audit_path": lambda v: Path(v).expanduser(),
 }
 
 

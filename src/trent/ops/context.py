@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from trent.kms.ids import AccountId, Region
 from trent.kms.principals import Principal
+
+
+@dataclass(slots=True)
+class Trace:
+    """What a request touched, for its audit event: the ARNs of the keys it resolved, in order."""
+
+    keys: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +22,7 @@ class RequestContext:
     request_id: str
     source_ip: str = ""
     user_agent: str = ""
+    trace: Trace = field(default_factory=Trace)
 
     @property
     def account(self) -> AccountId:

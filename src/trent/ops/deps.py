@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from trent.audit.sinks import AuditLog
 from trent.ops.keyring import Keyring
 from trent.rootoftrust.base import RootOfTrust
 from trent.store.base import Store
@@ -20,4 +21,5 @@ class Deps:
     store: Store
     root_of_trust: RootOfTrust
     keyring: Keyring
+    audit: AuditLog
     clock: Callable[[], datetime] = utc_now

@@ -102,6 +102,7 @@ def _ciphertext_key(deps: Deps, ctx: RequestContext, blob_key_id: str) -> Key:
     key = deps.store.get_key(KeyId(blob_key_id)) if is_key_id(blob_key_id) else None
     if key is None or key.region != ctx.region:
         raise AccessDeniedException(UNKNOWN_CIPHERTEXT_KEY)
+    ctx.trace.keys.append(key.arn)
     if key.account != ctx.account:
         raise not_authorized(ctx, Operation.Decrypt, key.arn)
     return key

@@ -29,6 +29,7 @@ from trent.kms.specs import KEY_SPECS, LEGACY_SPECS, KeyManager, KeySpec, KeySta
 from trent.ops import paging
 from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
+from trent.ops.journal import service_event
 from trent.ops.policies import checked_policy, default_policy
 from trent.ops.resolution import resolve_key
 from trent.ops.tags import checked_tags
@@ -216,9 +217,13 @@ def delete_due_keys(deps: Deps) -> int:
     for due in deps.store.keys_due_for_deletion(now):
         with deps.store.transaction() as tx:
             key = tx.get_key(due.key_id)  # re-checked under the write lock: a cancel may have won
-            if key and key.state is KeyState.PENDING_DELETION and key.deletion_date and key.deletion_date <= now:
-                tx.delete_key(key.key_id)
-                destroyed += 1
+            ended = key is not None and key.state is KeyState.PENDING_DELETION
+            ended = ended and key is not None and key.deletion_date is not None and key.deletion_date <= now
+            if ended:
+                tx.delete_key(due.key_id)
+        if ended:
+            deps.audit.record_now([service_event(deps, "DeleteKey", due)])
+            destroyed += 1
     return destroyed
 
 

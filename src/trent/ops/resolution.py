@@ -66,6 +66,7 @@ def resolve_key(
     if ref.is_alias and not aliases:
         raise InvalidArnException(ALIASES_NOT_SUPPORTED)
     key = _lookup(reader, ctx, ref, operation)
+    ctx.trace.keys.append(key.arn)
     if check_state:
         require_state(operation, key.state, key.arn)
     return key

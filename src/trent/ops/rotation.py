@@ -25,6 +25,7 @@ from trent.kms.specs import KeySpec, KeyState, Origin
 from trent.ops import paging
 from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
+from trent.ops.journal import service_event
 from trent.ops.keys import key_material_id
 from trent.ops.resolution import resolve_key
 from trent.store.base import Transaction
@@ -148,4 +149,5 @@ def rotate_due_keys(deps: Deps) -> int:
             rotated_key = _add_version(deps, tx, key, AUTOMATIC, key.next_rotation_date)
             tx.update_key(rotated_key.evolve(next_rotation_date=next_date), key.revision)
             rotated += 1
+        deps.audit.record_now([service_event(deps, "RotateKey", key)])
     return rotated

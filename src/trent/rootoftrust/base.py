@@ -63,5 +63,9 @@ def material_aad(key_id: str, version: int) -> bytes:
     return f"trent:key-material:v1:{key_id}:{version}".encode()
 
 
+def audit_key_aad() -> bytes:
+    return b"trent:audit-key:v1"
+
+
 def secret_aad(access_key_id: str) -> bytes:
     return f"trent:access-key-secret:v1:{access_key_id}".encode()

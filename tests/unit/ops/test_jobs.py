@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from trent.audit.sinks import SqliteAuditLog
 from trent.kms.ids import AccountId, Region
 from trent.kms.principals import Principal
 from trent.kms.sensitive import Sensitive
@@ -34,7 +35,8 @@ class Clock:
 def world() -> tuple[Deps, RequestContext, Clock]:
     root = SoftwareRoot({"rk-1": os.urandom(32)}, "rk-1")
     clock = Clock()
-    deps = Deps(store=SqliteStore(":memory:"), root_of_trust=root, keyring=Keyring(root), clock=clock)
+    audit = SqliteAuditLog(":memory:", os.urandom(32))
+    deps = Deps(store=SqliteStore(":memory:"), root_of_trust=root, keyring=Keyring(root), audit=audit, clock=clock)
     principal = Principal(AccountId("111122223333"), "arn:aws:iam::111122223333:root", "AKIAEXAMPLE")
     return deps, RequestContext(principal, Region("us-east-1"), "req-1"), clock
 

@@ -18,6 +18,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from trent.audit.sinks import SqliteAuditLog
 from trent.auth.principals import Authenticator
 from trent.kms.operations import Operation
 from trent.kms.principals import DEFAULT_ACCOUNT, root_arn
@@ -86,7 +87,13 @@ def check_headers(response: WireResponse) -> None:
 def harness() -> Iterator[Harness]:
     store = SqliteStore(":memory:")
     root = SoftwareRoot({"rk-test": os.urandom(32)}, "rk-test")
-    deps = Deps(store=store, root_of_trust=root, keyring=Keyring(root), clock=lambda: NOW)
+    deps = Deps(
+        store=store,
+        root_of_trust=root,
+        keyring=Keyring(root),
+        audit=SqliteAuditLog(":memory:", os.urandom(32)),
+        clock=lambda: NOW,
+    )
     record, secret = create_access_key(deps, DEFAULT_ACCOUNT, root_arn(DEFAULT_ACCOUNT))
     front = AwsJsonFront(deps, Authenticator(store, root), clock=lambda: NOW)
     yield Harness(front, record.access_key_id, secret.reveal().decode())
@@ -296,7 +303,7 @@ def test_every_unsupported_operation_answers_400_never_500(harness: Harness, ope
 
 
 def test_unexpected_failure_is_an_opaque_500(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
-    with mock.patch("trent.protocol.awsjson.front.invoke", side_effect=RuntimeError("secret detail")):
+    with mock.patch("trent.ops.dispatch.invoke", side_effect=RuntimeError("secret detail")):
         response = harness.send(harness.request("TrentService.ListKeys", {}))
     check_headers(response)
     assert response.status == 500

@@ -16,11 +16,18 @@ import orjson
 
 from trent.auth.principals import Authenticator
 from trent.auth.sigv4 import HttpRequest
-from trent.kms.errors import KmsError, KMSInternalException, SerializationException, UnknownOperationException
+from trent.kms.errors import (
+    AuthError,
+    KmsError,
+    KMSInternalException,
+    SerializationException,
+    UnknownOperationException,
+)
 from trent.kms.ids import Region
+from trent.kms.principals import Principal
+from trent.ops import dispatch
 from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
-from trent.ops.dispatch import invoke
 from trent.protocol.awsjson.binding import bind, operation_for
 from trent.protocol.awsjson.codec import encode_response
 from trent.protocol.awsjson.errors import error_body, status_of
@@ -69,7 +76,7 @@ class AwsJsonFront:
     async def handle(self, request: WireRequest) -> WireResponse:
         request_id = str(uuid.uuid4())
         try:
-            return self._respond(request_id, 200, self._serve(request, request_id))
+            return self._respond(request_id, 200, await self._serve(request, request_id))
         except KmsError as error:
             return self._respond(request_id, status_of(error), error_body(error))
         except Exception:
@@ -77,18 +84,26 @@ class AwsJsonFront:
             internal = KMSInternalException()
             return self._respond(request_id, status_of(internal), error_body(internal))
 
-    def _serve(self, request: WireRequest, request_id: str) -> bytes:
-        http = HttpRequest(request.method, request.path, request.query, request.headers, request.body)
-        principal, region = self._authenticator.authenticate(http, self._clock())
-        content_type = (http.header("content-type") or "").split(";")[0].strip().lower()
-        if content_type not in _ACCEPTED_TYPES:
-            raise UnknownOperationException()
-        operation = operation_for(http.header("x-amz-target"))
+    async def _authenticate(self, http: HttpRequest, request: WireRequest, request_id: str) -> tuple[Principal, str]:
         try:
-            document = orjson.loads(request.body) if request.body.strip() else {}
-        except orjson.JSONDecodeError:
-            raise SerializationException("The request body is not valid JSON.") from None
-        params = bind(operation, decode_request(operation.value, document))
+            return self._authenticator.authenticate(http, self._clock())
+        except AuthError as error:
+            credential = _credential_parts(http.header("authorization") or "")
+            await dispatch.reject(
+                self._deps,
+                event_name=_event_name(http.header("x-amz-target")),
+                access_key_id=credential[0],
+                region=credential[2],
+                request_id=request_id,
+                source_ip=request.client_ip,
+                user_agent=http.header("user-agent") or "",
+                error=error,
+            )
+            raise
+
+    async def _serve(self, request: WireRequest, request_id: str) -> bytes:
+        http = HttpRequest(request.method, request.path, request.query, request.headers, request.body)
+        principal, region = await self._authenticate(http, request, request_id)
         ctx = RequestContext(
             principal=principal,
             region=Region(region),
@@ -96,5 +111,33 @@ class AwsJsonFront:
             source_ip=request.client_ip,
             user_agent=http.header("user-agent") or "",
         )
-        result = invoke(self._deps, ctx, operation, params)
+        target = http.header("x-amz-target")
+        try:
+            content_type = (http.header("content-type") or "").split(";")[0].strip().lower()
+            if content_type not in _ACCEPTED_TYPES:
+                raise UnknownOperationException()
+            operation = operation_for(target)
+            try:
+                document = orjson.loads(request.body) if request.body.strip() else {}
+            except orjson.JSONDecodeError:
+                raise SerializationException("The request body is not valid JSON.") from None
+            params = bind(operation, decode_request(operation.value, document))
+        except KmsError as error:
+            await dispatch.refuse(self._deps, ctx, _event_name(target), error)
+            raise
+        result = await dispatch.invoke(self._deps, ctx, operation, params)
         return encode_response(operation.value, result)
+
+
+def _event_name(target: str | None) -> str:
+    """The operation a request named, for its audit event, even when it names none that exists."""
+    name = (target or "").rpartition(".")[2]
+    return name[:64] if name.isalnum() else "Unknown"
+
+
+def _credential_parts(authorization: str) -> tuple[str, str, str]:
+    """(access key id, date, region) from an Authorization header, as far as it can be read."""
+    _, _, credential = authorization.partition("Credential=")
+    parts = credential.split(",")[0].split("/")
+    parts += [""] * (3 - len(parts))
+    return parts[0][:128], parts[1][:8], parts[2][:32]

@@ -1,0 +1,240 @@
+"""The audit log on SQLite: one global hash chain, written with group commit, durable before any response.
+
+Each worker process has one writer thread. Requests hand it their events and wait; the thread writes
+everything queued in one transaction (BEGIN IMMEDIATE serializes writers of all processes, so one chain
+needs no other lock), commits with synchronous=FULL (the WAL is fsynced), then releases all the waiting
+requests at once. Many events share one fsync; none is acknowledged before it is on disk. A failed write
+fails every request of its batch (fail closed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from trent.audit.chain import GENESIS, StoredRecord, canonical, head_mac, link
+from trent.audit.events import AuditEvent
+
+log = logging.getLogger("trent.audit")
+
+_SCHEMA = (
+    """
+    CREATE TABLE IF NOT EXISTS events (
+        seq INTEGER PRIMARY KEY,
+        event_time REAL NOT NULL,
+        event_name TEXT NOT NULL,
+        key_arn TEXT,
+        principal TEXT NOT NULL,
+        error_code TEXT,
+        event_id TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        body BLOB NOT NULL,
+        hash BLOB NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS events_by_key ON events (key_arn, seq)",
+    "CREATE TABLE IF NOT EXISTS head (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER, hash BLOB, mac BLOB)",
+    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL)",
+)
+_INSERT = (
+    "INSERT INTO events (seq, event_time, event_name, key_arn, principal, error_code, event_id, request_id, body, "
+    "hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_MAX_BATCH = 512
+
+
+class AuditWriteError(Exception):
+    """The audit record could not be made durable; the request must fail."""
+
+
+@dataclass(frozen=True, slots=True)
+class LastUse:
+    timestamp: datetime
+    operation: str
+    event_id: str
+    request_id: str
+
+
+class AuditLog(Protocol):
+    async def record(self, event: AuditEvent) -> None:
+        """Return once the event is durable; AuditWriteError otherwise."""
+        ...
+
+    def record_now(self, events: Sequence[AuditEvent]) -> None:
+        """Write synchronously (for background jobs, which have no event loop)."""
+        ...
+
+    def last_use(self, key_arn: str, operations: frozenset[str]) -> LastUse | None: ...
+
+    def tracking_start(self) -> datetime | None: ...
+
+    def close(self) -> None: ...
+
+
+def _connect(path: Path | str) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 30000")
+    if str(path) != ":memory:":
+        conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    return conn
+
+
+def open_audit_db(path: Path | str) -> sqlite3.Connection:
+    conn = _connect(path)
+    for statement in _SCHEMA:
+        conn.execute(statement)
+    return conn
+
+
+def _columns(event: AuditEvent, body: bytes) -> tuple[Any, ...]:
+    return (
+        event.event_time.timestamp(),
+        event.event_name,
+        event.key_arn,
+        event.user_identity.arn or event.user_identity.access_key_id,
+        event.error_code,
+        event.event_id,
+        event.request_id,
+        body,
+    )
+
+
+class SqliteAuditLog:
+    def __init__(self, path: Path | str, audit_key: bytes) -> None:
+        self._path = path
+        self._key = audit_key
+        self._writer = open_audit_db(path)
+        self._reader = self._writer if str(path) == ":memory:" else _connect(path)
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"SqliteAuditLog({str(self._path)!r})"
+
+    # -- writing -------------------------------------------------------------------------------------------
+    def _write(self, items: Sequence[tuple[AuditEvent, bytes]]) -> None:
+        with self._lock:
+            c = self._writer
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                row = c.execute("SELECT seq, hash FROM head WHERE id = 1").fetchone()
+                seq, digest = (row[0], bytes(row[1])) if row else (0, GENESIS)
+                rows = []
+                for event, body in items:
+                    seq += 1
+                    digest = link(digest, body)
+                    rows.append((seq, *_columns(event, body), digest))
+                c.executemany(_INSERT, rows)
+                c.execute(
+                    "INSERT INTO head (id, seq, hash, mac) VALUES (1, ?, ?, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, mac = excluded.mac",
+                    (seq, digest, head_mac(self._key, seq, digest)),
+                )
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+            c.execute("COMMIT")
+
+    def record_now(self, events: Sequence[AuditEvent]) -> None:
+        try:
+            self._write([(e, canonical(e.record())) for e in events])
+        except sqlite3.Error as exc:
+            raise AuditWriteError(str(exc)) from exc
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < _MAX_BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)
+                    break
+                batch.append(item)
+            error: Exception | None = None
+            try:
+                self._write([(event, body) for event, body, _ in batch])
+            except Exception as exc:  # disk full, read-only file, ...: every request of the batch fails
+                log.error("audit write failed: %s", exc)
+                error = AuditWriteError(str(exc))
+            by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+            for _, _, future in batch:
+                by_loop.setdefault(future.get_loop(), []).append(future)
+            for loop, futures in by_loop.items():  # one wake-up per event loop, not one per request
+                if not loop.is_closed():
+                    loop.call_soon_threadsafe(_settle, futures, error)
+
+    async def record(self, event: AuditEvent) -> None:
+        loop = asyncio.get_running_loop()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="trent-audit", daemon=True)
+            self._thread.start()
+        future: asyncio.Future[None] = loop.create_future()
+        self._queue.put((event, canonical(event.record()), future))
+        await future
+
+    # -- reading -------------------------------------------------------------------------------------------
+    def last_use(self, key_arn: str, operations: frozenset[str]) -> LastUse | None:
+        marks = ",".join("?" * len(operations))
+        row = self._reader.execute(
+            f"SELECT event_time, event_name, event_id, request_id FROM events WHERE key_arn = ? "  # noqa: S608
+            f"AND error_code IS NULL AND event_name IN ({marks}) ORDER BY seq DESC LIMIT 1",
+            (key_arn, *sorted(operations)),
+        ).fetchone()
+        return None if row is None else LastUse(datetime.fromtimestamp(row[0], UTC), row[1], row[2], row[3])
+
+    def tracking_start(self) -> datetime | None:
+        row = self._reader.execute("SELECT event_time FROM events ORDER BY seq LIMIT 1").fetchone()
+        return None if row is None else datetime.fromtimestamp(row[0], UTC)
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=10)
+        self._writer.close()
+        if self._reader is not self._writer:
+            self._reader.close()
+
+
+def _settle(futures: list[asyncio.Future[None]], error: Exception | None) -> None:
+    for future in futures:
+        if not future.done():
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)
+
+
+def stored_key(path: Path | str, make: Callable[[], bytes]) -> bytes:
+    """The audit database's wrapped audit key, created with `make()` by whichever process comes first."""
+    conn = open_audit_db(path)
+    try:
+        conn.execute("INSERT OR IGNORE INTO meta (name, value) VALUES ('audit_key', ?)", (make(),))
+        (value,) = conn.execute("SELECT value FROM meta WHERE name = 'audit_key'").fetchone()
+        return bytes(value)
+    finally:
+        conn.close()
+
+
+def read_records(conn: sqlite3.Connection) -> Iterator[StoredRecord]:
+    for seq, body, digest in conn.execute("SELECT seq, body, hash FROM events ORDER BY seq"):
+        yield StoredRecord(seq, bytes(body), bytes(digest))
+
+
+def read_head(conn: sqlite3.Connection) -> tuple[int, bytes, bytes] | None:
+    row = conn.execute("SELECT seq, hash, mac FROM head WHERE id = 1").fetchone()
+    return None if row is None else (row[0], bytes(row[1]), bytes(row[2]))

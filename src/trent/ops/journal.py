@@ -1,0 +1,93 @@
+"""Audit events for what happens in ops: one per request (dispatch), and one per background action."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from trent.audit.events import REQUEST_PARAMETERS, RESPONSE_ELEMENTS, AuditEvent, UserIdentity, allow_listed
+from trent.kms.errors import KmsError
+from trent.kms.keys import Key
+from trent.kms.operations import Operation
+from trent.kms.principals import Principal
+from trent.ops.context import RequestContext
+from trent.ops.deps import Deps
+
+_O = Operation
+# CloudTrail's readOnly: operations that change nothing (the cryptographic ones included, as CloudTrail has it).
+READ_ONLY = frozenset(
+    op
+    for op in Operation
+    if op.value.startswith(("Describe", "List", "Get"))
+    or op
+    in (
+        _O.Encrypt,
+        _O.Decrypt,
+        _O.ReEncrypt,
+        _O.GenerateDataKey,
+        _O.GenerateDataKeyWithoutPlaintext,
+        _O.GenerateDataKeyPair,
+        _O.GenerateDataKeyPairWithoutPlaintext,
+        _O.GenerateRandom,
+        _O.Sign,
+        _O.Verify,
+        _O.GenerateMac,
+        _O.VerifyMac,
+        _O.DeriveSharedSecret,
+        _O.Encapsulate,
+        _O.Decapsulate,
+    )
+)
+
+
+def identity_of(principal: Principal) -> UserIdentity:
+    kind = "Root" if principal.is_root else "IAMUser"
+    name = "" if principal.is_root else principal.arn.rsplit("/", 1)[-1]
+    return UserIdentity(kind, principal.account, principal.arn, principal.access_key_id, name)
+
+
+def event_for(
+    deps: Deps,
+    ctx: RequestContext,
+    event_name: str,
+    params: Mapping[str, Any] | None,
+    result: Any,
+    error: KmsError | None,
+) -> AuditEvent:
+    keys = tuple(dict.fromkeys(ctx.trace.keys))  # each key once, in the order touched
+    return AuditEvent(
+        event_name=event_name,
+        event_time=deps.clock(),
+        region=ctx.region,
+        request_id=ctx.request_id,
+        event_id=str(uuid.uuid4()),
+        user_identity=identity_of(ctx.principal),
+        source_ip=ctx.source_ip,
+        user_agent=ctx.user_agent,
+        read_only=event_name in READ_ONLY,
+        recipient_account_id=keys[0].split(":")[4] if keys else ctx.account,
+        resources=keys,
+        request_parameters=None if params is None else allow_listed(params, REQUEST_PARAMETERS),
+        response_elements=None if result is None else allow_listed(result, RESPONSE_ELEMENTS),
+        error_code=None if error is None else error.code,
+        error_message=None if error is None else error.message,
+    )
+
+
+def service_event(deps: Deps, event_name: str, key: Key) -> AuditEvent:
+    """An event for what Trent itself did to a key (deletion at the end of its window, scheduled rotation)."""
+    return AuditEvent(
+        event_name=event_name,
+        event_time=deps.clock(),
+        region=key.region,
+        request_id=str(uuid.uuid4()),
+        event_id=str(uuid.uuid4()),
+        user_identity=UserIdentity("AWSService", arn="kms.amazonaws.com"),
+        source_ip="kms.amazonaws.com",
+        user_agent="kms.amazonaws.com",
+        read_only=False,
+        recipient_account_id=key.account,
+        resources=(key.arn,),
+        request_parameters={"keyId": key.key_id},
+    )
