@@ -10,7 +10,10 @@ fails every request of its batch (fail closed).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -116,13 +119,16 @@ class SqliteAuditLog:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._lock_fd = (
+            None if str(path) == ":memory:" else os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        )
 
     def __repr__(self) -> str:
         return f"SqliteAuditLog({str(self._path)!r})"
 
     # -- writing -------------------------------------------------------------------------------------------
     def _write(self, items: Sequence[tuple[AuditEvent, bytes]]) -> None:
-        with self._lock:
+        with self._lock, self._interprocess():
             c = self._writer
             c.execute("BEGIN IMMEDIATE")
             try:
@@ -187,6 +193,22 @@ class SqliteAuditLog:
         self._queue.put((event, canonical(event.record()), future))
         await future
 
+    @contextlib.contextmanager
+    def _interprocess(self) -> Iterator[None]:
+        """Writers of all processes take turns on a blocking file lock, released the moment a commit ends.
+
+        Without it they would meet on SQLite's lock, whose busy handler sleeps and retries (1 ms, 2 ms, ...,
+        100 ms), which measured p99 latencies of hundreds of milliseconds under load.
+        """
+        if self._lock_fd is None:
+            yield
+            return
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
     # -- reading -------------------------------------------------------------------------------------------
     def last_use(self, key_arn: str, operations: frozenset[str]) -> LastUse | None:
         marks = ",".join("?" * len(operations))
@@ -208,6 +230,8 @@ class SqliteAuditLog:
         self._writer.close()
         if self._reader is not self._writer:
             self._reader.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
 
 
 def _settle(futures: list[asyncio.Future[None]], error: Exception | None) -> None:
