@@ -5,9 +5,10 @@ The only module that names concrete adapters (SQLite, the software root of trust
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,6 @@ from trent.audit.sinks import SqliteAuditLog, stored_key
 from trent.auth.principals import Authenticator
 from trent.config import Settings
 from trent.kms.ids import AccountId
-from trent.kms.keys import AccessKey
 from trent.kms.principals import root_arn
 from trent.kms.sensitive import Sensitive
 from trent.ops import keys as key_ops
@@ -121,25 +121,12 @@ def serve(settings: Settings, announce: Callable[[str, AdminKey | None], None]) 
     )
 
 
-def create_access_key(
-    settings: Settings, principal_arn: str, access_key_id: str | None, secret: str | None
-) -> tuple[AccessKey, Sensitive]:
+@contextlib.contextmanager
+def administration(settings: Settings) -> Iterator[Deps]:
+    """The data directory opened for `trent admin` (it must exist): every change is seen by a running server."""
     deps = open_deps(settings, create=False)
     try:
-        return principal_ops.create_access_key(
-            deps,
-            AccountId(settings.account_id),
-            principal_arn,
-            access_key_id,
-            None if secret is None else Sensitive(secret.encode()),
-        )
+        yield deps
     finally:
         deps.store.close()
-
-
-def list_access_keys(settings: Settings, account_id: str | None) -> tuple[AccessKey, ...]:
-    deps = open_deps(settings, create=False)
-    try:
-        return deps.store.list_access_keys(None if account_id is None else AccountId(account_id))
-    finally:
-        deps.store.close()
+        deps.audit.close()

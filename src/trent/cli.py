@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
 from trent import app
 from trent.config import ConfigError, Settings, load_settings
+from trent.kms.ids import AccountId
 from trent.kms.principals import root_arn, user_arn
+from trent.kms.sensitive import Sensitive
+from trent.ops import principals
+from trent.ops.deps import Deps
 
 
 def _settings(config: Path | None, **flags: object) -> Settings:
@@ -70,7 +77,124 @@ def serve(config: Path | None, **flags: object) -> None:
 
 @main.group()
 def admin() -> None:
-    """Administer accounts and access keys in a data directory (works while the server runs)."""
+    """Administer accounts, users, identity policies and access keys (works while the server runs)."""
+
+
+def _echo_json(value: object) -> None:
+    click.echo(json.dumps(value, indent=2, sort_keys=True))
+
+
+@contextlib.contextmanager
+def _admin(config: Path | None, data_dir: Path | None) -> Iterator[Deps]:
+    settings = _settings(config, data_dir=data_dir)
+    try:
+        with app.administration(settings) as deps:
+            yield deps
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _account_of(account_id: str | None, config: Path | None) -> str:
+    return account_id or _settings(config).account_id
+
+
+@admin.command("create-account")
+@_config_option
+@_data_dir_option
+@click.argument("account_id")
+@click.option("--access-key-id", "given_id", help="Give the account's admin access key this id.")
+@click.option("--secret-access-key", "given_secret", help="Give the account's admin access key this secret.")
+@click.option("--no-access-key", is_flag=True, help="Create the account without an admin access key.")
+def create_account(
+    config: Path | None,
+    data_dir: Path | None,
+    account_id: str,
+    given_id: str | None,
+    given_secret: str | None,
+    no_access_key: bool,
+) -> None:
+    """Create an account and, unless told not to, its admin (root) access key, printed as JSON."""
+    with _admin(config, data_dir) as deps:
+        account = principals.create_account(deps, account_id)
+        out: dict[str, str] = {"Account": account.account, "Principal": root_arn(account.account)}
+        if not no_access_key:
+            secret = None if given_secret is None else Sensitive(given_secret.encode())
+            record, secret = principals.create_access_key(
+                deps, account.account, root_arn(account.account), given_id, secret
+            )
+            out |= {"AccessKeyId": record.access_key_id, "SecretAccessKey": secret.reveal().decode()}
+    _echo_json(out)
+
+
+@admin.command("list-accounts")
+@_config_option
+@_data_dir_option
+def list_accounts(config: Path | None, data_dir: Path | None) -> None:
+    """List accounts, one per line."""
+    with _admin(config, data_dir) as deps:
+        for account in deps.store.list_accounts():
+            click.echo(account.account)
+
+
+@admin.command("create-user")
+@_config_option
+@_data_dir_option
+@click.option("--account-id", help="The user's account [default: the server's account].")
+@click.argument("user_name")
+def create_user(config: Path | None, data_dir: Path | None, account_id: str | None, user_name: str) -> None:
+    """Create an IAM-style user, arn:aws:iam::<account>:user/<name>. It can do nothing until a policy allows it."""
+    with _admin(config, data_dir) as deps:
+        user = principals.create_user(deps, _account_of(account_id, config), user_name)
+    _echo_json({"UserName": user.name, "Arn": user.arn, "Account": user.account})
+
+
+@admin.command("list-users")
+@_config_option
+@_data_dir_option
+@click.option("--account-id", help="Only this account.")
+def list_users(config: Path | None, data_dir: Path | None, account_id: str | None) -> None:
+    """List users: ARN and whether an identity policy is attached."""
+    with _admin(config, data_dir) as deps:
+        for user in deps.store.list_users(None if account_id is None else AccountId(account_id)):
+            click.echo(f"{user.arn}\t{'policy' if user.policy else 'no policy'}")
+
+
+@admin.command("put-user-policy")
+@_config_option
+@_data_dir_option
+@click.option("--account-id", help="The user's account [default: the server's account].")
+@click.option("--user", "user_name", required=True, help="The user.")
+@click.option(
+    "--policy-document",
+    required=True,
+    help="The identity policy: JSON text, @FILE to read a file, or - to read standard input.",
+)
+def put_user_policy(
+    config: Path | None, data_dir: Path | None, account_id: str | None, user_name: str, policy_document: str
+) -> None:
+    """Attach an identity policy (IAM policy language) to a user, replacing the one it had."""
+    if policy_document == "-":
+        policy_document = sys.stdin.read()
+    elif policy_document.startswith("@"):
+        policy_document = Path(policy_document[1:]).read_text()
+    with _admin(config, data_dir) as deps:
+        user = principals.put_user_policy(deps, _account_of(account_id, config), user_name, policy_document)
+    click.echo(f"attached an identity policy to {user.arn}")
+
+
+@admin.command("get-user-policy")
+@_config_option
+@_data_dir_option
+@click.option("--account-id", help="The user's account [default: the server's account].")
+@click.option("--user", "user_name", required=True, help="The user.")
+def get_user_policy(config: Path | None, data_dir: Path | None, account_id: str | None, user_name: str) -> None:
+    """Print a user's identity policy (JSON); exit code 1 if it has none."""
+    with _admin(config, data_dir) as deps:
+        policy = principals.get_user_policy(deps, _account_of(account_id, config), user_name)
+    if policy is None:
+        click.echo(f"user {user_name} has no identity policy", err=True)
+        sys.exit(1)
+    click.echo(policy)
 
 
 @admin.command("create-access-key")
@@ -90,29 +214,20 @@ def create_access_key(
     given_secret: str | None,
     as_json: bool,
 ) -> None:
-    """Add an access key for an account (the admin key of another account, or a user's key)."""
-    settings = _settings(config, data_dir=data_dir, account_id=account_id)
-    try:
-        record, secret = app.create_access_key(
-            settings,
-            root_arn(settings.account_id) if user_name is None else user_arn(settings.account_id, user_name),
-            given_id,
-            given_secret,
-        )
-    except (OSError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
+    """Add an access key: for an account's root (the account is created if new) or for an existing user."""
+    account = _account_of(account_id, config)
+    principal = root_arn(account) if user_name is None else user_arn(account, user_name)
+    with _admin(config, data_dir) as deps:
+        secret = None if given_secret is None else Sensitive(given_secret.encode())
+        record, secret = principals.create_access_key(deps, AccountId(account), principal, given_id, secret)
     if as_json:
-        import json
-
-        click.echo(
-            json.dumps(
-                {
-                    "AccessKeyId": record.access_key_id,
-                    "SecretAccessKey": secret.reveal().decode(),
-                    "Account": record.account,
-                    "Principal": record.principal_arn,
-                }
-            )
+        _echo_json(
+            {
+                "AccessKeyId": record.access_key_id,
+                "SecretAccessKey": secret.reveal().decode(),
+                "Account": record.account,
+                "Principal": record.principal_arn,
+            }
         )
     else:
         click.echo(f"aws_access_key_id     = {record.access_key_id}")
@@ -126,11 +241,8 @@ def create_access_key(
 @click.option("--account-id", help="Only this account.")
 def list_access_keys(config: Path | None, data_dir: Path | None, account_id: str | None) -> None:
     """List access key ids and their principals (never secrets)."""
-    settings = _settings(config, data_dir=data_dir)
-    try:
-        records = app.list_access_keys(settings, account_id)
-    except (OSError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
+    with _admin(config, data_dir) as deps:
+        records = deps.store.list_access_keys(None if account_id is None else AccountId(account_id))
     for record in records:
         status = "active" if record.active else "inactive"
         click.echo(f"{record.access_key_id}\t{record.account}\t{record.principal_arn}\t{status}")

@@ -162,8 +162,26 @@ def test_key_policies(kms: Any) -> None:
     assert kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"] == got["Policy"]
     assert kms.list_key_policies(KeyId=key_id)["PolicyNames"] == ["default"]
     new = '{\n  "Version": "2012-10-17",\n  "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:Encrypt", "Resource": "*"}]\n}'
-    kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=new)
-    assert kms.get_key_policy(KeyId=key_id)["Policy"] == new  # verbatim
+    with pytest.raises(ClientError) as exc:  # it would lock the caller out of the key policy
+        kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=new)
+    assert error_of(exc) == (
+        "MalformedPolicyDocumentException",
+        "The new key policy will not allow you to update the key policy in the future.",
+    )
+    mine = '{ "Statement" : [ { "Effect":"Allow", "Principal":{"AWS":"111122223333"}, "Action":"kms:*" } ] }'
+    kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=mine)
+    assert kms.get_key_policy(KeyId=key_id)["Policy"] == mine  # verbatim
+    kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=new, BypassPolicyLockoutSafetyCheck=True)
+    kms.encrypt(KeyId=key_id, Plaintext=b"still allowed")
+    with pytest.raises(ClientError) as exc:  # the new policy is in force from the very next request
+        kms.get_key_policy(KeyId=key_id)
+    arn = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{key_id}"
+    assert error_of(exc) == (
+        "AccessDeniedException",
+        f"User: arn:aws:iam::{ACCOUNT}:root is not authorized to perform: kms:GetKeyPolicy on resource: {arn} "
+        "because no resource-based policy allows the kms:GetKeyPolicy action",
+    )
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
     for bad, code in (
         ("not json", "MalformedPolicyDocumentException"),
         ("{" + " " * 33000 + "}", "LimitExceededException"),

@@ -71,15 +71,27 @@ def _check(kms: Any, state: dict[str, Any]) -> None:
     assert public == state["ecdh_public"]
 
 
-def _add_user_key(data_dir: Path) -> tuple[str, str]:
-    out = subprocess.run(
-        [*trent_command(), "admin", "create-access-key", "--data-dir", str(data_dir), "--user", "alice", "--json"],
+def _admin(data_dir: Path, *args: str) -> str:
+    return subprocess.run(
+        [*trent_command(), "admin", *args, "--data-dir", str(data_dir)],
         capture_output=True,
         text=True,
         check=True,
         timeout=60,
     ).stdout
-    created = json.loads(out)
+
+
+def _add_user_key(data_dir: Path) -> tuple[str, str]:
+    _admin(data_dir, "create-user", "alice")
+    _admin(
+        data_dir,
+        "put-user-policy",
+        "--user",
+        "alice",
+        "--policy-document",
+        '{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "kms:*", "Resource": "*"}}',
+    )
+    created = json.loads(_admin(data_dir, "create-access-key", "--user", "alice", "--json"))
     assert created["Principal"] == f"arn:aws:iam::{ACCOUNT}:user/alice"
     return created["AccessKeyId"], created["SecretAccessKey"]
 

@@ -119,9 +119,7 @@ class SqliteAuditLog:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._lock_fd = (
-            None if str(path) == ":memory:" else os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        )
+        self._lock_fd = None if str(path) == ":memory:" else os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
 
     def __repr__(self) -> str:
         return f"SqliteAuditLog({str(self._path)!r})"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -96,3 +97,41 @@ class AccessKey:
     wrapped_secret: bytes = field(repr=False)
     created: datetime
     active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    account: AccountId
+    created: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """An IAM-style user. `policy` is its identity policy document (one per user), None when it has none."""
+
+    arn: str
+    account: AccountId
+    name: str
+    created: datetime
+    policy: str | None = None
+    policy_revision: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class GrantConstraints:
+    encryption_context_subset: Mapping[str, str] | None = None
+    encryption_context_equals: Mapping[str, str] | None = None
+    source_arn: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    grant_id: str
+    key_id: KeyId
+    grantee_principal: str
+    operations: tuple[str, ...]  # GrantOperation values
+    issuing_account: AccountId
+    created: datetime
+    name: str | None = None
+    retiring_principal: str | None = None
+    constraints: GrantConstraints | None = None

@@ -80,6 +80,28 @@ class EncapsulationAlgorithm(StrEnum):
     ML_KEM = "ML_KEM"
 
 
+class GrantOperation(StrEnum):
+    Decrypt = "Decrypt"
+    Encrypt = "Encrypt"
+    GenerateDataKey = "GenerateDataKey"
+    GenerateDataKeyWithoutPlaintext = "GenerateDataKeyWithoutPlaintext"
+    ReEncryptFrom = "ReEncryptFrom"
+    ReEncryptTo = "ReEncryptTo"
+    Sign = "Sign"
+    Verify = "Verify"
+    GetPublicKey = "GetPublicKey"
+    CreateGrant = "CreateGrant"
+    RetireGrant = "RetireGrant"
+    DescribeKey = "DescribeKey"
+    GenerateDataKeyPair = "GenerateDataKeyPair"
+    GenerateDataKeyPairWithoutPlaintext = "GenerateDataKeyPairWithoutPlaintext"
+    GenerateMac = "GenerateMac"
+    VerifyMac = "VerifyMac"
+    DeriveSharedSecret = "DeriveSharedSecret"
+    Encapsulate = "Encapsulate"
+    Decapsulate = "Decapsulate"
+
+
 class MessageType(StrEnum):
     RAW = "RAW"
     DIGEST = "DIGEST"

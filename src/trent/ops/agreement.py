@@ -27,7 +27,8 @@ def derive_shared_secret(
 ) -> DeriveSharedSecretResult:
     if recipient is not None:
         raise UnsupportedOperationException(NO_RECIPIENT)
-    key = resolve_key(deps.store, ctx, key_id, Operation.DeriveSharedSecret)
+    facts = {"kms:keyagreementalgorithm": key_agreement_algorithm.value}
+    key = resolve_key(deps, ctx, key_id, Operation.DeriveSharedSecret, facts=facts)
     require_usage(key, KeyUsage.KEY_AGREEMENT, Operation.DeriveSharedSecret)
     require_algorithm(key, key_agreement_algorithm, key.info.agreement)
     private_key = deps.keyring.load(deps.store, key).private_key

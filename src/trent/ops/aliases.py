@@ -19,7 +19,7 @@ from trent.kms.results import AliasListEntry, Empty, ListAliasesResult
 from trent.ops import paging
 from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
-from trent.ops.resolution import resolve_key
+from trent.ops.resolution import authorize_account, resolve_key
 from trent.store.base import DuplicateError, Reader
 
 PREFIX_REQUIRED = (
@@ -51,7 +51,7 @@ def create_alias(deps: Deps, ctx: RequestContext, *, alias_name: str, target_key
     name = _checked_name(ctx, alias_name)
     now = deps.clock()
     with deps.store.transaction() as tx:
-        key = resolve_key(tx, ctx, target_key_id, Operation.CreateAlias, aliases=False)
+        key = resolve_key(deps, ctx, target_key_id, Operation.CreateAlias, aliases=False, reader=tx)
         try:
             tx.insert_alias(Alias(ctx.account, ctx.region, name, key.key_id, now, now))
         except DuplicateError:
@@ -70,7 +70,7 @@ def update_alias(deps: Deps, ctx: RequestContext, *, alias_name: str, target_key
     name = _checked_name(ctx, alias_name)
     with deps.store.transaction() as tx:
         alias = _existing(tx, ctx, name)
-        key = resolve_key(tx, ctx, target_key_id, Operation.UpdateAlias, aliases=False)
+        key = resolve_key(deps, ctx, target_key_id, Operation.UpdateAlias, aliases=False, reader=tx)
         current = tx.get_key(alias.target_key_id)
         if current is not None and not _same_kind(current, key):
             raise ValidationException(
@@ -92,7 +92,8 @@ def delete_alias(deps: Deps, ctx: RequestContext, *, alias_name: str) -> Empty:
 def list_aliases(
     deps: Deps, ctx: RequestContext, *, key_id: str | None = None, limit: int = 50, marker: str | None = None
 ) -> ListAliasesResult:
-    target = None if key_id is None else resolve_key(deps.store, ctx, key_id, Operation.ListAliases, aliases=False)
+    authorize_account(deps, ctx, Operation.ListAliases)
+    target = None if key_id is None else resolve_key(deps, ctx, key_id, Operation.ListAliases, aliases=False)
     page = deps.store.list_aliases(
         ctx.account, ctx.region, None if target is None else target.key_id, paging.after(marker), limit
     )

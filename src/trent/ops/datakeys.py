@@ -31,8 +31,15 @@ DATA_KEY_BYTES: Mapping[DataKeySpec, int] = {DataKeySpec.AES_256: 32, DataKeySpe
 ONE_OF = "Please specify either number of bytes or key spec."
 
 
-def _symmetric_key(deps: Deps, ctx: RequestContext, key_id: str, operation: Operation) -> Key:
-    key = resolve_key(deps.store, ctx, key_id, operation)
+def _symmetric_key(
+    deps: Deps,
+    ctx: RequestContext,
+    key_id: str,
+    operation: Operation,
+    encryption_context: Mapping[str, str],
+    facts: Mapping[str, str] | None = None,
+) -> Key:
+    key = resolve_key(deps, ctx, key_id, operation, facts=facts, encryption_context=encryption_context)
     check_encryption_key(key, EncryptionAlgorithm.SYMMETRIC_DEFAULT, operation)
     return key
 
@@ -49,7 +56,7 @@ def _data_key(
 ) -> tuple[Key, bytes, bytes]:
     if (key_spec is None) == (number_of_bytes is None):
         raise ValidationException(ONE_OF)
-    key = _symmetric_key(deps, ctx, key_id, operation)
+    key = _symmetric_key(deps, ctx, key_id, operation, encryption_context)
     plaintext = os.urandom(DATA_KEY_BYTES[key_spec] if key_spec is not None else number_of_bytes or 0)
     blob = seal(deps, key, plaintext, encryption_context)
     if dry_run:
@@ -111,7 +118,7 @@ def _key_pair(
     dry_run: bool | None,
 ) -> tuple[Key, bytes, bytes, bytes]:
     info = KEY_SPECS[KeySpec(key_pair_spec.value)]
-    key = _symmetric_key(deps, ctx, key_id, operation)
+    key = _symmetric_key(deps, ctx, key_id, operation, encryption_context, {"kms:datakeypairspec": key_pair_spec.value})
     if info.unsupported:
         raise UnsupportedOperationException(info.unsupported.replace("KeySpec", "KeyPairSpec"))
     private_der = crypto_material.generate(info)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from trent.audit.sinks import AuditLog
+from trent.ops.authorization import PolicyCache
 from trent.ops.keyring import Keyring
 from trent.rootoftrust.base import RootOfTrust
 from trent.store.base import Store
@@ -23,3 +24,4 @@ class Deps:
     keyring: Keyring
     audit: AuditLog
     clock: Callable[[], datetime] = utc_now
+    policies: PolicyCache = field(default_factory=PolicyCache)

@@ -17,7 +17,7 @@ from trent.ops.resolution import require_algorithm, require_usage, resolve_key
 def _kem_key(
     deps: Deps, ctx: RequestContext, key_id: str, algorithm: EncapsulationAlgorithm, operation: Operation
 ) -> Key:
-    key = resolve_key(deps.store, ctx, key_id, operation)
+    key = resolve_key(deps, ctx, key_id, operation)
     require_usage(key, KeyUsage.ENCAPSULATE_DECAPSULATE, operation)
     require_algorithm(key, algorithm, key.info.encapsulation)
     return key

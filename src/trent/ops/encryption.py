@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
 
@@ -26,7 +27,7 @@ from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
 from trent.ops.keyring import MissingMaterial
 from trent.ops.keys import key_material_id
-from trent.ops.resolution import not_authorized, require_algorithm, require_usage, resolve_key
+from trent.ops.resolution import require_algorithm, require_usage, resolve_key
 
 EMPTY: Mapping[str, str] = {}
 INCORRECT_KEY = "The key ID in the request does not identify a CMK that can perform this operation."
@@ -41,6 +42,46 @@ CIPHERTEXT_REQUIRED = (
 )
 IGNORE_CIPHERTEXT = "IGNORE_CIPHERTEXT"
 _SYM = EncryptionAlgorithm.SYMMETRIC_DEFAULT
+
+
+@dataclass(frozen=True, slots=True)
+class Purpose:
+    """Which use of a key a request makes: its operation, and the IAM action and grant operation when they
+    differ from the operation's name (ReEncrypt is ReEncryptFrom on the source key, ReEncryptTo on the other)."""
+
+    operation: Operation
+    action: str | None = None
+    grant_operation: str | None = None
+
+
+ENCRYPT, DECRYPT = Purpose(Operation.Encrypt), Purpose(Operation.Decrypt)
+REENCRYPT_FROM = Purpose(Operation.ReEncrypt, "kms:ReEncryptFrom", "ReEncryptFrom")
+REENCRYPT_TO = Purpose(Operation.ReEncrypt, "kms:ReEncryptTo", "ReEncryptTo")
+
+
+def use_key(
+    deps: Deps,
+    ctx: RequestContext,
+    key_id: str,
+    purpose: Purpose,
+    algorithm: EncryptionAlgorithm,
+    encryption_context: Mapping[str, str],
+    *,
+    check_state: bool = True,
+    facts: Mapping[str, str] | None = None,
+) -> Key:
+    """resolve_key with what encryption operations tell authorization: the algorithm and the context."""
+    return resolve_key(
+        deps,
+        ctx,
+        key_id,
+        purpose.operation,
+        check_state=check_state,
+        action=purpose.action,
+        grant_operation=purpose.grant_operation,
+        facts={"kms:encryptionalgorithm": algorithm.value, **(facts or {})},
+        encryption_context=encryption_context,
+    )
 
 
 def _aad(encryption_context: Mapping[str, str]) -> bytes:
@@ -81,7 +122,7 @@ def encrypt(
     encryption_algorithm: EncryptionAlgorithm = _SYM,
     dry_run: bool | None = None,
 ) -> EncryptResult:
-    key = resolve_key(deps.store, ctx, key_id, Operation.Encrypt)
+    key = use_key(deps, ctx, key_id, ENCRYPT, encryption_algorithm, encryption_context)
     check_encryption_key(key, encryption_algorithm, Operation.Encrypt)
     if encryption_algorithm is _SYM:
         aad = _aad(encryption_context)
@@ -97,15 +138,15 @@ def encrypt(
     return EncryptResult(blob, key.arn, encryption_algorithm)
 
 
-def _ciphertext_key(deps: Deps, ctx: RequestContext, blob_key_id: str) -> Key:
-    """The key a symmetric ciphertext names, when the caller gave no KeyId (A.3: an opaque AccessDenied)."""
+def _ciphertext_key(
+    deps: Deps, ctx: RequestContext, blob_key_id: str, purpose: Purpose, encryption_context: Mapping[str, str]
+) -> Key:
+    """The key a symmetric ciphertext names, when the caller gave no KeyId: authorization is against that key.
+    A key that does not exist here gets an opaque AccessDenied (A.3), which reveals nothing about it."""
     key = deps.store.get_key(KeyId(blob_key_id)) if is_key_id(blob_key_id) else None
     if key is None or key.region != ctx.region:
         raise AccessDeniedException(UNKNOWN_CIPHERTEXT_KEY)
-    ctx.trace.keys.append(key.arn)
-    if key.account != ctx.account:
-        raise not_authorized(ctx, Operation.Decrypt, key.arn)
-    return key
+    return use_key(deps, ctx, key.arn, purpose, _SYM, encryption_context, check_state=False)
 
 
 def open_blob(
@@ -114,10 +155,11 @@ def open_blob(
     data: bytes,
     key_id: str | None,
     encryption_context: Mapping[str, str],
-    operation: Operation,
+    purpose: Purpose,
 ) -> tuple[Key, int, bytes]:
     """Decrypt a symmetric blob: (key, material version, plaintext), with AWS's checks in AWS's order."""
-    given = None if key_id is None else resolve_key(deps.store, ctx, key_id, operation, check_state=False)
+    operation = purpose.operation
+    given = None if key_id is None else use_key(deps, ctx, key_id, purpose, _SYM, encryption_context, check_state=False)
     try:
         blob = ciphertext.unpack(data)
     except ciphertext.MalformedBlob:
@@ -127,7 +169,7 @@ def open_blob(
         raise InvalidCiphertextException() from None
     if given is not None and given.key_id != blob.key_id:
         raise IncorrectKeyException(INCORRECT_KEY)
-    key = given or _ciphertext_key(deps, ctx, blob.key_id)
+    key = given or _ciphertext_key(deps, ctx, blob.key_id, purpose, encryption_context)
     require_state(operation, key.state, key.arn)
     check_encryption_key(key, _SYM, operation)
     aad = _aad(encryption_context)
@@ -161,27 +203,32 @@ def _open_any(
     key_id: str | None,
     encryption_context: Mapping[str, str],
     algorithm: EncryptionAlgorithm,
-    operation: Operation,
+    purpose: Purpose,
 ) -> tuple[Key, int | None, bytes]:
     """Decrypt a symmetric blob or an RSAES-OAEP ciphertext: (key, material version if symmetric, plaintext)."""
     if algorithm is _SYM:
-        return open_blob(deps, ctx, data, key_id, encryption_context, operation)
+        return open_blob(deps, ctx, data, key_id, encryption_context, purpose)
     if key_id is None:
         raise InvalidCiphertextException()  # as AWS answers an asymmetric ciphertext without its KeyId
-    key = resolve_key(deps.store, ctx, key_id, operation)
-    check_encryption_key(key, algorithm, operation)
+    key = use_key(deps, ctx, key_id, purpose, algorithm, encryption_context)
+    check_encryption_key(key, algorithm, purpose.operation)
     _no_context_for_rsa(encryption_context)
     return key, None, rsa_decrypt(deps, key, algorithm, data)
 
 
 def _dry_run_without_ciphertext(
-    deps: Deps, ctx: RequestContext, key_id: str | None, algorithm: EncryptionAlgorithm, operation: Operation
+    deps: Deps,
+    ctx: RequestContext,
+    key_id: str | None,
+    algorithm: EncryptionAlgorithm,
+    encryption_context: Mapping[str, str],
+    purpose: Purpose,
 ) -> Key:
     """DryRunModifiers IGNORE_CIPHERTEXT: check the key and the caller, not the ciphertext."""
     if key_id is None:
         raise ValidationException("KeyId is required when DryRunModifiers includes IGNORE_CIPHERTEXT.")
-    key = resolve_key(deps.store, ctx, key_id, operation)
-    check_encryption_key(key, algorithm, operation)
+    key = use_key(deps, ctx, key_id, purpose, algorithm, encryption_context)
+    check_encryption_key(key, algorithm, purpose.operation)
     return key
 
 
@@ -201,12 +248,12 @@ def decrypt(
     if recipient is not None:
         raise UnsupportedOperationException(NO_RECIPIENT)
     if dry_run and IGNORE_CIPHERTEXT in dry_run_modifiers:
-        _dry_run_without_ciphertext(deps, ctx, key_id, encryption_algorithm, Operation.Decrypt)
+        _dry_run_without_ciphertext(deps, ctx, key_id, encryption_algorithm, encryption_context, DECRYPT)
         raise DryRunOperationException()
     if ciphertext_blob is None:
         raise ValidationException(CIPHERTEXT_REQUIRED)
     key, version, plaintext = _open_any(
-        deps, ctx, ciphertext_blob, key_id, encryption_context, encryption_algorithm, Operation.Decrypt
+        deps, ctx, ciphertext_blob, key_id, encryption_context, encryption_algorithm, DECRYPT
     )
     if dry_run:
         raise DryRunOperationException()
@@ -232,7 +279,9 @@ def re_encrypt(
     """Decrypt under the source key and encrypt under the destination, inside the server: the plaintext is
     never returned. Re-encrypting under the same key moves the data to its newest material."""
     if dry_run and IGNORE_CIPHERTEXT in dry_run_modifiers:
-        _dry_run_without_ciphertext(deps, ctx, source_key_id, source_encryption_algorithm, Operation.ReEncrypt)
+        _dry_run_without_ciphertext(
+            deps, ctx, source_key_id, source_encryption_algorithm, source_encryption_context, REENCRYPT_FROM
+        )
         source = None
     elif ciphertext_blob is None:
         raise ValidationException(CIPHERTEXT_REQUIRED)
@@ -244,9 +293,11 @@ def re_encrypt(
             source_key_id,
             source_encryption_context,
             source_encryption_algorithm,
-            Operation.ReEncrypt,
+            REENCRYPT_FROM,
         )
-    destination = resolve_key(deps.store, ctx, destination_key_id, Operation.ReEncrypt)
+    destination = use_key(
+        deps, ctx, destination_key_id, REENCRYPT_TO, destination_encryption_algorithm, destination_encryption_context
+    )
     check_encryption_key(destination, destination_encryption_algorithm, Operation.ReEncrypt)
     if destination_encryption_algorithm is not _SYM:
         _no_context_for_rsa(destination_encryption_context)

@@ -6,13 +6,14 @@ import hashlib
 import uuid
 from datetime import timedelta
 
+from trent.authz.conditions import FactValue
 from trent.crypto import material as crypto_material
 from trent.kms.errors import (
     CustomKeyStoreNotFoundException,
     UnsupportedOperationException,
     ValidationException,
 )
-from trent.kms.ids import KeyId
+from trent.kms.ids import KeyId, key_arn
 from trent.kms.keys import Key, Tag
 from trent.kms.operations import Operation
 from trent.kms.results import (
@@ -31,8 +32,8 @@ from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
 from trent.ops.journal import service_event
 from trent.ops.policies import checked_policy, default_policy
-from trent.ops.resolution import resolve_key
-from trent.ops.tags import checked_tags
+from trent.ops.resolution import authorize_account, resolve_key
+from trent.ops.tags import checked_tags, request_tag_facts
 
 MIN_PENDING_DAYS, MAX_PENDING_DAYS, DEFAULT_PENDING_DAYS = 7, 30, 30
 USAGE_REQUIRED = "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys."
@@ -119,11 +120,26 @@ def create_key(
         raise UnsupportedOperationException("Trent does not support multi-Region keys.")
     if origin is Origin.EXTERNAL:
         raise UnsupportedOperationException("Importing key material (Origin EXTERNAL) is not supported yet.")
-    policy_text = default_policy(ctx.account) if policy is None else checked_policy(policy)
+    facts: dict[str, FactValue] = {
+        "kms:keyspec": spec.value,
+        "kms:keyusage": usage.value,
+        "kms:keyorigin": origin.value,
+        "kms:bypasspolicylockoutsafetycheck": bypass_policy_lockout_safety_check,
+        **request_tag_facts(tags),
+    }
+    authorize_account(deps, ctx, Operation.CreateKey, facts)
+    key_id = KeyId(str(uuid.uuid4()))
+    policy_text = (
+        default_policy(ctx.account)
+        if policy is None
+        else checked_policy(
+            deps, ctx, policy, key_arn(ctx.region, ctx.account, key_id), bypass_policy_lockout_safety_check
+        )
+    )
     tag_list = checked_tags((), tags)
     now = deps.clock()
     key = Key(
-        key_id=KeyId(str(uuid.uuid4())),
+        key_id=key_id,
         account=ctx.account,
         region=ctx.region,
         spec=spec,
@@ -142,7 +158,7 @@ def create_key(
 def describe_key(
     deps: Deps, ctx: RequestContext, *, key_id: str, grant_tokens: tuple[str, ...] = ()
 ) -> DescribeKeyResult:
-    return DescribeKeyResult(metadata(resolve_key(deps.store, ctx, key_id, Operation.DescribeKey)))
+    return DescribeKeyResult(metadata(resolve_key(deps, ctx, key_id, Operation.DescribeKey)))
 
 
 def list_keys(
@@ -155,8 +171,10 @@ def list_keys(
 ) -> ListKeysResult:
     if resource_owners and "SELF" not in resource_owners:
         # Only OTHER_ACCOUNTS_VIA_RAM asked for: Trent has no AWS RAM shares, so there are none.
+        authorize_account(deps, ctx, Operation.ListKeys)
         paging.after(marker)
         return ListKeysResult((), False)
+    authorize_account(deps, ctx, Operation.ListKeys)
     page = deps.store.list_keys(ctx.account, ctx.region, paging.after(marker), limit)
     entries = tuple(KeyListEntry(k.key_id, k.arn) for k in page.items)
     return ListKeysResult(entries, page.next_marker is not None, paging.marker(page.next_marker))
@@ -164,7 +182,7 @@ def list_keys(
 
 def _set_state(deps: Deps, ctx: RequestContext, key_id: str, operation: Operation, state: KeyState) -> Key:
     with deps.store.transaction() as tx:
-        key = resolve_key(tx, ctx, key_id, operation, aliases=False)
+        key = resolve_key(deps, ctx, key_id, operation, aliases=False, reader=tx)
         if key.state is not state:
             changed = key.evolve(state=state, deletion_date=None, pending_window_days=None)
             tx.update_key(changed, key.revision)
@@ -188,7 +206,8 @@ def schedule_key_deletion(
     if not MIN_PENDING_DAYS <= pending_window_in_days <= MAX_PENDING_DAYS:
         raise ValidationException(f"PendingWindowInDays must be between {MIN_PENDING_DAYS} and {MAX_PENDING_DAYS}")
     with deps.store.transaction() as tx:
-        key = resolve_key(tx, ctx, key_id, Operation.ScheduleKeyDeletion, aliases=False)
+        facts = {"kms:schedulekeydeletionpendingwindowindays": pending_window_in_days}
+        key = resolve_key(deps, ctx, key_id, Operation.ScheduleKeyDeletion, aliases=False, reader=tx, facts=facts)
         when = deps.clock() + timedelta(days=pending_window_in_days)
         pending = key.evolve(
             state=KeyState.PENDING_DELETION, deletion_date=when, pending_window_days=pending_window_in_days
@@ -205,7 +224,7 @@ def cancel_key_deletion(deps: Deps, ctx: RequestContext, *, key_id: str) -> Canc
 
 def update_key_description(deps: Deps, ctx: RequestContext, *, key_id: str, description: str) -> Empty:
     with deps.store.transaction() as tx:
-        key = resolve_key(tx, ctx, key_id, Operation.UpdateKeyDescription, aliases=False)
+        key = resolve_key(deps, ctx, key_id, Operation.UpdateKeyDescription, aliases=False, reader=tx)
         tx.update_key(key.evolve(description=description), key.revision)
     return Empty()
 
@@ -230,7 +249,7 @@ def delete_due_keys(deps: Deps) -> int:
 def get_public_key(
     deps: Deps, ctx: RequestContext, *, key_id: str, grant_tokens: tuple[str, ...] = ()
 ) -> GetPublicKeyResult:
-    key = resolve_key(deps.store, ctx, key_id, Operation.GetPublicKey)
+    key = resolve_key(deps, ctx, key_id, Operation.GetPublicKey)
     if key.info.family in crypto_material.SYMMETRIC_FAMILIES:
         raise UnsupportedOperationException(f"{key.arn} key usage is {key.usage} which is not valid for GetPublicKey.")
     lists = key.info.algorithms_for(key.usage)

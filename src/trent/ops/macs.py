@@ -17,7 +17,7 @@ from trent.ops.resolution import require_algorithm, require_usage, resolve_key
 
 
 def _mac_key(deps: Deps, ctx: RequestContext, key_id: str, algorithm: MacAlgorithm, operation: Operation) -> Key:
-    key = resolve_key(deps.store, ctx, key_id, operation)
+    key = resolve_key(deps, ctx, key_id, operation, facts={"kms:macalgorithm": algorithm.value})
     require_usage(key, KeyUsage.GENERATE_VERIFY_MAC, operation)
     require_algorithm(key, algorithm, key.info.mac)
     return key

@@ -1,16 +1,18 @@
 """GetKeyPolicy, PutKeyPolicy, ListKeyPolicies, and the default key policy AWS writes.
 
-Policies are stored and returned verbatim. Enforcing them is authz's job (a later layer of work).
+Policies are validated (MalformedPolicyDocumentException), checked against locking the caller out, and then
+stored and returned verbatim.
 """
 
 from __future__ import annotations
 
-import json
-
+from trent.authz.evaluate import AccessRequest, Caller, authorize
+from trent.authz.policy import PolicyError, parse_policy
 from trent.kms.errors import LimitExceededException, MalformedPolicyDocumentException, NotFoundException
 from trent.kms.operations import Operation
 from trent.kms.principals import root_arn
 from trent.kms.results import Empty, GetKeyPolicyResult, ListKeyPoliciesResult
+from trent.ops import authorization
 from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
 from trent.ops.resolution import resolve_key
@@ -38,15 +40,27 @@ def default_policy(account: str) -> str:
     )
 
 
-def checked_policy(policy: str) -> str:
+LOCKOUT = "The new key policy will not allow you to update the key policy in the future."
+
+
+def checked_policy(deps: Deps, ctx: RequestContext, policy: str, key_arn: str, bypass_lockout_check: bool) -> str:
+    """A key policy that parses, fits, and (unless the caller bypasses the check) still lets the caller change
+    it later: "the principal making the request must be allowed to make a subsequent PutKeyPolicy request"."""
     if len(policy.encode("utf-8")) > MAX_POLICY_BYTES:
         raise LimitExceededException("Policy exceeds the maximum size of 32768 bytes.")
     try:
-        document = json.loads(policy)
-    except ValueError:
-        raise MalformedPolicyDocumentException("The policy is not valid JSON.") from None
-    if not isinstance(document, dict) or "Statement" not in document:
-        raise MalformedPolicyDocumentException("The policy must be a JSON object with a Statement.")
+        parsed = parse_policy(policy, kind="key")
+    except PolicyError as exc:
+        raise MalformedPolicyDocumentException(str(exc)) from None
+    if not bypass_lockout_check:
+        decision = authorize(
+            Caller(ctx.principal.arn, ctx.account, ctx.principal.is_root),
+            AccessRequest("kms:PutKeyPolicy", key_arn, ctx.account, {"kms:bypasspolicylockoutsafetycheck": False}),
+            parsed,
+            authorization.identity_policies(deps.policies, deps.store, ctx),
+        )
+        if not decision.allowed:
+            raise MalformedPolicyDocumentException(LOCKOUT)
     return policy
 
 
@@ -59,7 +73,7 @@ def get_key_policy(
     deps: Deps, ctx: RequestContext, *, key_id: str, policy_name: str = POLICY_NAME
 ) -> GetKeyPolicyResult:
     _check_name(policy_name)
-    key = resolve_key(deps.store, ctx, key_id, Operation.GetKeyPolicy, aliases=False)
+    key = resolve_key(deps, ctx, key_id, Operation.GetKeyPolicy, aliases=False)
     policy = deps.store.get_policy(key.key_id)
     return GetKeyPolicyResult(policy or default_policy(key.account), POLICY_NAME)
 
@@ -74,9 +88,10 @@ def put_key_policy(
     bypass_policy_lockout_safety_check: bool = False,
 ) -> Empty:
     _check_name(policy_name)
-    text = checked_policy(policy)
+    facts = {"kms:bypasspolicylockoutsafetycheck": bypass_policy_lockout_safety_check}
     with deps.store.transaction() as tx:
-        key = resolve_key(tx, ctx, key_id, Operation.PutKeyPolicy, aliases=False)
+        key = resolve_key(deps, ctx, key_id, Operation.PutKeyPolicy, aliases=False, reader=tx, facts=facts)
+        text = checked_policy(deps, ctx, policy, key.arn, bypass_policy_lockout_safety_check)
         tx.put_policy(key.key_id, text)
         tx.update_key(key.evolve(policy_revision=key.policy_revision + 1), key.revision)
     return Empty()
@@ -85,5 +100,5 @@ def put_key_policy(
 def list_key_policies(
     deps: Deps, ctx: RequestContext, *, key_id: str, limit: int = 100, marker: str | None = None
 ) -> ListKeyPoliciesResult:
-    resolve_key(deps.store, ctx, key_id, Operation.ListKeyPolicies, aliases=False)
+    resolve_key(deps, ctx, key_id, Operation.ListKeyPolicies, aliases=False)
     return ListKeyPoliciesResult((POLICY_NAME,), False)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 
 from trent.kms.errors import CustomKeyStoreNotFoundException, UnsupportedOperationException, ValidationException
+from trent.kms.operations import Operation
 from trent.kms.results import GenerateRandomResult
 from trent.kms.sensitive import Sensitive
 from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
 from trent.ops.encryption import NO_RECIPIENT
+from trent.ops.resolution import authorize_account
 
 
 def generate_random(
@@ -26,4 +28,5 @@ def generate_random(
         raise CustomKeyStoreNotFoundException("Trent has no custom key stores.")
     if recipient is not None:
         raise UnsupportedOperationException(NO_RECIPIENT)
+    authorize_account(deps, ctx, Operation.GenerateRandom)
     return GenerateRandomResult(Sensitive(os.urandom(number_of_bytes)))

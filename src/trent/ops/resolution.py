@@ -5,6 +5,9 @@ A key is visible in the (account, region) of the request; a key ARN names its ow
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from trent.authz.conditions import FactValue
 from trent.kms.errors import (
     AccessDeniedException,
     InvalidArnException,
@@ -16,7 +19,9 @@ from trent.kms.keys import Key
 from trent.kms.operations import Operation
 from trent.kms.specs import KeyUsage
 from trent.kms.states import require_state
+from trent.ops import authorization
 from trent.ops.context import RequestContext
+from trent.ops.deps import Deps
 from trent.store.base import Reader
 
 ALIASES_NOT_SUPPORTED = "Key Aliases are not supported for this operation."
@@ -30,6 +35,7 @@ def not_authorized(ctx: RequestContext, operation: Operation, resource: str) -> 
 
 
 def _lookup(reader: Reader, ctx: RequestContext, ref: KeyRef, operation: Operation) -> Key:
+    """A key id names a key of the caller's account; another account's key is named by its ARN (or alias ARN)."""
     region = ref.region if ref.region is not None else ctx.region
     account = ref.account if ref.account is not None else ctx.account
     if region != ctx.region:
@@ -37,6 +43,8 @@ def _lookup(reader: Reader, ctx: RequestContext, ref: KeyRef, operation: Operati
     if ref.alias_name is not None:
         alias = reader.get_alias(account, region, ref.alias_name)
         if alias is None:
+            if account != ctx.account:
+                raise not_authorized(ctx, operation, alias_arn(region, account, ref.alias_name))
             raise NotFoundException(f"Alias {alias_arn(region, account, ref.alias_name)} is not found.")
         key = reader.get_key(alias.target_key_id)
     else:
@@ -44,32 +52,62 @@ def _lookup(reader: Reader, ctx: RequestContext, ref: KeyRef, operation: Operati
         key = reader.get_key(ref.key_id)
     if key is None or key.region != region or key.account != account:
         if account != ctx.account:
-            # Another account's key is reachable only through that key's policy (authorization decides).
+            # Whether another account's key exists is not revealed: the answer is the denial it would get.
             raise not_authorized(ctx, operation, key_arn(region, account, ref.key_id or ""))
         raise NotFoundException(f"Key '{key_arn(region, account, ref.key_id or '')}' does not exist")
-    if key.account != ctx.account:
-        raise not_authorized(ctx, operation, key.arn)
     return key
 
 
 def resolve_key(
-    reader: Reader,
+    deps: Deps,
     ctx: RequestContext,
     key_id: str,
     operation: Operation,
     *,
+    reader: Reader | None = None,
     aliases: bool = True,
     check_state: bool = True,
+    action: str | None = None,
+    facts: Mapping[str, FactValue] | None = None,
+    encryption_context: Mapping[str, str] | None = None,
+    grant_operation: str | None = None,
 ) -> Key:
-    """The key a KeyId names, in the state `operation` requires (STATE_RULES) unless told not to check."""
+    """The key a KeyId names, once the caller is authorized for `operation` on it (AccessDeniedException) and
+    it is in a state `operation` accepts (STATE_RULES), unless told not to check the state.
+
+    Every operation on a key goes through here, so none can skip authorization.
+    """
+    reader = deps.store if reader is None else reader
     ref = parse_key_identifier(key_id)
     if ref.is_alias and not aliases:
         raise InvalidArnException(ALIASES_NOT_SUPPORTED)
     key = _lookup(reader, ctx, ref, operation)
     ctx.trace.keys.append(key.arn)
+    request_facts = dict(facts or {})
+    if ref.alias_name is not None:
+        request_facts["kms:requestalias"] = ref.alias_name
+    authorization.check(
+        deps.policies,
+        reader,
+        ctx,
+        key,
+        operation,
+        action=action,
+        facts=request_facts,
+        encryption_context=encryption_context,
+        grant_operation=grant_operation,
+        now=deps.clock(),
+    )
     if check_state:
         require_state(operation, key.state, key.arn)
     return key
+
+
+def authorize_account(
+    deps: Deps, ctx: RequestContext, operation: Operation, facts: Mapping[str, FactValue] | None = None
+) -> None:
+    """Authorization for operations on no key (CreateKey, ListKeys, ...): the caller's identity policy decides."""
+    authorization.check(deps.policies, deps.store, ctx, None, operation, facts=facts, now=deps.clock())
 
 
 def require_usage(key: Key, usage: KeyUsage, operation: Operation) -> None:

@@ -53,7 +53,8 @@ def enable_key_rotation(
     deps: Deps, ctx: RequestContext, *, key_id: str, rotation_period_in_days: int | None = None
 ) -> Empty:
     with deps.store.transaction() as tx:
-        key = resolve_key(tx, ctx, key_id, Operation.EnableKeyRotation, aliases=False)
+        facts = {} if rotation_period_in_days is None else {"kms:rotationperiodindays": rotation_period_in_days}
+        key = resolve_key(deps, ctx, key_id, Operation.EnableKeyRotation, aliases=False, reader=tx, facts=facts)
         _require_rotatable(key)
         period = rotation_period_in_days or key.rotation_period_days or DEFAULT_PERIOD_DAYS
         if key.rotation_period_days != period or key.next_rotation_date is None:
@@ -64,7 +65,7 @@ def enable_key_rotation(
 
 def disable_key_rotation(deps: Deps, ctx: RequestContext, *, key_id: str) -> Empty:
     with deps.store.transaction() as tx:
-        key = resolve_key(tx, ctx, key_id, Operation.DisableKeyRotation, aliases=False)
+        key = resolve_key(deps, ctx, key_id, Operation.DisableKeyRotation, aliases=False, reader=tx)
         _require_rotatable(key)
         if key.rotation_period_days is not None:
             tx.update_key(key.evolve(rotation_period_days=None, next_rotation_date=None), key.revision)
@@ -72,7 +73,7 @@ def disable_key_rotation(deps: Deps, ctx: RequestContext, *, key_id: str) -> Emp
 
 
 def get_key_rotation_status(deps: Deps, ctx: RequestContext, *, key_id: str) -> GetKeyRotationStatusResult:
-    key = resolve_key(deps.store, ctx, key_id, Operation.GetKeyRotationStatus, aliases=False)
+    key = resolve_key(deps, ctx, key_id, Operation.GetKeyRotationStatus, aliases=False)
     _require_rotatable(key)
     # "While the key is pending deletion, the rotation status is false" (API_GetKeyRotationStatus).
     if key.rotation_period_days is None or key.state is KeyState.PENDING_DELETION:
@@ -82,7 +83,7 @@ def get_key_rotation_status(deps: Deps, ctx: RequestContext, *, key_id: str) -> 
 
 def rotate_key_on_demand(deps: Deps, ctx: RequestContext, *, key_id: str) -> RotateKeyOnDemandResult:
     with deps.store.transaction() as tx:
-        key = resolve_key(tx, ctx, key_id, Operation.RotateKeyOnDemand, aliases=False)
+        key = resolve_key(deps, ctx, key_id, Operation.RotateKeyOnDemand, aliases=False, reader=tx)
         _require_rotatable(key)
         if sum(m.rotation_type == ON_DEMAND for m in tx.list_materials(key.key_id)) >= MAX_ON_DEMAND_ROTATIONS:
             raise LimitExceededException(
@@ -102,7 +103,7 @@ def list_key_rotations(
     limit: int = 100,
     marker: str | None = None,
 ) -> ListKeyRotationsResult:
-    key = resolve_key(deps.store, ctx, key_id, Operation.ListKeyRotations, aliases=False)
+    key = resolve_key(deps, ctx, key_id, Operation.ListKeyRotations, aliases=False)
     _require_rotatable(key)
     versions = [
         m

@@ -30,7 +30,8 @@ def _prepare(
     message: bytes,
     operation: Operation,
 ) -> tuple[Key, Scheme]:
-    key = resolve_key(deps.store, ctx, key_id, operation)
+    facts = {"kms:signingalgorithm": algorithm.value, "kms:messagetype": message_type.value}
+    key = resolve_key(deps, ctx, key_id, operation, facts=facts)
     require_usage(key, KeyUsage.SIGN_VERIFY, operation)
     require_algorithm(key, algorithm, key.info.signing)
     scheme = SCHEMES[algorithm]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from trent.authz.conditions import FactValue
 from trent.kms.errors import TagException
 from trent.kms.keys import Tag
 from trent.kms.operations import Operation
@@ -31,9 +32,19 @@ def checked_tags(existing: Sequence[Tag], new: Sequence[Tag]) -> tuple[Tag, ...]
     return tuple(new)
 
 
+def request_tag_facts(tags: Sequence[Tag]) -> dict[str, FactValue]:
+    """aws:RequestTag/<key> and aws:TagKeys, the condition keys of a request that carries tags."""
+    facts: dict[str, FactValue] = {f"aws:requesttag/{t.tag_key.lower()}": t.tag_value for t in tags}
+    if tags:
+        facts["aws:tagkeys"] = tuple(t.tag_key for t in tags)
+    return facts
+
+
 def tag_resource(deps: Deps, ctx: RequestContext, *, key_id: str, tags: tuple[Tag, ...]) -> Empty:
     with deps.store.transaction() as tx:
-        key = resolve_key(tx, ctx, key_id, Operation.TagResource, aliases=False)
+        key = resolve_key(
+            deps, ctx, key_id, Operation.TagResource, aliases=False, reader=tx, facts=request_tag_facts(tags)
+        )
         tx.put_tags(key.key_id, checked_tags(tx.get_tags(key.key_id), tags))
     return Empty()
 
@@ -42,7 +53,8 @@ def untag_resource(deps: Deps, ctx: RequestContext, *, key_id: str, tag_keys: tu
     if any(k.lower().startswith("aws:") for k in tag_keys):
         raise TagException("Tags beginning with aws: are reserved")
     with deps.store.transaction() as tx:
-        key = resolve_key(tx, ctx, key_id, Operation.UntagResource, aliases=False)
+        facts = {"aws:tagkeys": tuple(tag_keys)}
+        key = resolve_key(deps, ctx, key_id, Operation.UntagResource, aliases=False, reader=tx, facts=facts)
         tx.delete_tags(key.key_id, tag_keys)
     return Empty()
 
@@ -50,7 +62,7 @@ def untag_resource(deps: Deps, ctx: RequestContext, *, key_id: str, tag_keys: tu
 def list_resource_tags(
     deps: Deps, ctx: RequestContext, *, key_id: str, limit: int = 50, marker: str | None = None
 ) -> ListResourceTagsResult:
-    key = resolve_key(deps.store, ctx, key_id, Operation.ListResourceTags, aliases=False)
+    key = resolve_key(deps, ctx, key_id, Operation.ListResourceTags, aliases=False)
     start = paging.after(marker) or ""
     rest = [t for t in deps.store.get_tags(key.key_id) if t.tag_key > start]
     page = tuple(rest[:limit])

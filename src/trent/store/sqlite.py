@@ -7,6 +7,7 @@ serialized across processes. One connection per process; not shared across threa
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -15,7 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from trent.kms.ids import AccountId, AliasName, KeyId, Region
-from trent.kms.keys import AccessKey, Alias, Key, MaterialVersion, Tag
+from trent.kms.keys import (
+    AccessKey,
+    Account,
+    Alias,
+    Grant,
+    GrantConstraints,
+    Key,
+    MaterialVersion,
+    Tag,
+    User,
+)
 from trent.kms.specs import ExpirationModel, KeySpec, KeyState, KeyUsage, Origin
 from trent.store.base import ConflictError, DuplicateError, Page, Transaction
 
@@ -82,6 +93,36 @@ _SCHEMA: tuple[str, ...] = (
         created REAL NOT NULL,
         active INTEGER NOT NULL DEFAULT 1
     );
+    """,
+    # version 2: principals and grants
+    """
+    CREATE TABLE accounts (
+        account TEXT PRIMARY KEY,
+        created REAL NOT NULL
+    );
+    INSERT INTO accounts (account, created) SELECT DISTINCT account, min(created) FROM access_keys GROUP BY account;
+    CREATE TABLE users (
+        arn TEXT PRIMARY KEY,
+        account TEXT NOT NULL,
+        name TEXT NOT NULL,
+        created REAL NOT NULL,
+        policy TEXT,
+        policy_revision INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (account, name)
+    );
+    CREATE TABLE grants (
+        grant_id TEXT PRIMARY KEY,
+        key_id TEXT NOT NULL REFERENCES keys (key_id) ON DELETE CASCADE,
+        grantee TEXT NOT NULL,
+        operations TEXT NOT NULL,
+        issuing_account TEXT NOT NULL,
+        created REAL NOT NULL,
+        name TEXT,
+        retiring TEXT,
+        constraints TEXT
+    );
+    CREATE INDEX grants_by_key ON grants (key_id, grant_id);
+    CREATE INDEX grants_by_retiring ON grants (retiring, grant_id);
     """,
 )
 
@@ -172,6 +213,49 @@ def _access_key(row: Any) -> AccessKey:
     )
 
 
+def _grant(row: Any) -> Grant:
+    constraints = None
+    if row[8] is not None:
+        raw = json.loads(row[8])
+        constraints = GrantConstraints(raw.get("subset"), raw.get("equals"), raw.get("source_arn"))
+    return Grant(
+        grant_id=row[0],
+        key_id=KeyId(row[1]),
+        grantee_principal=row[2],
+        operations=tuple(row[3].split(",")),
+        issuing_account=AccountId(row[4]),
+        created=datetime.fromtimestamp(row[5], UTC),
+        name=row[6],
+        retiring_principal=row[7],
+        constraints=constraints,
+    )
+
+
+def _constraints_json(constraints: GrantConstraints | None) -> str | None:
+    if constraints is None:
+        return None
+    return json.dumps(
+        {
+            "subset": None
+            if constraints.encryption_context_subset is None
+            else dict(constraints.encryption_context_subset),
+            "equals": None
+            if constraints.encryption_context_equals is None
+            else dict(constraints.encryption_context_equals),
+            "source_arn": constraints.source_arn,
+        },
+        sort_keys=True,
+    )
+
+
+_GRANT_COLUMNS = "grant_id, key_id, grantee, operations, issuing_account, created, name, retiring, constraints"
+_USER_COLUMNS = "arn, account, name, created, policy, policy_revision"
+
+
+def _user(row: Any) -> User:
+    return User(row[0], AccountId(row[1]), row[2], datetime.fromtimestamp(row[3], UTC), row[4], row[5])
+
+
 class _SqliteOps:
     """Every read and write, over one connection; SqliteStore and the transaction share it."""
 
@@ -258,6 +342,43 @@ class _SqliteOps:
         )
         return tuple(_access_key(r) for r in rows)
 
+    def get_account(self, account: AccountId) -> Account | None:
+        row = self._c.execute("SELECT account, created FROM accounts WHERE account = ?", (account,)).fetchone()
+        return None if row is None else Account(AccountId(row[0]), datetime.fromtimestamp(row[1], UTC))
+
+    def list_accounts(self) -> tuple[Account, ...]:
+        rows = self._c.execute("SELECT account, created FROM accounts ORDER BY account")
+        return tuple(Account(AccountId(a), datetime.fromtimestamp(c, UTC)) for a, c in rows)
+
+    def get_user(self, arn: str) -> User | None:
+        row = self._c.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE arn = ?", (arn,)).fetchone()
+        return None if row is None else _user(row)
+
+    def list_users(self, account: AccountId | None) -> tuple[User, ...]:
+        sql = f"SELECT {_USER_COLUMNS} FROM users"
+        rows = (
+            self._c.execute(sql + " ORDER BY arn")
+            if account is None
+            else self._c.execute(sql + " WHERE account = ? ORDER BY arn", (account,))
+        )
+        return tuple(_user(r) for r in rows)
+
+    def get_grant(self, grant_id: str) -> Grant | None:
+        row = self._c.execute(f"SELECT {_GRANT_COLUMNS} FROM grants WHERE grant_id = ?", (grant_id,)).fetchone()
+        return None if row is None else _grant(row)
+
+    def list_grants(self, key_id: KeyId) -> tuple[Grant, ...]:
+        rows = self._c.execute(f"SELECT {_GRANT_COLUMNS} FROM grants WHERE key_id = ? ORDER BY grant_id", (key_id,))
+        return tuple(_grant(r) for r in rows)
+
+    def list_retirable_grants(self, retiring_principal: str, after: str | None, limit: int) -> Page[Grant]:
+        rows = self._c.execute(
+            f"SELECT {_GRANT_COLUMNS} FROM grants WHERE retiring = ? AND grant_id > ? ORDER BY grant_id LIMIT ?",
+            (retiring_principal, after or "", limit + 1),
+        ).fetchall()
+        grants = tuple(_grant(r) for r in rows[:limit])
+        return Page(grants, grants[-1].grant_id if len(rows) > limit else None)
+
     def keys_due_for_deletion(self, now: datetime) -> tuple[Key, ...]:
         rows = self._c.execute(
             f"SELECT {_KEY_COLUMNS} FROM keys WHERE state = ? AND deletion_date <= ?",
@@ -336,6 +457,45 @@ class _SqliteOps:
 
     def delete_alias(self, account: AccountId, region: Region, name: AliasName) -> None:
         self._c.execute("DELETE FROM aliases WHERE account = ? AND region = ? AND name = ?", (account, region, name))
+
+    def put_account(self, account: Account) -> None:
+        self._c.execute(
+            "INSERT OR IGNORE INTO accounts (account, created) VALUES (?, ?)",
+            (account.account, account.created.timestamp()),
+        )
+
+    def insert_user(self, user: User) -> None:
+        try:
+            self._c.execute(
+                f"INSERT INTO users ({_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                (user.arn, user.account, user.name, user.created.timestamp(), user.policy, user.policy_revision),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise DuplicateError(user.arn) from exc
+
+    def put_user_policy(self, arn: str, policy: str | None) -> None:
+        self._c.execute(
+            "UPDATE users SET policy = ?, policy_revision = policy_revision + 1 WHERE arn = ?", (policy, arn)
+        )
+
+    def insert_grant(self, grant: Grant) -> None:
+        self._c.execute(
+            f"INSERT INTO grants ({_GRANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                grant.grant_id,
+                grant.key_id,
+                grant.grantee_principal,
+                ",".join(grant.operations),
+                grant.issuing_account,
+                grant.created.timestamp(),
+                grant.name,
+                grant.retiring_principal,
+                _constraints_json(grant.constraints),
+            ),
+        )
+
+    def delete_grant(self, grant_id: str) -> None:
+        self._c.execute("DELETE FROM grants WHERE grant_id = ?", (grant_id,))
 
     def put_access_key(self, access_key: AccessKey) -> None:
         try:

@@ -34,6 +34,7 @@ ENUM_SHAPES: list[tuple[type[StrEnum], str]] = [
     (specs.Origin, "OriginType"),
     (specs.KeyManager, "KeyManagerType"),
     (specs.ExpirationModel, "ExpirationModelType"),
+    (specs.GrantOperation, "GrantOperation"),
 ]
 _IMPLEMENTED = sorted(op for op, function in OPERATIONS.items() if not getattr(function, "unsupported", False))
 _NOT_PARAMETERS = frozenset({"deps", "ctx"})
