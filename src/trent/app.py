@@ -8,11 +8,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from trent.audit.sinks import SqliteAuditLog, stored_key
+from trent.audit.chain import Problem, verify
+from trent.audit.sinks import AuditQuery, SqliteAuditLog, query, read_head, read_records, stored_key
 from trent.auth.principals import Authenticator
 from trent.config import Settings
 from trent.kms.ids import AccountId
@@ -130,3 +132,28 @@ def administration(settings: Settings) -> Iterator[Deps]:
     finally:
         deps.store.close()
         deps.audit.close()
+
+
+def verify_audit(settings: Settings) -> tuple[int, list[Problem]]:
+    """Check the whole audit log: every record's hash, the numbering, and the authenticated head."""
+    path = settings.audit_database_path
+    if not path.exists():
+        raise FileNotFoundError(f"no audit log at {path}")
+    root = SoftwareRoot.open(settings.root_key_path, create=False)
+    key = audit_key(settings, root)
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return verify(read_records(conn), read_head(conn), key)
+    finally:
+        conn.close()
+
+
+def query_audit(settings: Settings, filters: AuditQuery) -> Iterator[bytes]:
+    path = settings.audit_database_path
+    if not path.exists():
+        raise FileNotFoundError(f"no audit log at {path}")
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        yield from query(conn, filters)
+    finally:
+        conn.close()

@@ -260,3 +260,48 @@ def read_records(conn: sqlite3.Connection) -> Iterator[StoredRecord]:
 def read_head(conn: sqlite3.Connection) -> tuple[int, bytes, bytes] | None:
     row = conn.execute("SELECT seq, hash, mac FROM head WHERE id = 1").fetchone()
     return None if row is None else (row[0], bytes(row[1]), bytes(row[2]))
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """Filters for `trent audit query`; None means "any". `error` is an error code, or "*" for every failure."""
+
+    key: str | None = None  # a key ARN, or a key id
+    principal: str | None = None  # a principal ARN, or an access key id
+    event_name: str | None = None
+    error: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int | None = None
+
+
+def query(conn: sqlite3.Connection, q: AuditQuery) -> Iterator[bytes]:
+    """The stored CloudTrail records that match, oldest first, byte for byte as they were chained."""
+    where: list[str] = ["1 = 1"]
+    args: list[object] = []
+    if q.key is not None:
+        where.append("key_arn = ?" if q.key.startswith("arn:") else "key_arn LIKE ?")
+        args.append(q.key if q.key.startswith("arn:") else f"%:key/{q.key}")
+    if q.principal is not None:
+        where.append("principal = ?")
+        args.append(q.principal)
+    if q.event_name is not None:
+        where.append("event_name = ?")
+        args.append(q.event_name)
+    if q.error == "*":
+        where.append("error_code IS NOT NULL")
+    elif q.error is not None:
+        where.append("error_code = ?")
+        args.append(q.error)
+    if q.since is not None:
+        where.append("event_time >= ?")
+        args.append(q.since.timestamp())
+    if q.until is not None:
+        where.append("event_time <= ?")
+        args.append(q.until.timestamp())
+    sql = f"SELECT body FROM events WHERE {' AND '.join(where)} ORDER BY seq"  # noqa: S608 - fixed fragments
+    if q.limit is not None:
+        sql += " LIMIT ?"
+        args.append(q.limit)
+    for (body,) in conn.execute(sql, args):
+        yield bytes(body)

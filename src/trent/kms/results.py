@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from trent.kms.keys import Tag
+from trent.kms.keys import GrantConstraints, Tag
 from trent.kms.sensitive import Sensitive
 from trent.kms.specs import (
     DataKeyPairSpec,
@@ -283,3 +283,45 @@ class ListKeyRotationsResult:
     rotations: tuple[RotationsListEntry, ...]
     truncated: bool
     next_marker: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreateGrantResult:
+    grant_token: str
+    grant_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class GrantListEntry:
+    key_id: str
+    grant_id: str
+    creation_date: datetime
+    grantee_principal: str
+    issuing_account: str
+    operations: tuple[str, ...]
+    name: str | None = None
+    retiring_principal: str | None = None
+    constraints: GrantConstraints | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListGrantsResult:
+    grants: tuple[GrantListEntry, ...]
+    truncated: bool
+    next_marker: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyLastUsage:
+    timestamp: datetime | None = None
+    operation: str | None = None
+    cloud_trail_event_id: str | None = None
+    kms_request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GetKeyLastUsageResult:
+    key_id: str
+    key_creation_date: datetime
+    key_last_usage: KeyLastUsage | None = None
+    tracking_start_date: datetime | None = None

@@ -13,6 +13,7 @@ class Trace:
     """What a request touched, for its audit event: the ARNs of the keys it resolved, in order."""
 
     keys: list[str] = field(default_factory=list)
+    grant_id: str | None = None  # set when a grant, not a policy, allowed the request
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from trent.audit.events import AuditEvent, UserIdentity
 from trent.audit.sinks import AuditWriteError
 from trent.kms.errors import KmsError, KMSInternalException
 from trent.kms.operations import Operation
+from trent.ops import grants
 from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
 from trent.ops.journal import READ_ONLY, event_for
@@ -31,6 +32,7 @@ async def _audit(deps: Deps, event: AuditEvent) -> None:
 async def invoke(deps: Deps, ctx: RequestContext, operation: Operation, params: Mapping[str, Any]) -> Any:
     """Run `operation`, record its one audit event, and only then return its result (or raise its error)."""
     try:
+        grants.check_grant_tokens(params.get("grant_tokens", ()))
         result = OPERATIONS[operation](deps, ctx, **params)
     except KmsError as error:
         await _audit(deps, event_for(deps, ctx, operation.value, params, None, error))

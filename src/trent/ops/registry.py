@@ -18,6 +18,7 @@ from trent.ops import (
     datakeys,
     encapsulation,
     encryption,
+    grants,
     keys,
     macs,
     policies,
@@ -85,6 +86,12 @@ _IMPLEMENTED: dict[Operation, OperationFunction] = {
     _O.GetKeyRotationStatus: rotation.get_key_rotation_status,
     _O.RotateKeyOnDemand: rotation.rotate_key_on_demand,
     _O.ListKeyRotations: rotation.list_key_rotations,
+    _O.CreateGrant: grants.create_grant,
+    _O.ListGrants: grants.list_grants,
+    _O.ListRetirableGrants: grants.list_retirable_grants,
+    _O.RetireGrant: grants.retire_grant,
+    _O.RevokeGrant: grants.revoke_grant,
+    _O.GetKeyLastUsage: keys.get_key_last_usage,
 }
 _PERMANENTLY_UNSUPPORTED: dict[Operation, str] = {
     **dict.fromkeys(

@@ -86,7 +86,7 @@ def resolve_key(
     request_facts = dict(facts or {})
     if ref.alias_name is not None:
         request_facts["kms:requestalias"] = ref.alias_name
-    authorization.check(
+    decision = authorization.check(
         deps.policies,
         reader,
         ctx,
@@ -98,6 +98,8 @@ def resolve_key(
         grant_operation=grant_operation,
         now=deps.clock(),
     )
+    if decision.grant_id is not None:
+        ctx.trace.grant_id = decision.grant_id
     if check_state:
         require_state(operation, key.state, key.arn)
     return key
