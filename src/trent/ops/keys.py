@@ -154,6 +154,7 @@ def create_key(
     wrapped = deps.keyring.wrap(key.key_id, key.current_version, crypto_material.generate(key.info))
     with deps.store.transaction() as tx:
         tx.insert_key(key, wrapped, policy_text, tag_list)
+    ctx.trace.keys.append(key.arn)
     return DescribeKeyResult(metadata(key))
 
 
