@@ -1,10 +1,10 @@
 """The audit log on SQLite: one global hash chain, written with group commit, durable before any response.
 
-Each worker process has one writer thread. Requests hand it their events and wait; the thread writes
-everything queued in one transaction (BEGIN IMMEDIATE serializes writers of all processes, so one chain
-needs no other lock), commits with synchronous=FULL (the WAL is fsynced), then releases all the waiting
+Requests of a worker queue their events and wait. Once the event loop has run everything already runnable,
+one flush writes the whole queue in one transaction (writers of all processes take turns on a file lock, so
+one chain needs nothing more), commits with synchronous=FULL (the WAL is fsynced), then releases the waiting
 requests at once. Many events share one fsync; none is acknowledged before it is on disk. A failed write
-fails every request of its batch (fail closed).
+fails every request of its batch (fail closed). Why not a writer thread: docs/decisions/0003-audit.md.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import contextlib
 import fcntl
 import logging
 import os
-import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -50,7 +49,6 @@ _INSERT = (
     "INSERT INTO events (seq, event_time, event_name, key_arn, principal, error_code, event_id, request_id, body, "
     "hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_MAX_BATCH = 512
 
 
 class AuditWriteError(Exception):
@@ -116,8 +114,7 @@ class SqliteAuditLog:
         self._key = audit_key
         self._writer = open_audit_db(path)
         self._reader = self._writer if str(path) == ":memory:" else _connect(path)
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._pending: list[tuple[AuditEvent, bytes, asyncio.Future[None]]] = []
         self._lock = threading.Lock()
         self._lock_fd = None if str(path) == ":memory:" else os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
 
@@ -154,41 +151,25 @@ class SqliteAuditLog:
         except sqlite3.Error as exc:
             raise AuditWriteError(str(exc)) from exc
 
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            while len(batch) < _MAX_BATCH:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    self._queue.put(None)
-                    break
-                batch.append(item)
-            error: Exception | None = None
-            try:
-                self._write([(event, body) for event, body, _ in batch])
-            except Exception as exc:  # disk full, read-only file, ...: every request of the batch fails
-                log.error("audit write failed: %s", exc)
-                error = AuditWriteError(str(exc))
-            by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
-            for _, _, future in batch:
-                by_loop.setdefault(future.get_loop(), []).append(future)
-            for loop, futures in by_loop.items():  # one wake-up per event loop, not one per request
-                if not loop.is_closed():
-                    loop.call_soon_threadsafe(_settle, futures, error)
+    def _flush(self) -> None:
+        """Write every event queued since the last flush, in one transaction, then release their requests."""
+        batch, self._pending = self._pending, []
+        error: Exception | None = None
+        try:
+            self._write([(event, body) for event, body, _ in batch])
+        except Exception as exc:  # disk full, read-only file, ...: every request of the batch fails
+            log.error("audit write failed: %s", exc)
+            error = AuditWriteError(str(exc))
+        _settle([future for _, _, future in batch], error)
 
     async def record(self, event: AuditEvent) -> None:
         loop = asyncio.get_running_loop()
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="trent-audit", daemon=True)
-            self._thread.start()
         future: asyncio.Future[None] = loop.create_future()
-        self._queue.put((event, canonical(event.record()), future))
+        if not self._pending:
+            # Flush once the loop has run everything already runnable: requests that arrived together share
+            # one transaction and one fsync, and their responses wait for it.
+            loop.call_soon(self._flush)
+        self._pending.append((event, canonical(event.record()), future))
         await future
 
     @contextlib.contextmanager
@@ -222,9 +203,6 @@ class SqliteAuditLog:
         return None if row is None else datetime.fromtimestamp(row[0], UTC)
 
     def close(self) -> None:
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join(timeout=10)
         self._writer.close()
         if self._reader is not self._writer:
             self._reader.close()

@@ -7,6 +7,17 @@ def glob_match(pattern: str, text: str, *, ignore_case: bool = False) -> bool:
     """Whole-string match. Linear backtracking to the last `*`, so no pattern can make it blow up (unlike a regex)."""
     if ignore_case:
         pattern, text = pattern.lower(), text.lower()
+    # Fast paths for the shapes policies almost always use: "*", an exact name, "prefix*".
+    if pattern == "*":
+        return True
+    if "*" not in pattern and "?" not in pattern:
+        return pattern == text
+    if pattern.endswith("*") and "*" not in pattern[:-1] and "?" not in pattern:
+        return text.startswith(pattern[:-1])
+    return _scan(pattern, text)
+
+
+def _scan(pattern: str, text: str) -> bool:
     p = t = 0
     star, mark = -1, 0
     while t < len(text):
