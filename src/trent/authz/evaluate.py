@@ -180,7 +180,12 @@ def authorize(
         return Decision(True, Reason.ALLOWED_BY_POLICY)
     if operation:
         for grant in grants:
-            if grant_allows(grant, caller.arn, caller.account, operation, encryption_context):
+            # A grant to the caller's account, like a key policy naming the account, delegates to that account's
+            # IAM policies: its users need an identity policy allowing the action; its root does not.
+            named_directly = grant.grantee_principal == caller.arn
+            if (named_directly or vouched) and grant_allows(
+                grant, caller.arn, caller.account, operation, encryption_context
+            ):
                 return Decision(True, Reason.ALLOWED_BY_GRANT, grant.grant_id)
     named = effective and (key.allows_caller or key.allows_account)
     return Decision(False, Reason.NO_IDENTITY_ALLOW if named else Reason.NO_RESOURCE_ALLOW)

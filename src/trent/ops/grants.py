@@ -230,12 +230,18 @@ def list_retirable_grants(
 ) -> ListGrantsResult:
     if retiring_principal is None:
         raise ValidationException("RetiringPrincipal is required.")
+    # "You must specify a principal in your AWS account": another account's retiring grants are not listed.
+    if retiring_principal.split(":")[4:5] != [ctx.account]:
+        raise AccessDeniedException(
+            f"User: {ctx.principal.arn} is not authorized to perform: kms:ListRetirableGrants on resource: "
+            f"{retiring_principal} because no identity-based policy allows the kms:ListRetirableGrants action"
+        )
     authorize_account(deps, ctx, Operation.ListRetirableGrants)
     page = deps.store.list_retirable_grants(retiring_principal, paging.after(marker), limit)
     entries = []
     for grant in page.items:
         key = deps.store.get_key(grant.key_id)
-        if key is not None:
+        if key is not None and key.region == ctx.region:
             entries.append(_entry(key, grant))
     return ListGrantsResult(tuple(entries), page.next_marker is not None, paging.marker(page.next_marker))
 

@@ -317,8 +317,15 @@ GRANTS = [
     ),
     pytest.param(
         Case(ALICE, grants=(grant(ACCOUNT_ROOT, "Encrypt"),), operation="Encrypt"),
+        NO_IDENTITY_ALLOW,
+        id="grant to the caller's account: a user still needs an identity policy",
+    ),
+    pytest.param(
+        Case(
+            ROOT, key_policy=key_policy(allow(BOB.arn)), grants=(grant(ACCOUNT_ROOT, "Encrypt"),), operation="Encrypt"
+        ),
         Decision(True, Reason.ALLOWED_BY_GRANT, "grant-1"),
-        id="grant to the caller's account",
+        id="grant to the account: its root is allowed",
     ),
     pytest.param(
         Case(ALICE, grants=(grant(ALICE.arn, "Encrypt"),)),
