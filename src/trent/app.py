@@ -93,7 +93,7 @@ def build_handler(settings: Settings) -> Handler:
     """Run in each worker process: its own store connection, root of trust and caches."""
     deps = open_deps(settings, create=False)
     front = AwsJsonFront(deps, Authenticator(deps.store, deps.root_of_trust), utc_now)
-    return front.handle
+    return front.prepare
 
 
 def run_jobs(deps: Deps) -> None:

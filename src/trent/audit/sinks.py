@@ -64,6 +64,10 @@ class LastUse:
 
 
 class AuditLog(Protocol):
+    def submit(self, event: AuditEvent) -> asyncio.Future[None]:
+        """Queue the event; the future completes once it is durable, or fails with AuditWriteError."""
+        ...
+
     async def record(self, event: AuditEvent) -> None:
         """Return once the event is durable; AuditWriteError otherwise."""
         ...
@@ -162,7 +166,8 @@ class SqliteAuditLog:
             error = AuditWriteError(str(exc))
         _settle([future for _, _, future in batch], error)
 
-    async def record(self, event: AuditEvent) -> None:
+    def submit(self, event: AuditEvent) -> asyncio.Future[None]:
+        """Queue the event; the future completes once it is durable (or fails with AuditWriteError)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         if not self._pending:
@@ -170,7 +175,10 @@ class SqliteAuditLog:
             # one transaction and one fsync, and their responses wait for it.
             loop.call_soon(self._flush)
         self._pending.append((event, canonical(event.record()), future))
-        await future
+        return future
+
+    async def record(self, event: AuditEvent) -> None:
+        await self.submit(event)
 
     @contextlib.contextmanager
     def _interprocess(self) -> Iterator[None]:

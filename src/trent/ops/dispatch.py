@@ -1,19 +1,23 @@
-"""invoke(): the one way a front runs an operation, with exactly one audit event per request.
+"""run(): the one way a front runs an operation, with exactly one audit event per request.
 
 Every request yields one event: allowed, denied, failed, or refused before it reached an operation
-(authentication, validation). The event is durable before the caller sees any result; if it cannot be
-written, the request fails with KMSInternalException and its result is withheld (fail closed).
+(authentication, validation). A front must not send the response before the event is durable: run() returns
+the outcome together with a future that completes when it is. If the event cannot be written, the request
+fails with KMSInternalException and its result is withheld (fail closed).
 """
 
 from __future__ import annotations
 
-import uuid
+import asyncio
+import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from trent.audit.events import AuditEvent, UserIdentity
 from trent.audit.sinks import AuditWriteError
 from trent.kms.errors import KmsError, KMSInternalException
+from trent.kms.ids import unique_id
 from trent.kms.operations import Operation
 from trent.ops import grants
 from trent.ops.context import RequestContext
@@ -21,35 +25,56 @@ from trent.ops.deps import Deps
 from trent.ops.journal import READ_ONLY, event_for
 from trent.ops.registry import OPERATIONS
 
-
-async def _audit(deps: Deps, event: AuditEvent) -> None:
-    try:
-        await deps.audit.record(event)
-    except AuditWriteError:
-        raise KMSInternalException() from None
+log = logging.getLogger("trent.request")
 
 
-async def invoke(deps: Deps, ctx: RequestContext, operation: Operation, params: Mapping[str, Any]) -> Any:
-    """Run `operation`, record its one audit event, and only then return its result (or raise its error)."""
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a request came to: a result or an error, and the future of its audit event's durability."""
+
+    result: Any
+    error: KmsError | None
+    durable: asyncio.Future[None]
+
+
+def run(deps: Deps, ctx: RequestContext, operation: Operation, params: Mapping[str, Any]) -> Outcome:
+    """Run `operation` and submit its one audit event. Never raises: errors are part of the outcome."""
     try:
         grants.check_grant_tokens(params.get("grant_tokens", ()))
         result = OPERATIONS[operation](deps, ctx, **params)
-    except KmsError as error:
-        await _audit(deps, event_for(deps, ctx, operation.value, params, None, error))
-        raise
+        error: KmsError | None = None
+    except KmsError as exc:
+        result, error = None, exc
     except Exception:
-        await _audit(deps, event_for(deps, ctx, operation.value, params, None, KMSInternalException()))
-        raise
-    await _audit(deps, event_for(deps, ctx, operation.value, params, result, None))
-    return result
+        log.exception("internal error in %s, request %s", operation.value, ctx.request_id)
+        result, error = None, KMSInternalException()
+    event = event_for(deps, ctx, operation.value, params, result, error)
+    return Outcome(result, error, deps.audit.submit(event))
 
 
-async def refuse(deps: Deps, ctx: RequestContext, event_name: str, error: KmsError) -> None:
-    """Record a request the front refused before any operation ran (unknown operation, bad JSON, validation)."""
-    await _audit(deps, event_for(deps, ctx, event_name, None, None, error))
+async def settled(outcome: Outcome) -> Any:
+    """Wait for the event, then give the result or raise the error (KMSInternalException if unaudited)."""
+    try:
+        await outcome.durable
+    except AuditWriteError:
+        raise KMSInternalException() from None
+    if outcome.error is not None:
+        raise outcome.error
+    return outcome.result
 
 
-async def reject(
+async def invoke(deps: Deps, ctx: RequestContext, operation: Operation, params: Mapping[str, Any]) -> Any:
+    """run() and wait: the result once its audit event is durable."""
+    return await settled(run(deps, ctx, operation, params))
+
+
+def refuse(deps: Deps, ctx: RequestContext, event_name: str, error: KmsError) -> asyncio.Future[None]:
+    """Submit the event of a request the front refused before any operation ran (unknown operation, bad
+    JSON, validation)."""
+    return deps.audit.submit(event_for(deps, ctx, event_name, None, None, error))
+
+
+def reject(
     deps: Deps,
     *,
     event_name: str,
@@ -59,16 +84,15 @@ async def reject(
     source_ip: str,
     user_agent: str,
     error: KmsError,
-) -> None:
-    """Record a request whose authentication failed: the caller is unknown, so is its account."""
-    await _audit(
-        deps,
+) -> asyncio.Future[None]:
+    """Submit the event of a request whose authentication failed: the caller is unknown, so is its account."""
+    return deps.audit.submit(
         AuditEvent(
             event_name=event_name,
             event_time=deps.clock(),
             region=region,
             request_id=request_id,
-            event_id=str(uuid.uuid4()),
+            event_id=unique_id(),
             user_identity=UserIdentity("Unknown", access_key_id=access_key_id),
             source_ip=source_ip,
             user_agent=user_agent,
@@ -76,5 +100,5 @@ async def reject(
             recipient_account_id="",
             error_code=error.code,
             error_message=error.message,
-        ),
+        )
     )

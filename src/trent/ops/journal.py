@@ -8,6 +8,7 @@ from typing import Any
 
 from trent.audit.events import REQUEST_PARAMETERS, RESPONSE_ELEMENTS, AuditEvent, UserIdentity, allow_listed
 from trent.kms.errors import KmsError
+from trent.kms.ids import unique_id
 from trent.kms.keys import Key
 from trent.kms.operations import Operation
 from trent.kms.principals import Principal
@@ -61,7 +62,7 @@ def event_for(
         event_time=deps.clock(),
         region=ctx.region,
         request_id=ctx.request_id,
-        event_id=str(uuid.uuid4()),
+        event_id=unique_id(),
         user_identity=identity_of(ctx.principal),
         source_ip=ctx.source_ip,
         user_agent=ctx.user_agent,

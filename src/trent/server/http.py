@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, cast
 
 import httptools
 
-from trent.protocol.awsjson.front import WireRequest, WireResponse
+from trent.protocol.awsjson.front import Pending, WireRequest
 
-Handler = Callable[[WireRequest], Awaitable[WireResponse]]
+Handler = Callable[[WireRequest], Pending]
 log = logging.getLogger("trent.http")
 
 _REASONS = {
@@ -39,10 +39,10 @@ class _Reject(Exception):
 
 
 class HttpConnection(asyncio.Protocol):
-    def __init__(self, handler: Handler, max_body: int, tasks: set[asyncio.Task[None]]) -> None:
+    def __init__(self, handler: Handler, max_body: int, inflight: set[asyncio.Future[None]]) -> None:
         self._handler = handler
         self._max_body = max_body
-        self._tasks = tasks
+        self._inflight = inflight
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
         self._client = ""
@@ -139,23 +139,27 @@ class HttpConnection(asyncio.Protocol):
             b"".join(self._body),
             self._client,
         )
-        self._arm(None)  # the handler's time is not the client's
-        transport.pause_reading()  # one request at a time per connection: responses stay in order
-        task = asyncio.get_running_loop().create_task(self._answer(request, keep_alive))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _answer(self, request: WireRequest, keep_alive: bool) -> None:
-        try:
-            response = await self._handler(request)
-        except Exception:
-            log.exception("handler failed")
-            self._write_simple(500, close=True)
+        pending = self._handler(request)  # never raises
+        durable = pending.durable
+        if durable is None or durable.done():
+            self._answer(pending, keep_alive)
             return
+        # The response waits for its audit record; meanwhile this connection reads no further request, so
+        # responses stay in order, and the event loop serves other connections.
+        self._arm(None)
+        transport.pause_reading()
+        self._inflight.add(durable)
+        durable.add_done_callback(lambda _: self._answer(pending, keep_alive, resume=True))
+
+    def _answer(self, pending: Pending, keep_alive: bool, *, resume: bool = False) -> None:
+        if pending.durable is not None:
+            self._inflight.discard(pending.durable)
+        response = pending.final()
         self._write(response.status, response.headers, response.body, keep_alive)
         if self._transport is not None and not self._transport.is_closing():
             self._arm(IDLE_TIMEOUT)
-            self._transport.resume_reading()
+            if resume:
+                self._transport.resume_reading()
 
     def _write(self, status: int, headers: list[tuple[str, str]], body: bytes, keep_alive: bool) -> None:
         transport = self._transport
@@ -178,10 +182,11 @@ class HttpConnection(asyncio.Protocol):
 async def serve(sock: Any, handler: Handler, max_body: int, stop: asyncio.Event) -> None:
     """Serve on a listening socket until `stop` is set, then let in-flight requests finish."""
     loop = asyncio.get_running_loop()
-    tasks: set[asyncio.Task[None]] = set()
-    server = await loop.create_server(lambda: HttpConnection(handler, max_body, tasks), sock=sock)
+    inflight: set[asyncio.Future[None]] = set()
+    server = await loop.create_server(lambda: HttpConnection(handler, max_body, inflight), sock=sock)
     async with server:
         await stop.wait()
         server.close()
-        if tasks:
-            await asyncio.wait(tasks, timeout=10)
+        if inflight:
+            await asyncio.wait(inflight, timeout=10)
+            await asyncio.sleep(0)  # let the done-callbacks write their responses

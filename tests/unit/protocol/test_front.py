@@ -303,7 +303,7 @@ def test_every_unsupported_operation_answers_400_never_500(harness: Harness, ope
 
 
 def test_unexpected_failure_is_an_opaque_500(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
-    with mock.patch("trent.ops.dispatch.invoke", side_effect=RuntimeError("secret detail")):
+    with mock.patch("trent.ops.grants.check_grant_tokens", side_effect=RuntimeError("secret detail")):
         response = harness.send(harness.request("TrentService.ListKeys", {}))
     check_headers(response)
     assert response.status == 500

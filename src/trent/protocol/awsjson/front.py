@@ -6,8 +6,9 @@ model validation → typed binding → the operation → the response. Every fai
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,8 +24,7 @@ from trent.kms.errors import (
     SerializationException,
     UnknownOperationException,
 )
-from trent.kms.ids import Region
-from trent.kms.principals import Principal
+from trent.kms.ids import Region, unique_id
 from trent.ops import dispatch
 from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
@@ -34,6 +34,7 @@ from trent.protocol.awsjson.errors import error_body, status_of
 from trent.protocol.awsjson.validate import decode_request
 
 log = logging.getLogger("trent.request")
+new_request_id = unique_id
 CONTENT_TYPE = "application/x-amz-json-1.1"
 _ACCEPTED_TYPES = frozenset({"application/x-amz-json-1.1", "application/x-amz-json-1.0", "application/json", ""})
 _NO_CACHE = (
@@ -60,6 +61,25 @@ class WireResponse:
     body: bytes = field(repr=False)
 
 
+@dataclass(slots=True)
+class Pending:
+    """A response that may be sent once `durable` (its request's audit event) completes without error; if it
+    fails, `failed()` is what must be sent instead (fail closed: the result is withheld)."""
+
+    response: WireResponse
+    durable: asyncio.Future[None] | None
+    request_id: str
+
+    def final(self) -> WireResponse:
+        if self.durable is None or (not self.durable.cancelled() and self.durable.exception() is None):
+            return self.response
+        return _respond(self.request_id, 500, error_body(KMSInternalException()))
+
+
+def _respond(request_id: str, status: int, body: bytes) -> WireResponse:
+    return WireResponse(status, [("content-type", CONTENT_TYPE), ("x-amzn-requestid", request_id), *_NO_CACHE], body)
+
+
 class AwsJsonFront:
     def __init__(self, deps: Deps, authenticator: Authenticator, clock: Callable[[], datetime]) -> None:
         self._deps = deps
@@ -69,27 +89,33 @@ class AwsJsonFront:
     def __repr__(self) -> str:
         return "AwsJsonFront()"
 
-    def _respond(self, request_id: str, status: int, body: bytes) -> WireResponse:
-        headers = [("content-type", CONTENT_TYPE), ("x-amzn-requestid", request_id), *_NO_CACHE]
-        return WireResponse(status, headers, body)
-
-    async def handle(self, request: WireRequest) -> WireResponse:
-        request_id = str(uuid.uuid4())
+    def prepare(self, request: WireRequest) -> Pending:
+        """Everything but waiting: the response, and the audit event it must wait for. Never raises."""
+        request_id = new_request_id()
         try:
-            return self._respond(request_id, 200, await self._serve(request, request_id))
-        except KmsError as error:
-            return self._respond(request_id, status_of(error), error_body(error))
+            return self._serve(request, request_id)
         except Exception:
             log.exception("internal error serving request %s", request_id)
-            internal = KMSInternalException()
-            return self._respond(request_id, status_of(internal), error_body(internal))
+            return Pending(_respond(request_id, 500, error_body(KMSInternalException())), None, request_id)
 
-    async def _authenticate(self, http: HttpRequest, request: WireRequest, request_id: str) -> tuple[Principal, str]:
+    async def handle(self, request: WireRequest) -> WireResponse:
+        """prepare(), then wait for the audit event; the response to send."""
+        pending = self.prepare(request)
+        if pending.durable is not None:
+            with contextlib.suppress(Exception):
+                await pending.durable
+        return pending.final()
+
+    def _failure(self, request_id: str, error: KmsError, durable: asyncio.Future[None]) -> Pending:
+        return Pending(_respond(request_id, status_of(error), error_body(error)), durable, request_id)
+
+    def _serve(self, request: WireRequest, request_id: str) -> Pending:
+        http = HttpRequest(request.method, request.path, request.query, request.headers, request.body)
         try:
-            return self._authenticator.authenticate(http, self._clock())
+            principal, region = self._authenticator.authenticate(http, self._clock())
         except AuthError as error:
             credential = _credential_parts(http.header("authorization") or "")
-            await dispatch.reject(
+            durable = dispatch.reject(
                 self._deps,
                 event_name=_event_name(http.header("x-amz-target")),
                 access_key_id=credential[0],
@@ -99,11 +125,7 @@ class AwsJsonFront:
                 user_agent=http.header("user-agent") or "",
                 error=error,
             )
-            raise
-
-    async def _serve(self, request: WireRequest, request_id: str) -> bytes:
-        http = HttpRequest(request.method, request.path, request.query, request.headers, request.body)
-        principal, region = await self._authenticate(http, request, request_id)
+            return self._failure(request_id, error, durable)
         ctx = RequestContext(
             principal=principal,
             region=Region(region),
@@ -123,10 +145,12 @@ class AwsJsonFront:
                 raise SerializationException("The request body is not valid JSON.") from None
             params = bind(operation, decode_request(operation.value, document))
         except KmsError as error:
-            await dispatch.refuse(self._deps, ctx, _event_name(target), error)
-            raise
-        result = await dispatch.invoke(self._deps, ctx, operation, params)
-        return encode_response(operation.value, result)
+            return self._failure(request_id, error, dispatch.refuse(self._deps, ctx, _event_name(target), error))
+        outcome = dispatch.run(self._deps, ctx, operation, params)
+        if outcome.error is not None:
+            return self._failure(request_id, outcome.error, outcome.durable)
+        body = encode_response(operation.value, outcome.result)
+        return Pending(_respond(request_id, 200, body), outcome.durable, request_id)
 
 
 def _event_name(target: str | None) -> str:
