@@ -9,12 +9,24 @@ import contextlib
 import logging
 import os
 import sqlite3
+import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from trent.audit import writer
 from trent.audit.chain import Problem, verify
-from trent.audit.sinks import AuditQuery, SqliteAuditLog, query, read_head, read_records, stored_key
+from trent.audit.remote import RemoteAuditLog
+from trent.audit.sinks import (
+    AuditLog,
+    AuditQuery,
+    ChainWriter,
+    SqliteAuditLog,
+    query,
+    read_head,
+    read_records,
+    stored_key,
+)
 from trent.auth.principals import Authenticator
 from trent.config import Settings
 from trent.kms.ids import AccountId
@@ -29,14 +41,14 @@ from trent.protocol.awsjson.front import AwsJsonFront
 from trent.rootoftrust.base import RootOfTrust, WrappedMaterial, audit_key_aad
 from trent.rootoftrust.software import SoftwareRoot
 from trent.server import supervisor
-from trent.server.http import Handler
 from trent.store.sqlite import SqliteStore
 
 log = logging.getLogger("trent")
 
 
-def open_deps(settings: Settings, *, create: bool = True) -> Deps:
-    """Open (on first start: create) the data directory, its root key file and its database."""
+def open_deps(settings: Settings, *, create: bool = True, remote_audit: bool = False) -> Deps:
+    """Open (on first start: create) the data directory, its root key file and its database. A worker
+    (`remote_audit`) records through the audit writer process; anything else writes the audit log itself."""
     data_dir = settings.data_dir
     if not data_dir.exists():
         if not create:
@@ -44,7 +56,12 @@ def open_deps(settings: Settings, *, create: bool = True) -> Deps:
         data_dir.mkdir(parents=True, mode=0o700)
     root = SoftwareRoot.open(settings.root_key_path, create=create)
     store = SqliteStore(settings.database_path)
-    audit = SqliteAuditLog(settings.audit_database_path, audit_key(settings, root))
+    audit: AuditLog
+    if remote_audit:
+        assert settings.audit_socket is not None
+        audit = RemoteAuditLog(settings.audit_database_path, settings.audit_socket)
+    else:
+        audit = SqliteAuditLog(settings.audit_database_path, audit_key(settings, root))
     for path in (settings.database_path, settings.audit_database_path):
         _restrict(path)
     return Deps(store=store, root_of_trust=root, keyring=Keyring(root), audit=audit)
@@ -89,11 +106,29 @@ def ensure_admin_key(settings: Settings, deps: Deps) -> AdminKey | None:
     return AdminKey(record.access_key_id, secret)
 
 
-def build_handler(settings: Settings) -> Handler:
+def build_service(settings: Settings) -> AwsJsonFront:
     """Run in each worker process: its own store connection, root of trust and caches."""
-    deps = open_deps(settings, create=False)
-    front = AwsJsonFront(deps, Authenticator(deps.store, deps.root_of_trust), utc_now)
-    return front.prepare
+    deps = open_deps(settings, create=False, remote_audit=True)
+    return AwsJsonFront(deps, Authenticator(deps.store, deps.root_of_trust), utc_now)
+
+
+def run_audit_writer(settings: Settings, ready: Callable[[], None]) -> None:
+    """The audit writer process: it alone appends the workers' events to the chain."""
+    assert settings.audit_socket is not None
+    root = SoftwareRoot.open(settings.root_key_path, create=False)
+    chain = ChainWriter(settings.audit_database_path, audit_key(settings, root))
+    try:
+        writer.serve(chain, writer.listen(settings.audit_socket), ready)
+    finally:
+        chain.close()
+
+
+def _audit_socket(settings: Settings) -> Path:
+    """In the data directory (mode 0700) when the path fits a Unix socket address, else in a private temp dir."""
+    candidate = settings.data_dir / "audit.sock"
+    if len(str(candidate)) < 100:
+        return candidate
+    return Path(tempfile.mkdtemp(prefix="trent-")) / "audit.sock"
 
 
 def run_jobs(deps: Deps) -> None:
@@ -108,6 +143,7 @@ def run_jobs(deps: Deps) -> None:
 def serve(settings: Settings, announce: Callable[[str, AdminKey | None], None]) -> int:
     deps = open_deps(settings)
     admin = ensure_admin_key(settings, deps)
+    settings = replace(settings, audit_socket=_audit_socket(settings))
     return supervisor.run(
         supervisor.Plan(
             host=settings.host,
@@ -116,8 +152,9 @@ def serve(settings: Settings, announce: Callable[[str, AdminKey | None], None]) 
             max_body_bytes=settings.max_body_bytes,
             job_interval=settings.job_interval,
         ),
-        factory=build_handler,
+        factory=build_service,
         factory_arg=settings,
+        sidecar=run_audit_writer,
         jobs=lambda: run_jobs(deps),
         announce=lambda endpoint: announce(endpoint, admin),
     )

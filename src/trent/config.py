@@ -68,6 +68,7 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     log_level: str = "info"
     audit_path: Path | None = None  # default: <data_dir>/audit.db
+    audit_socket: Path | None = None  # where workers reach the audit writer; chosen by `trent serve`
 
     @property
     def audit_database_path(self) -> Path:

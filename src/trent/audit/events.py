@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 
 EVENT_VERSION = "1.08"
@@ -102,7 +103,10 @@ def _camel(name: str) -> str:
 
 def plain(value: Any) -> Any:
     """A JSON-ready copy of an allow-listed value. Bytes never pass: they are dropped, whatever they hold."""
-    if value is None or isinstance(value, (bool, int, float, str)):
+    kind = type(value)
+    if kind is str or kind is bool or kind is int or value is None:
+        return value
+    if isinstance(value, (bool, int, float, str)):
         return value.value if isinstance(value, Enum) else value
     if isinstance(value, Enum):
         return value.value
@@ -137,6 +141,16 @@ def allow_listed(values: Mapping[str, Any] | Any, allow: Mapping[str, str]) -> d
     return kept or None
 
 
+@lru_cache(maxsize=64)
+def _timestamp(second: int) -> str:
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@lru_cache(maxsize=4096)
+def _resource(arn: str) -> dict[str, str]:
+    return {"accountId": arn.split(":")[4], "type": "AWS::KMS::Key", "ARN": arn}
+
+
 @dataclass(frozen=True, slots=True)
 class UserIdentity:
     type: str  # "Root", "IAMUser", or "Unknown" when authentication failed
@@ -146,6 +160,9 @@ class UserIdentity:
     user_name: str = ""
 
     def record(self) -> dict[str, Any]:
+        return _identity_record(self)
+
+    def _build(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.type}
         if self.account_id:
             out["principalId"] = self.account_id if self.type == "Root" else self.access_key_id
@@ -157,6 +174,12 @@ class UserIdentity:
         if self.user_name:
             out["userName"] = self.user_name
         return out
+
+
+@lru_cache(maxsize=4096)
+def _identity_record(identity: UserIdentity) -> dict[str, Any]:
+    """Shared, never mutated: events are serialized, not edited."""
+    return identity._build()
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +210,7 @@ class AuditEvent:
         out: dict[str, Any] = {
             "eventVersion": EVENT_VERSION,
             "userIdentity": self.user_identity.record(),
-            "eventTime": self.event_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "eventTime": _timestamp(int(self.event_time.timestamp())),
             "eventSource": EVENT_SOURCE,
             "eventName": self.event_name,
             "awsRegion": self.region,
@@ -198,9 +221,7 @@ class AuditEvent:
             "requestID": self.request_id,
             "eventID": self.event_id,
             "readOnly": self.read_only,
-            "resources": [
-                {"accountId": arn.split(":")[4], "type": "AWS::KMS::Key", "ARN": arn} for arn in self.resources
-            ],
+            "resources": [_resource(arn) for arn in self.resources],
             "eventType": "AwsApiCall",
             "managementEvent": True,
             "recipientAccountId": self.recipient_account_id,

@@ -1,10 +1,10 @@
 """The audit log on SQLite: one global hash chain, written with group commit, durable before any response.
 
-Requests of a worker queue their events and wait. Once the event loop has run everything already runnable,
-one flush writes the whole queue in one transaction (writers of all processes take turns on a file lock, so
-one chain needs nothing more), commits with synchronous=FULL (the WAL is fsynced), then releases the waiting
-requests at once. Many events share one fsync; none is acknowledged before it is on disk. A failed write
-fails every request of its batch (fail closed). Why not a writer thread: docs/decisions/0003-audit.md.
+Requests queue their events and wait; a batch is written in one transaction and committed with
+synchronous=FULL (the WAL is fsynced) before any request of it is released. Many events share one fsync;
+none is acknowledged before it is on disk; a failed write fails every request of its batch (fail closed).
+The server's workers hand their events to one audit writer process (audit/writer.py); SqliteAuditLog writes
+in-process, for tools, background jobs and tests. Why: docs/decisions/0003-audit.md.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from trent.audit.chain import GENESIS, StoredRecord, canonical, head_mac, link
 from trent.audit.events import AuditEvent
@@ -80,10 +80,14 @@ class AuditLog(Protocol):
 
     def tracking_start(self) -> datetime | None: ...
 
+    async def start(self) -> None:
+        """Get ready to record, inside the event loop that will submit events."""
+        ...
+
     def close(self) -> None: ...
 
 
-def _connect(path: Path | str) -> sqlite3.Connection:
+def connect_reader(path: Path | str) -> sqlite3.Connection:
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout = 30000")
     if str(path) != ":memory:":
@@ -93,13 +97,17 @@ def _connect(path: Path | str) -> sqlite3.Connection:
 
 
 def open_audit_db(path: Path | str) -> sqlite3.Connection:
-    conn = _connect(path)
+    conn = connect_reader(path)
     for statement in _SCHEMA:
         conn.execute(statement)
     return conn
 
 
-def _columns(event: AuditEvent, body: bytes) -> tuple[Any, ...]:
+Row = tuple[float, str, "str | None", str, "str | None", str, str, bytes]  # the columns of one event, body last
+
+
+def row_of(event: AuditEvent) -> Row:
+    """An event as it is stored: indexed columns, then its canonical bytes."""
     return (
         event.event_time.timestamp(),
         event.event_name,
@@ -108,37 +116,43 @@ def _columns(event: AuditEvent, body: bytes) -> tuple[Any, ...]:
         event.error_code,
         event.event_id,
         event.request_id,
-        body,
+        canonical(event.record()),
     )
 
 
-class SqliteAuditLog:
+class ChainWriter:
+    """Appends rows to the chain: one transaction and one fsync per call, whatever the number of rows.
+
+    Writers of all processes take turns on a blocking file lock, released the moment a commit ends; without
+    it they would meet on SQLite's lock, whose busy handler sleeps and retries (1 ms, 2 ms, ... 100 ms).
+    """
+
     def __init__(self, path: Path | str, audit_key: bytes) -> None:
-        self._path = path
         self._key = audit_key
-        self._writer = open_audit_db(path)
-        self._reader = self._writer if str(path) == ":memory:" else _connect(path)
-        self._pending: list[tuple[AuditEvent, bytes, asyncio.Future[None]]] = []
+        self._conn = open_audit_db(path)
         self._lock = threading.Lock()
         self._lock_fd = None if str(path) == ":memory:" else os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
 
     def __repr__(self) -> str:
-        return f"SqliteAuditLog({str(self._path)!r})"
+        return "ChainWriter()"
 
-    # -- writing -------------------------------------------------------------------------------------------
-    def _write(self, items: Sequence[tuple[AuditEvent, bytes]]) -> None:
+    @property
+    def connection(self) -> sqlite3.Connection:
+        return self._conn
+
+    def append(self, rows: Sequence[Row]) -> None:
         with self._lock, self._interprocess():
-            c = self._writer
+            c = self._conn
             c.execute("BEGIN IMMEDIATE")
             try:
                 row = c.execute("SELECT seq, hash FROM head WHERE id = 1").fetchone()
                 seq, digest = (row[0], bytes(row[1])) if row else (0, GENESIS)
-                rows = []
-                for event, body in items:
+                stored = []
+                for columns in rows:
                     seq += 1
-                    digest = link(digest, body)
-                    rows.append((seq, *_columns(event, body), digest))
-                c.executemany(_INSERT, rows)
+                    digest = link(digest, columns[7])
+                    stored.append((seq, *columns, digest))
+                c.executemany(_INSERT, stored)
                 c.execute(
                     "INSERT INTO head (id, seq, hash, mac) VALUES (1, ?, ?, ?) "
                     "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, mac = excluded.mac",
@@ -149,44 +163,8 @@ class SqliteAuditLog:
                 raise
             c.execute("COMMIT")
 
-    def record_now(self, events: Sequence[AuditEvent]) -> None:
-        try:
-            self._write([(e, canonical(e.record())) for e in events])
-        except sqlite3.Error as exc:
-            raise AuditWriteError(str(exc)) from exc
-
-    def _flush(self) -> None:
-        """Write every event queued since the last flush, in one transaction, then release their requests."""
-        batch, self._pending = self._pending, []
-        error: Exception | None = None
-        try:
-            self._write([(event, body) for event, body, _ in batch])
-        except Exception as exc:  # disk full, read-only file, ...: every request of the batch fails
-            log.error("audit write failed: %s", exc)
-            error = AuditWriteError(str(exc))
-        _settle([future for _, _, future in batch], error)
-
-    def submit(self, event: AuditEvent) -> asyncio.Future[None]:
-        """Queue the event; the future completes once it is durable (or fails with AuditWriteError)."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
-        if not self._pending:
-            # Flush once the loop has run everything already runnable: requests that arrived together share
-            # one transaction and one fsync, and their responses wait for it.
-            loop.call_soon(self._flush)
-        self._pending.append((event, canonical(event.record()), future))
-        return future
-
-    async def record(self, event: AuditEvent) -> None:
-        await self.submit(event)
-
     @contextlib.contextmanager
     def _interprocess(self) -> Iterator[None]:
-        """Writers of all processes take turns on a blocking file lock, released the moment a commit ends.
-
-        Without it they would meet on SQLite's lock, whose busy handler sleeps and retries (1 ms, 2 ms, ...,
-        100 ms), which measured p99 latencies of hundreds of milliseconds under load.
-        """
         if self._lock_fd is None:
             yield
             return
@@ -196,7 +174,17 @@ class SqliteAuditLog:
         finally:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
-    # -- reading -------------------------------------------------------------------------------------------
+    def close(self) -> None:
+        self._conn.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+
+
+class AuditReads:
+    """The queries ops make of the audit log (GetKeyLastUsage), on a connection of their own."""
+
+    _reader: sqlite3.Connection
+
     def last_use(self, key_arn: str, operations: frozenset[str]) -> LastUse | None:
         marks = ",".join("?" * len(operations))
         row = self._reader.execute(
@@ -210,15 +198,59 @@ class SqliteAuditLog:
         row = self._reader.execute("SELECT event_time FROM events ORDER BY seq LIMIT 1").fetchone()
         return None if row is None else datetime.fromtimestamp(row[0], UTC)
 
+
+class SqliteAuditLog(AuditReads):
+    """The audit log written in this process: requests of the event loop share a flush after each iteration."""
+
+    def __init__(self, path: Path | str, audit_key: bytes) -> None:
+        self._path = path
+        self._chain = ChainWriter(path, audit_key)
+        self._reader = self._chain.connection if str(path) == ":memory:" else connect_reader(path)
+        self._pending: list[tuple[Row, asyncio.Future[None]]] = []
+
+    def __repr__(self) -> str:
+        return f"SqliteAuditLog({str(self._path)!r})"
+
+    def record_now(self, events: Sequence[AuditEvent]) -> None:
+        try:
+            self._chain.append([row_of(e) for e in events])
+        except sqlite3.Error as exc:
+            raise AuditWriteError(str(exc)) from exc
+
+    def _flush(self) -> None:
+        """Write every event queued since the last flush, in one transaction, then release their requests."""
+        batch, self._pending = self._pending, []
+        error: Exception | None = None
+        try:
+            self._chain.append([row for row, _ in batch])
+        except Exception as exc:  # disk full, read-only file, ...: every request of the batch fails
+            log.error("audit write failed: %s", exc)
+            error = AuditWriteError(str(exc))
+        settle([future for _, future in batch], error)
+
+    def submit(self, event: AuditEvent) -> asyncio.Future[None]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        if not self._pending:
+            # Flush once the loop has run everything already runnable: requests that arrived together share
+            # one transaction and one fsync, and their responses wait for it.
+            loop.call_soon(self._flush)
+        self._pending.append((row_of(event), future))
+        return future
+
+    async def record(self, event: AuditEvent) -> None:
+        await self.submit(event)
+
+    async def start(self) -> None:
+        return None
+
     def close(self) -> None:
-        self._writer.close()
-        if self._reader is not self._writer:
+        if self._reader is not self._chain.connection:
             self._reader.close()
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
+        self._chain.close()
 
 
-def _settle(futures: list[asyncio.Future[None]], error: Exception | None) -> None:
+def settle(futures: list[asyncio.Future[None]], error: Exception | None) -> None:
     for future in futures:
         if not future.done():
             if error is None:

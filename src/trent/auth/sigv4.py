@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import posixpath
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -58,21 +58,32 @@ class Authorization:
     signature: str
 
 
+def header_map(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Lowercase names → values; a repeated header's values joined by commas, as SigV4 canonicalizes them."""
+    if isinstance(headers, dict):
+        return headers
+    out: dict[str, str] = {}
+    for key, value in headers.items() if isinstance(headers, Mapping) else headers:
+        key = key.lower()
+        out[key] = f"{out[key]},{value}" if key in out else value
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class HttpRequest:
-    """What SigV4 covers. Header names are lowercase; a repeated header appears once per occurrence."""
+    """What SigV4 covers. `headers` maps lowercase names to values (pairs are accepted and merged)."""
 
     method: str
     path: str
     query: str
-    headers: Sequence[tuple[str, str]]
+    headers: Mapping[str, str]
     body: bytes
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "headers", header_map(self.headers))
+
     def header(self, name: str) -> str | None:
-        for key, value in self.headers:
-            if key == name:
-                return value
-        return None
+        return self.headers.get(name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +92,18 @@ class Verified:
     region: str
 
 
+_AUTHORIZATION = re.compile(
+    r"AWS4-HMAC-SHA256 Credential=([^/,\s]+)/([^/,\s]+)/([^/,\s]+)/([^/,\s]+)/([^/,\s]+),\s*"
+    r"SignedHeaders=([^,\s]+),\s*Signature=([^,\s]+)"
+)
+
+
 def parse_authorization(header: str) -> Authorization:
     """Split `AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...`."""
+    found = _AUTHORIZATION.fullmatch(header)
+    if found is not None:  # the form every SDK sends; anything else takes the careful path below
+        key, date, region, service, terminator, signed, sig = found.groups()
+        return Authorization(Credential(key, date, region, service, terminator), tuple(signed.split(";")), sig)
     algorithm, _, rest = header.strip().partition(" ")
     if algorithm != ALGORITHM:
         raise IncompleteSignatureException(f"Unsupported AWS 'algorithm': '{algorithm}'.")
@@ -123,17 +144,17 @@ def canonical_query(query: str) -> str:
 
 
 def canonical_headers(request: HttpRequest, signed_headers: Sequence[str]) -> str:
-    lines = []
-    for name in signed_headers:
-        values = [" ".join(v.split()) for k, v in request.headers if k == name]  # trim, collapse spaces
-        lines.append(f"{name}:{','.join(values)}\n")
-    return "".join(lines)
+    headers = request.headers
+    # Values trimmed, sequential spaces collapsed; a repeated header's values are already comma-joined.
+    return "".join(f"{name}:{' '.join(headers.get(name, '').split())}\n" for name in signed_headers)
 
 
 def canonical_uri(path: str) -> str:
     """For every service but S3: remove dot segments (RFC 3986 5.2.4), then URI-encode the path as sent
     (already encoded once), so each segment ends up encoded twice, as botocore's SigV4Auth does."""
-    normalized = posixpath.normpath(path or "/")
+    if path == "/" or not path:
+        return "/"  # every KMS request
+    normalized = posixpath.normpath(path)
     if normalized.startswith("//"):
         normalized = "/" + normalized.lstrip("/")
     if path.endswith("/") and normalized != "/":

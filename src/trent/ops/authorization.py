@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from trent.authz.conditions import FactValue, encryption_context_facts
@@ -32,6 +32,8 @@ class CachedPolicy:
     policy: Policy | None
     needs_aliases: bool
     needs_tags: bool
+    conditional: bool = False  # some statement has a Condition: the decision depends on request facts
+    ident: tuple[str, int] = ("", 0)  # (whose policy, revision): immutable, so it can stand for the policy
 
 
 def _compile(text: str | None, kind: str) -> CachedPolicy:
@@ -43,7 +45,8 @@ def _compile(text: str | None, kind: str) -> CachedPolicy:
         log.error("a stored %s policy does not parse; it allows nothing", kind)
         policy = Policy("2012-10-17", ())
     lowered = text.lower()
-    return CachedPolicy(policy, _NEEDS_ALIASES in lowered, _NEEDS_TAGS in lowered)
+    conditional = any(s.conditions for s in policy.statements)
+    return CachedPolicy(policy, _NEEDS_ALIASES in lowered, _NEEDS_TAGS in lowered, conditional)
 
 
 @dataclass
@@ -52,13 +55,15 @@ class PolicyCache:
 
     capacity: int = 10_000
     _entries: dict[tuple[str, int], CachedPolicy] = field(default_factory=dict)
+    # Allow decisions of condition-free policies: a pure function of who, what, which policies (by revision).
+    decisions: dict[tuple[object, ...], Decision] = field(default_factory=dict)
 
     def get(self, identity: str, revision: int, load: Any, kind: str) -> CachedPolicy:
         entry = self._entries.get((identity, revision))
         if entry is None:
             if len(self._entries) >= self.capacity:
                 self._entries.clear()
-            entry = self._entries[(identity, revision)] = _compile(load(), kind)
+            entry = self._entries[(identity, revision)] = replace(_compile(load(), kind), ident=(identity, revision))
         return entry
 
 
@@ -139,6 +144,15 @@ def check(
         if key is not None
         else None
     )
+    compiled = [c for c in (key_policy, *identity) if c is not None]
+    memo: tuple[object, ...] | None = None
+    if not any(c.conditional for c in compiled):
+        # Without conditions, facts cannot matter; grants are consulted only when policies do not allow, and
+        # only allow decisions are remembered, so a new grant or policy (a new revision) is never missed.
+        memo = (ctx.principal.arn, ctx.principal.is_root, action, resource, *(c.ident for c in compiled))
+        remembered = cache.decisions.get(memo)
+        if remembered is not None:
+            return remembered
     all_facts: dict[str, FactValue] = {"aws:sourceip": ctx.source_ip} if ctx.source_ip else {}
     if now is not None:
         all_facts["aws:currenttime"] = now
@@ -146,7 +160,6 @@ def check(
         all_facts.update(
             {"kms:keyspec": key.spec.value, "kms:keyusage": key.usage.value, "kms:keyorigin": key.origin.value}
         )
-        compiled = [c for c in (key_policy, *identity) if c is not None]
         if any(c.needs_aliases for c in compiled):
             aliases = reader.list_aliases(key.account, key.region, key.key_id, None, 1000).items
             all_facts["kms:resourcealiases"] = tuple(a.name for a in aliases)
@@ -168,4 +181,8 @@ def check(
     )
     if not decision.allowed:
         raise AccessDeniedException(denial_message(decision, ctx.principal.arn, action, resource))
+    if memo is not None and decision.grant_id is None:
+        if len(cache.decisions) >= cache.capacity:
+            cache.decisions.clear()
+        cache.decisions[memo] = decision
     return decision

@@ -57,6 +57,7 @@ def event_for(
     error: KmsError | None,
 ) -> AuditEvent:
     keys = tuple(dict.fromkeys(ctx.trace.keys))  # each key once, in the order touched
+    read_only = event_name in READ_ONLY
     return AuditEvent(
         event_name=event_name,
         event_time=deps.clock(),
@@ -66,11 +67,13 @@ def event_for(
         user_identity=identity_of(ctx.principal),
         source_ip=ctx.source_ip,
         user_agent=ctx.user_agent,
-        read_only=event_name in READ_ONLY,
+        read_only=read_only,
         recipient_account_id=keys[0].split(":")[4] if keys else ctx.account,
         resources=keys,
         request_parameters=None if params is None else allow_listed(params, REQUEST_PARAMETERS),
-        response_elements=None if result is None else allow_listed(result, RESPONSE_ELEMENTS),
+        # CloudTrail records response elements only for calls that change something (CreateKey's keyMetadata,
+        # ScheduleKeyDeletion's deletionDate, CreateGrant's grantId); reads and cryptographic calls have none.
+        response_elements=None if result is None or read_only else allow_listed(result, RESPONSE_ELEMENTS),
         error_code=None if error is None else error.code,
         error_message=None if error is None else error.message,
     )

@@ -10,13 +10,23 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import httptools
 
 from trent.protocol.awsjson.front import Pending, WireRequest
 
 Handler = Callable[[WireRequest], Pending]
+
+
+class Service(Protocol):
+    """What a worker serves: `start` once inside its event loop, then `prepare` per request."""
+
+    async def start(self) -> None: ...
+
+    def prepare(self, request: WireRequest) -> Pending: ...
+
+
 log = logging.getLogger("trent.http")
 
 _REASONS = {
@@ -33,45 +43,40 @@ IDLE_TIMEOUT = 75.0  # seconds a kept-alive connection may sit idle
 REQUEST_TIMEOUT = 30.0  # seconds to receive one whole request once it has begun (slowloris)
 
 
-class _Reject(Exception):
-    def __init__(self, status: int, body: bytes = b"") -> None:
-        self.status, self.body = status, body
-
-
 class HttpConnection(asyncio.Protocol):
-    def __init__(self, handler: Handler, max_body: int, inflight: set[asyncio.Future[None]]) -> None:
+    """One client connection. The parser calls back into C-level containers where it can (header fields go
+    straight into a dict, URL pieces into a list): per-request Python calls are what a request costs here."""
+
+    def __init__(
+        self,
+        handler: Handler,
+        max_body: int,
+        inflight: set[asyncio.Future[None]],
+        connections: set[HttpConnection],
+    ) -> None:
         self._handler = handler
+        self._connections = connections
         self._max_body = max_body
         self._inflight = inflight
+        self._raw_headers: dict[bytes, bytes] = {}
+        self._url_parts: list[bytes] = []
+        self.on_header = self._raw_headers.__setitem__  # bound before the parser looks it up
+        self.on_url = self._url_parts.append
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
         self._client = ""
-        self._reset()
-
-    def _reset(self) -> None:
-        self._url = b""
-        self._headers: list[tuple[str, str]] = []
-        self._header_bytes = 0
         self._body: list[bytes] = []
         self._size = 0
-        self._rejected: _Reject | None = None
+        self._status = 0  # non-zero: the request is refused with this status
+        self.busy_since: float | None = None  # when the request being read or answered began (None: idle)
+        self.idle_since = 0.0
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         self._client = peer[0] if isinstance(peer, tuple) else ""
-        self._timer: asyncio.TimerHandle | None = None
-        self._arm(IDLE_TIMEOUT)
-
-    def _arm(self, seconds: float | None) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = None if seconds is None else asyncio.get_running_loop().call_later(seconds, self._expire)
-
-    def _expire(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
+        self.idle_since = asyncio.get_running_loop().time()
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -82,35 +87,40 @@ class HttpConnection(asyncio.Protocol):
             self._write_simple(400, close=True)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._arm(None)
         self._transport = None
+        self._connections.discard(self)
 
-    # httptools callbacks
+    def expire(self) -> None:
+        """Close: idle too long, or too slow sending its request."""
+        if self._transport is not None:
+            self._transport.close()
+
+    # httptools callbacks (on_header and on_url are bound in __init__)
     def on_message_begin(self) -> None:
-        self._reset()
-        self._arm(REQUEST_TIMEOUT)
+        self._raw_headers.clear()
+        self._url_parts.clear()
+        self._body = []
+        self._size = 0
+        self._status = 0
+        self.busy_since = asyncio.get_running_loop().time()
 
     def on_headers_complete(self) -> None:
-        if self._transport is not None and ("expect", "100-continue") in self._headers and self._rejected is None:
-            self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-
-    def on_url(self, url: bytes) -> None:
-        self._url += url
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._header_bytes += len(name) + len(value)
-        if self._header_bytes > _MAX_HEADER_BYTES or len(self._headers) >= _MAX_HEADERS:
-            self._rejected = _Reject(400)
+        raw = self._raw_headers
+        if len(raw) > _MAX_HEADERS or sum(map(len, raw)) + sum(map(len, raw.values())) > _MAX_HEADER_BYTES:
+            self._status = 400
             return
-        self._headers.append((name.decode("latin-1").lower(), value.decode("latin-1")))
+        length = raw.get(b"Content-Length") or raw.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self._max_body:
+            self._status = 413  # refused before the body is read
+        elif self._transport is not None and (raw.get(b"Expect") or raw.get(b"expect")) == b"100-continue":
+            self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_body(self, body: bytes) -> None:
         self._size += len(body)
         if self._size > self._max_body:
-            self._rejected = _Reject(413)
+            self._status = 413
             self._body = []
-            return
-        if self._rejected is None:
+        elif not self._status:
             self._body.append(body)
 
     def on_message_complete(self) -> None:
@@ -118,26 +128,22 @@ class HttpConnection(asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         keep_alive = self._parser.should_keep_alive()
-        if self._rejected is not None:
-            self._write_simple(self._rejected.status, close=True)
+        if self._status:
+            self._write_simple(self._status, close=True)
             return
         method = self._parser.get_method().decode("latin-1")
-        parsed = httptools.parse_url(self._url)
+        parsed = httptools.parse_url(b"".join(self._url_parts))
         path = (parsed.path or b"/").decode("latin-1")
         if path == "/healthz" and method == "GET":
             self._write(200, [("content-type", "text/plain")], b"ok\n", keep_alive)
-            self._arm(IDLE_TIMEOUT)
+            self._idle()
             return
         if path != "/" or method != "POST":
             self._write_simple(404 if path != "/" else 405, close=not keep_alive)
             return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in self._raw_headers.items()}
         request = WireRequest(
-            method,
-            path,
-            (parsed.query or b"").decode("latin-1"),
-            self._headers,
-            b"".join(self._body),
-            self._client,
+            method, path, (parsed.query or b"").decode("latin-1"), headers, b"".join(self._body), self._client
         )
         pending = self._handler(request)  # never raises
         durable = pending.durable
@@ -146,7 +152,6 @@ class HttpConnection(asyncio.Protocol):
             return
         # The response waits for its audit record; meanwhile this connection reads no further request, so
         # responses stay in order, and the event loop serves other connections.
-        self._arm(None)
         transport.pause_reading()
         self._inflight.add(durable)
         durable.add_done_callback(lambda _: self._answer(pending, keep_alive, resume=True))
@@ -156,10 +161,13 @@ class HttpConnection(asyncio.Protocol):
             self._inflight.discard(pending.durable)
         response = pending.final()
         self._write(response.status, response.headers, response.body, keep_alive)
-        if self._transport is not None and not self._transport.is_closing():
-            self._arm(IDLE_TIMEOUT)
-            if resume:
-                self._transport.resume_reading()
+        self._idle()
+        if resume and self._transport is not None and not self._transport.is_closing():
+            self._transport.resume_reading()
+
+    def _idle(self) -> None:
+        self.busy_since = None
+        self.idle_since = asyncio.get_running_loop().time()
 
     def _write(self, status: int, headers: list[tuple[str, str]], body: bytes, keep_alive: bool) -> None:
         transport = self._transport
@@ -179,13 +187,37 @@ class HttpConnection(asyncio.Protocol):
         self._write(status, [("content-type", "text/plain")], b"", keep_alive=not close)
 
 
+async def _sweep(connections: set[HttpConnection], stop: asyncio.Event) -> None:
+    """Close connections idle past IDLE_TIMEOUT or stuck mid-request past REQUEST_TIMEOUT (slowloris): one
+    sweep a second instead of a timer per request."""
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        await asyncio.sleep(1.0)
+        now = loop.time()
+        for connection in list(connections):
+            if connection.busy_since is None:
+                if now - connection.idle_since > IDLE_TIMEOUT:
+                    connection.expire()
+            elif now - connection.busy_since > REQUEST_TIMEOUT:
+                connection.expire()
+
+
 async def serve(sock: Any, handler: Handler, max_body: int, stop: asyncio.Event) -> None:
     """Serve on a listening socket until `stop` is set, then let in-flight requests finish."""
     loop = asyncio.get_running_loop()
     inflight: set[asyncio.Future[None]] = set()
-    server = await loop.create_server(lambda: HttpConnection(handler, max_body, inflight), sock=sock)
+    connections: set[HttpConnection] = set()
+
+    def connect() -> HttpConnection:
+        connection = HttpConnection(handler, max_body, inflight, connections)
+        connections.add(connection)
+        return connection
+
+    server = await loop.create_server(connect, sock=sock)
+    sweeper = loop.create_task(_sweep(connections, stop))
     async with server:
         await stop.wait()
+        sweeper.cancel()
         server.close()
         if inflight:
             await asyncio.wait(inflight, timeout=10)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from trent.server.http import Handler, serve
+from trent.server.http import Service, serve
 
 log = logging.getLogger("trent.supervisor")
 Announce = Callable[[str], None]
@@ -57,15 +57,21 @@ def _die_with_parent() -> None:
         pass  # elsewhere the worker notices a new parent id within a second
 
 
+def _sidecar(target: Callable[[Any, Callable[[], None]], None], arg: Any, ready: Any) -> None:
+    """Entry point of a sidecar process (the audit writer): runs `target` until SIGTERM."""
+    _die_with_parent()
+    target(arg, lambda: ready.put(True))
+
+
 def _worker(
-    factory: Callable[[Any], Handler], factory_arg: Any, host: str, port: int, max_body: int, ready: Any
+    factory: Callable[[Any], Service], factory_arg: Any, host: str, port: int, max_body: int, ready: Any
 ) -> None:
     """Entry point of a worker process (spawned, so it shares no state with the supervisor)."""
     import uvloop
 
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when workers stop
-    handler = factory(factory_arg)
+    service = factory(factory_arg)
     sock = _socket(host, port)
     sock.listen(2048)
     sock.setblocking(False)
@@ -82,25 +88,47 @@ def _worker(
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         watcher = asyncio.create_task(watch_parent(stop))
+        await service.start()
         ready.put(True)
-        await serve(sock, handler, max_body, stop)
+        await serve(sock, service.prepare, max_body, stop)
         watcher.cancel()
 
-    uvloop.run(main())
+    profile_to = os.environ.get("TRENT_PROFILE")  # for performance work: cProfile each worker (CPU time)
+    if profile_to:
+        import cProfile
+        import time
+
+        profiler = cProfile.Profile(time.process_time)
+        profiler.runcall(uvloop.run, main())
+        profiler.dump_stats(f"{profile_to}.{os.getpid()}")
+    else:
+        uvloop.run(main())
 
 
 def run(
     plan: Plan,
     *,
-    factory: Callable[[Any], Handler],
+    factory: Callable[[Any], Service],
     factory_arg: Any,
     jobs: Callable[[], None],
     announce: Announce,
+    sidecar: Callable[[Any, Callable[[], None]], None] | None = None,
 ) -> int:
+    """Start the sidecar (if any), then the workers; run the jobs; restart whatever dies; stop on a signal."""
     reserve = _socket(plan.host, plan.port)
     port = reserve.getsockname()[1]
     ready = _CTX.Queue()
     stopping = False
+
+    def start_sidecar() -> BaseProcess | None:
+        if sidecar is None:
+            return None
+        sidecar_ready = _CTX.Queue()
+        process = _CTX.Process(target=_sidecar, args=(sidecar, factory_arg, sidecar_ready), name="trent-audit")
+        process.daemon = True
+        process.start()
+        sidecar_ready.get(timeout=60)
+        return process
 
     def start() -> BaseProcess:
         process = _CTX.Process(
@@ -118,6 +146,7 @@ def run(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    helper = start_sidecar()
     workers = [start() for _ in range(plan.workers)]
     started = 0
     while started < len(workers):
@@ -146,11 +175,17 @@ def run(
             if not process.is_alive() and not stopping:
                 log.warning("worker %s exited with %s; starting another", process.pid, process.exitcode)
                 workers[i] = start()
+        if helper is not None and not helper.is_alive() and not stopping:
+            log.warning("the audit writer exited with %s; starting another", helper.exitcode)
+            helper = start_sidecar()
         time.sleep(min(0.2, plan.job_interval))
     for process in workers:
         if process.is_alive() and process.pid is not None:
             process.terminate()
     for process in workers:
         process.join(timeout=15)
+    if helper is not None:  # last: the workers' final requests still need their audit records
+        helper.terminate()
+        helper.join(timeout=15)
     reserve.close()
     return 0

@@ -248,6 +248,8 @@ def _constraints_json(constraints: GrantConstraints | None) -> str | None:
     )
 
 
+_CACHE_SIZE = 20_000
+
 _GRANT_COLUMNS = "grant_id, key_id, grantee, operations, issuing_account, created, name, retiring, constraints"
 _USER_COLUMNS = "arn, account, name, created, policy, policy_revision"
 
@@ -261,11 +263,26 @@ class _SqliteOps:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._c = conn
+        self._keys: dict[str, Key] = {}
+        self._access_keys: dict[str, AccessKey] = {}
 
     # -- reads -------------------------------------------------------------------------------------------
     def get_key(self, key_id: KeyId) -> Key | None:
+        # The revision is read fresh every time; the parsed record of a revision never changes, so it is kept.
+        found = self._c.execute("SELECT revision FROM keys WHERE key_id = ?", (key_id,)).fetchone()
+        if found is None:
+            return None
+        cached = self._keys.get(key_id)
+        if cached is not None and cached.revision == found[0]:
+            return cached
         row = self._c.execute(f"SELECT {_KEY_COLUMNS} FROM keys WHERE key_id = ?", (key_id,)).fetchone()
-        return None if row is None else _key(row)
+        if row is None:
+            return None
+        key = _key(row)
+        if len(self._keys) >= _CACHE_SIZE:
+            self._keys.clear()
+        self._keys[key_id] = key
+        return key
 
     def list_keys(self, account: AccountId, region: Region, after: str | None, limit: int) -> Page[Key]:
         rows = self._c.execute(
@@ -326,12 +343,26 @@ class _SqliteOps:
         return Page(aliases, aliases[-1].name if len(rows) > limit else None)
 
     def get_access_key(self, access_key_id: str) -> AccessKey | None:
+        found = self._c.execute(
+            "SELECT active, wrapped_secret FROM access_keys WHERE access_key_id = ?", (access_key_id,)
+        ).fetchone()
+        if found is None:
+            return None
+        cached = self._access_keys.get(access_key_id)
+        if cached is not None and cached.active == bool(found[0]) and cached.wrapped_secret == found[1]:
+            return cached
         row = self._c.execute(
             "SELECT access_key_id, account, principal_arn, wrapped_secret, created, active FROM access_keys "
             "WHERE access_key_id = ?",
             (access_key_id,),
         ).fetchone()
-        return None if row is None else _access_key(row)
+        if row is None:
+            return None
+        record = _access_key(row)
+        if len(self._access_keys) >= _CACHE_SIZE:
+            self._access_keys.clear()
+        self._access_keys[access_key_id] = record
+        return record
 
     def list_access_keys(self, account: AccountId | None) -> tuple[AccessKey, ...]:
         sql = "SELECT access_key_id, account, principal_arn, wrapped_secret, created, active FROM access_keys"

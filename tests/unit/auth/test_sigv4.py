@@ -78,7 +78,7 @@ def to_http(request: AWSRequest, *, extra: tuple[tuple[str, str], ...] = ()) -> 
 
 
 def replace_header(request: sigv4.HttpRequest, name: str, value: str) -> sigv4.HttpRequest:
-    headers = [(k, value if k == name else v) for k, v in request.headers]
+    headers = [(k, value if k == name else v) for k, v in request.headers.items()]
     return sigv4.HttpRequest(request.method, request.path, request.query, headers, request.body)
 
 
@@ -198,7 +198,9 @@ def test_host_must_be_signed() -> None:
 
 def test_missing_x_amz_date() -> None:
     request = signed()
-    stripped = sigv4.HttpRequest("POST", "/", "", [(k, v) for k, v in request.headers if k != "x-amz-date"], BODY)
+    stripped = sigv4.HttpRequest(
+        "POST", "/", "", [(k, v) for k, v in request.headers.items() if k != "x-amz-date"], BODY
+    )
     with pytest.raises(IncompleteSignatureException):
         verify(stripped)
 

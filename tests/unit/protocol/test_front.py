@@ -265,7 +265,7 @@ def test_non_ascii_signature_is_a_client_error_not_a_500(harness: Harness) -> No
             if name == "authorization"
             else value,
         )
-        for name, value in signed.headers
+        for name, value in signed.headers.items()
     ]
     response = harness.send(WireRequest("POST", "/", "", headers, signed.body))
     check_headers(response)

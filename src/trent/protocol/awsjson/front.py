@@ -9,14 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import orjson
 
 from trent.auth.principals import Authenticator
-from trent.auth.sigv4 import HttpRequest
+from trent.auth.sigv4 import HttpRequest, header_map
 from trent.kms.errors import (
     AuthError,
     KmsError,
@@ -49,9 +49,12 @@ class WireRequest:
     method: str
     path: str
     query: str
-    headers: Sequence[tuple[str, str]]  # names in lowercase
+    headers: Mapping[str, str]  # lowercase names → values (pairs are accepted and merged)
     body: bytes = field(repr=False)
     client_ip: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "headers", header_map(self.headers))
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +91,10 @@ class AwsJsonFront:
 
     def __repr__(self) -> str:
         return "AwsJsonFront()"
+
+    async def start(self) -> None:
+        """Run once in the event loop that will serve: connects the audit log."""
+        await self._deps.audit.start()
 
     def prepare(self, request: WireRequest) -> Pending:
         """Everything but waiting: the response, and the audit event it must wait for. Never raises."""
