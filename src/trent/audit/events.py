@@ -200,6 +200,7 @@ class AuditEvent:
     error_code: str | None = None
     error_message: str | None = None
     additional_event_data: dict[str, Any] | None = field(default=None)
+    key_use: bool = False  # a successful use of its key that GetKeyLastUsage reports (not part of the record)
 
     @property
     def key_arn(self) -> str | None:

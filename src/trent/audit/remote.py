@@ -11,7 +11,7 @@ from pathlib import Path
 
 from trent.audit.events import AuditEvent
 from trent.audit.sinks import AuditReads, AuditWriteError, Row, connect_reader, row_of, settle
-from trent.audit.writer import encode_rows, frame, frames
+from trent.audit.writer import frame, frames
 
 log = logging.getLogger("trent.audit")
 RECONNECT_SECONDS = 0.5
@@ -84,7 +84,7 @@ class RemoteAuditLog(AuditReads):
             return
         self._batches += 1
         self._waiting[self._batches] = futures
-        self._transport.write(frame([self._batches, encode_rows([row for row, _ in batch])]))
+        self._transport.write(frame((self._batches, [row for row, _ in batch])))
 
     def submit(self, event: AuditEvent) -> asyncio.Future[None]:
         loop = asyncio.get_running_loop()

@@ -20,34 +20,43 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
+
+import orjson
 
 from trent.audit.chain import GENESIS, StoredRecord, canonical, head_mac, link
 from trent.audit.events import AuditEvent
 
 log = logging.getLogger("trent.audit")
 
+# The chain is the events table: each record's canonical bytes and hash, with its time and key for searching.
+# Nothing else is indexed on the write path; key_use keeps each key's latest successful use (GetKeyLastUsage).
 _SCHEMA = (
     """
     CREATE TABLE IF NOT EXISTS events (
         seq INTEGER PRIMARY KEY,
         event_time REAL NOT NULL,
-        event_name TEXT NOT NULL,
         key_arn TEXT,
-        principal TEXT NOT NULL,
-        error_code TEXT,
-        event_id TEXT NOT NULL,
-        request_id TEXT NOT NULL,
         body BLOB NOT NULL,
         hash BLOB NOT NULL
     )""",
-    "CREATE INDEX IF NOT EXISTS events_by_key ON events (key_arn, seq)",
+    """
+    CREATE TABLE IF NOT EXISTS key_use (
+        key_arn TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        event_time REAL NOT NULL,
+        event_name TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        request_id TEXT NOT NULL
+    )""",
     "CREATE TABLE IF NOT EXISTS head (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER, hash BLOB, mac BLOB)",
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL)",
 )
-_INSERT = (
-    "INSERT INTO events (seq, event_time, event_name, key_arn, principal, error_code, event_id, request_id, body, "
-    "hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT = "INSERT INTO events (seq, event_time, key_arn, body, hash) VALUES (?, ?, ?, ?, ?)"
+_USE = (
+    "INSERT INTO key_use (key_arn, seq, event_time, event_name, event_id, request_id) VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (key_arn) DO UPDATE SET seq = excluded.seq, event_time = excluded.event_time, "
+    "event_name = excluded.event_name, event_id = excluded.event_id, request_id = excluded.request_id"
 )
 
 
@@ -76,7 +85,9 @@ class AuditLog(Protocol):
         """Write synchronously (for background jobs, which have no event loop)."""
         ...
 
-    def last_use(self, key_arn: str, operations: frozenset[str]) -> LastUse | None: ...
+    def last_use(self, key_arn: str) -> LastUse | None:
+        """The latest successful use of the key that GetKeyLastUsage reports (events marked key_use)."""
+        ...
 
     def tracking_start(self) -> datetime | None: ...
 
@@ -96,28 +107,35 @@ def connect_reader(path: Path | str) -> sqlite3.Connection:
     return conn
 
 
+AUDIT_DB_VERSION = 1
+
+
+class AuditFormatError(Exception):
+    """The audit database was written in a format this version does not know."""
+
+
 def open_audit_db(path: Path | str) -> sqlite3.Connection:
     conn = connect_reader(path)
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    if version not in (0, AUDIT_DB_VERSION) or (
+        version == 0 and conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'events'").fetchone()[0]
+    ):
+        conn.close()
+        raise AuditFormatError(f"{path}: audit database format {version} is not one this version can write")
     for statement in _SCHEMA:
         conn.execute(statement)
+    conn.execute(f"PRAGMA user_version = {AUDIT_DB_VERSION}")
     return conn
 
 
-Row = tuple[float, str, "str | None", str, "str | None", str, str, bytes]  # the columns of one event, body last
+# One event as it travels to the writer: (time, key ARN, use, body). `use` is (event name, event id, request
+# id) when the event is a successful use of the key that GetKeyLastUsage reports, else None.
+Row = tuple[float, "str | None", "tuple[str, str, str] | None", bytes]
 
 
 def row_of(event: AuditEvent) -> Row:
-    """An event as it is stored: indexed columns, then its canonical bytes."""
-    return (
-        event.event_time.timestamp(),
-        event.event_name,
-        event.key_arn,
-        event.user_identity.arn or event.user_identity.access_key_id,
-        event.error_code,
-        event.event_id,
-        event.request_id,
-        canonical(event.record()),
-    )
+    use = (event.event_name, event.event_id, event.request_id) if event.key_use else None
+    return (event.event_time.timestamp(), event.key_arn, use, canonical(event.record()))
 
 
 class ChainWriter:
@@ -147,12 +165,16 @@ class ChainWriter:
             try:
                 row = c.execute("SELECT seq, hash FROM head WHERE id = 1").fetchone()
                 seq, digest = (row[0], bytes(row[1])) if row else (0, GENESIS)
-                stored = []
-                for columns in rows:
+                stored, uses = [], {}
+                for when, key_arn, use, body in rows:
                     seq += 1
-                    digest = link(digest, columns[7])
-                    stored.append((seq, *columns, digest))
+                    digest = link(digest, body)
+                    stored.append((seq, when, key_arn, body, digest))
+                    if use is not None and key_arn is not None:
+                        uses[key_arn] = (key_arn, seq, when, *use)
                 c.executemany(_INSERT, stored)
+                if uses:
+                    c.executemany(_USE, uses.values())
                 c.execute(
                     "INSERT INTO head (id, seq, hash, mac) VALUES (1, ?, ?, ?) "
                     "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, mac = excluded.mac",
@@ -185,12 +207,9 @@ class AuditReads:
 
     _reader: sqlite3.Connection
 
-    def last_use(self, key_arn: str, operations: frozenset[str]) -> LastUse | None:
-        marks = ",".join("?" * len(operations))
+    def last_use(self, key_arn: str) -> LastUse | None:
         row = self._reader.execute(
-            f"SELECT event_time, event_name, event_id, request_id FROM events WHERE key_arn = ? "  # noqa: S608
-            f"AND error_code IS NULL AND event_name IN ({marks}) ORDER BY seq DESC LIMIT 1",
-            (key_arn, *sorted(operations)),
+            "SELECT event_time, event_name, event_id, request_id FROM key_use WHERE key_arn = ?", (key_arn,)
         ).fetchone()
         return None if row is None else LastUse(datetime.fromtimestamp(row[0], UTC), row[1], row[2], row[3])
 
@@ -293,6 +312,16 @@ class AuditQuery:
     limit: int | None = None
 
 
+def _matches(record: dict[str, Any], q: AuditQuery) -> bool:
+    identity = record.get("userIdentity") or {}
+    if q.principal is not None and q.principal not in (identity.get("arn"), identity.get("accessKeyId")):
+        return False
+    if q.event_name is not None and record.get("eventName") != q.event_name:
+        return False
+    error = record.get("errorCode")
+    return q.error is None or (error is not None if q.error == "*" else error == q.error)
+
+
 def query(conn: sqlite3.Connection, q: AuditQuery) -> Iterator[bytes]:
     """The stored CloudTrail records that match, oldest first, byte for byte as they were chained."""
     where: list[str] = ["1 = 1"]
@@ -300,17 +329,6 @@ def query(conn: sqlite3.Connection, q: AuditQuery) -> Iterator[bytes]:
     if q.key is not None:
         where.append("key_arn = ?" if q.key.startswith("arn:") else "key_arn LIKE ?")
         args.append(q.key if q.key.startswith("arn:") else f"%:key/{q.key}")
-    if q.principal is not None:
-        where.append("principal = ?")
-        args.append(q.principal)
-    if q.event_name is not None:
-        where.append("event_name = ?")
-        args.append(q.event_name)
-    if q.error == "*":
-        where.append("error_code IS NOT NULL")
-    elif q.error is not None:
-        where.append("error_code = ?")
-        args.append(q.error)
     if q.since is not None:
         where.append("event_time >= ?")
         args.append(q.since.timestamp())
@@ -318,8 +336,10 @@ def query(conn: sqlite3.Connection, q: AuditQuery) -> Iterator[bytes]:
         where.append("event_time <= ?")
         args.append(q.until.timestamp())
     sql = f"SELECT body FROM events WHERE {' AND '.join(where)} ORDER BY seq"  # noqa: S608 - fixed fragments
-    if q.limit is not None:
-        sql += " LIMIT ?"
-        args.append(q.limit)
+    found = 0
     for (body,) in conn.execute(sql, args):
-        yield bytes(body)
+        if _matches(orjson.loads(body), q):
+            yield bytes(body)
+            found += 1
+            if q.limit is not None and found >= q.limit:
+                return

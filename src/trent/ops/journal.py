@@ -42,6 +42,27 @@ READ_ONLY = frozenset(
 )
 
 
+# KeyLastUsageTrackingOperation in the KMS model: the cryptographic operations GetKeyLastUsage reports.
+TRACKED_USES = frozenset(
+    {
+        "Decrypt",
+        "DeriveSharedSecret",
+        "Encrypt",
+        "GenerateDataKey",
+        "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext",
+        "GenerateDataKeyWithoutPlaintext",
+        "GenerateMac",
+        "ReEncrypt",
+        "Sign",
+        "Verify",
+        "VerifyMac",
+        "Encapsulate",
+        "Decapsulate",
+    }
+)
+
+
 def identity_of(principal: Principal) -> UserIdentity:
     kind = "Root" if principal.is_root else "IAMUser"
     name = "" if principal.is_root else principal.arn.rsplit("/", 1)[-1]
@@ -76,6 +97,7 @@ def event_for(
         response_elements=None if result is None or read_only else allow_listed(result, RESPONSE_ELEMENTS),
         error_code=None if error is None else error.code,
         error_message=None if error is None else error.message,
+        key_use=error is None and event_name in TRACKED_USES and bool(keys),
     )
 
 

@@ -269,30 +269,9 @@ def get_public_key(
     )
 
 
-# KeyLastUsageTrackingOperation in the KMS model: the cryptographic operations GetKeyLastUsage reports.
-TRACKED_USES = frozenset(
-    {
-        "Decrypt",
-        "DeriveSharedSecret",
-        "Encrypt",
-        "GenerateDataKey",
-        "GenerateDataKeyPair",
-        "GenerateDataKeyPairWithoutPlaintext",
-        "GenerateDataKeyWithoutPlaintext",
-        "GenerateMac",
-        "ReEncrypt",
-        "Sign",
-        "Verify",
-        "VerifyMac",
-        "Encapsulate",
-        "Decapsulate",
-    }
-)
-
-
 def get_key_last_usage(deps: Deps, ctx: RequestContext, *, key_id: str) -> GetKeyLastUsageResult:
     """The key's most recent successful cryptographic use, answered from the audit log."""
     key = resolve_key(deps, ctx, key_id, Operation.GetKeyLastUsage)
-    use = deps.audit.last_use(key.arn, TRACKED_USES)
+    use = deps.audit.last_use(key.arn)
     last = None if use is None else KeyLastUsage(use.timestamp, use.operation, use.event_id, use.request_id)
     return GetKeyLastUsageResult(key.arn, key.creation_date, last, deps.audit.tracking_start())
