@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from trent.audit.events import REQUEST_PARAMETERS, RESPONSE_ELEMENTS, AuditEvent, UserIdentity, allow_listed
@@ -63,6 +64,7 @@ TRACKED_USES = frozenset(
 )
 
 
+@lru_cache(maxsize=4096)
 def identity_of(principal: Principal) -> UserIdentity:
     kind = "Root" if principal.is_root else "IAMUser"
     name = "" if principal.is_root else principal.arn.rsplit("/", 1)[-1]
