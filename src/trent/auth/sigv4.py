@@ -190,7 +190,7 @@ def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
 
 
 def signature(key: bytes, to_sign: str) -> str:
-    return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(key, to_sign.encode(), "sha256").hex()
 
 
 def _fmt(moment: datetime) -> str:

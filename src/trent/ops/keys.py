@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import timedelta
+from functools import lru_cache
 
 from trent.authz.conditions import FactValue
 from trent.crypto import material as crypto_material
@@ -41,12 +42,19 @@ MIN_PENDING_DAYS, MAX_PENDING_DAYS, DEFAULT_PENDING_DAYS = 7, 30, 30
 USAGE_REQUIRED = "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys."
 
 
+@lru_cache(maxsize=8192)
 def key_material_id(key_id: str, version: int) -> str:
     """A stable 64-hex identifier for one version of a key's material (AWS's BackingKeyIdType)."""
     return hashlib.sha256(f"trent:key-material-id:{key_id}:{version}".encode()).hexdigest()
 
 
+@lru_cache(maxsize=8192)
 def metadata(key: Key) -> KeyMetadata:
+    """KeyMetadata of a key record (records are immutable, and each change makes a new one)."""
+    return _metadata(key)
+
+
+def _metadata(key: Key) -> KeyMetadata:
     lists = key.info.algorithms_for(key.usage)
     return KeyMetadata(
         aws_account_id=key.account,

@@ -7,9 +7,8 @@ seconds, enums their string value; None is left out. Encoders are compiled once 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
-from enum import Enum
 from functools import cache
 from typing import Any
 
@@ -21,10 +20,6 @@ from trent.protocol.awsjson.model import Shape, operation_model, snake
 Encoder = Callable[[Any], Any]
 
 
-def _scalar(value: Any) -> Any:
-    return value.value if isinstance(value, Enum) else value
-
-
 def _blob(value: Any) -> str:
     raw = value.reveal() if isinstance(value, Sensitive) else value
     return base64.b64encode(raw).decode("ascii")
@@ -34,13 +29,17 @@ def _timestamp(value: datetime) -> float:
     return round(value.timestamp(), 3)
 
 
-def _list(shape: Shape) -> Encoder:
+def _list(shape: Shape) -> Encoder | None:
     member = encoder_for(shape.member)
+    if member is None:
+        return None
     return lambda value: [member(v) for v in value]
 
 
-def _map(shape: Shape) -> Encoder:
+def _map(shape: Shape) -> Encoder | None:
     val = encoder_for(shape.value)
+    if val is None:
+        return None
     return lambda value: {str(k): val(v) for k, v in value.items()}
 
 
@@ -49,16 +48,22 @@ def _structure(shape: Shape) -> Encoder:
 
     def encode(value: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        get = value.get if type(value) is dict else value.__getattribute__
         for name, attr, enc in members:
-            item = value.get(attr) if isinstance(value, Mapping) else getattr(value, attr, None)
+            try:
+                item = get(attr)
+            except AttributeError:
+                continue
             if item is not None:
-                out[name] = enc(item)
+                out[name] = item if enc is None else enc(item)
         return out
 
     return encode
 
 
-def encoder_for(shape: Shape) -> Encoder:
+def encoder_for(shape: Shape) -> Encoder | None:
+    """The conversion a member needs, or None when orjson writes the value as it is (strings, numbers,
+    booleans, and StrEnum members, which orjson writes as their string values)."""
     kind = shape.type_name
     if kind == "structure":
         return _structure(shape)
@@ -70,13 +75,14 @@ def encoder_for(shape: Shape) -> Encoder:
         return _blob
     if kind == "timestamp":
         return _timestamp
-    return _scalar
+    return None
 
 
 @cache
 def response_encoder(operation: str) -> Encoder:
     shape = operation_model(operation).output_shape
-    return encoder_for(shape) if shape is not None else (lambda value: {})
+    encoder = encoder_for(shape) if shape is not None else None
+    return encoder if encoder is not None else (lambda value: {})
 
 
 def encode_response(operation: str, result: Any) -> bytes:
