@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -21,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from compare import DEFAULT_LOAD, KEY_ID, SECRET, start_trent  # noqa: E402
+from compare import DEFAULT_LOAD, KEY_ID, SECRET, start_trent
 
 
 def descendants(pid: int) -> list[int]:
