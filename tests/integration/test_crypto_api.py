@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from Crypto.Hash import SHA512
+from Crypto.Signature import eddsa
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, mlkem, padding, utils
 
@@ -24,7 +26,7 @@ SIGNING = [
     for spec, info in KEY_SPECS.items()
     if not info.unsupported and info.signing and spec not in ("RSA_3072", "RSA_4096")
     for algorithm in info.signing
-    if algorithm != "ED25519_PH_SHA_512"
+    if algorithm != "ED25519_PH_SHA_512"  # DIGEST only: test_ed25519ph_signs_the_digest_hashed_once_more
 ] + [("RSA_3072", "RSASSA_PSS_SHA_384"), ("RSA_4096", "RSASSA_PKCS1_V1_5_SHA_512")]
 
 
@@ -239,6 +241,44 @@ def test_sign_and_verify(kms: Any, signing_keys: dict[str, dict[str, Any]], spec
         assert error_of(exc) == ("ValidationException", f"Digest is invalid length for algorithm {algorithm}.")
 
 
+def test_ed25519ph_signs_the_digest_hashed_once_more(kms: Any, signing_keys: dict[str, dict[str, Any]]) -> None:
+    # AWS: with ED25519_PH_SHA_512 and MessageType DIGEST, KMS still applies the SHA-512 prehash of FIPS 186-5
+    # 7.8.1 step 1, so the signature is HashEdDSA over the 64-byte digest. Checked with pycryptodome's RFC 8032
+    # Ed25519ph on the other side (pyca/cryptography and OpenSSL 3.0 have none).
+    key = signing_keys["ECC_NIST_EDWARDS25519"]
+    point = serialization.load_der_public_key(kms.get_public_key(KeyId=key["KeyId"])["PublicKey"]).public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    verifier = eddsa.new(eddsa.import_public_key(point), "rfc8032")
+    digest = hashlib.sha512(b"the message to sign").digest()
+    signed = kms.sign(KeyId=key["KeyId"], Message=digest, MessageType="DIGEST", SigningAlgorithm="ED25519_PH_SHA_512")
+    assert signed["SigningAlgorithm"] == "ED25519_PH_SHA_512" and len(signed["Signature"]) == 64
+    verifier.verify(SHA512.new(digest), signed["Signature"])
+    with pytest.raises(ValueError):  # not Ed25519ph over the message itself: the digest was hashed again
+        verifier.verify(SHA512.new(b"the message to sign"), signed["Signature"])
+    ok = kms.verify(
+        KeyId=key["KeyId"],
+        Message=digest,
+        MessageType="DIGEST",
+        Signature=signed["Signature"],
+        SigningAlgorithm="ED25519_PH_SHA_512",
+    )
+    assert ok["SignatureValid"] is True
+    with pytest.raises(ClientError) as exc:  # a pure Ed25519 signature is not an Ed25519ph one
+        pure = kms.sign(KeyId=key["KeyId"], Message=digest, SigningAlgorithm="ED25519_SHA_512")["Signature"]
+        kms.verify(
+            KeyId=key["KeyId"],
+            Message=digest,
+            MessageType="DIGEST",
+            Signature=pure,
+            SigningAlgorithm="ED25519_PH_SHA_512",
+        )
+    assert error_of(exc) == ("KMSInvalidSignatureException", "")
+    with pytest.raises(ClientError) as exc:
+        kms.sign(KeyId=key["KeyId"], Message=digest[:32], MessageType="DIGEST", SigningAlgorithm="ED25519_PH_SHA_512")
+    assert error_of(exc) == ("ValidationException", "Digest is invalid length for algorithm ED25519_PH_SHA_512.")
+
+
 @pytest.mark.parametrize("spec", ["ML_DSA_44", "ML_DSA_65", "ML_DSA_87"])
 def test_ml_dsa_external_mu(kms: Any, signing_keys: dict[str, dict[str, Any]], spec: str) -> None:
     key = signing_keys[spec]
@@ -277,8 +317,11 @@ def test_signing_errors(kms: Any, raw_kms: Any, signing_keys: dict[str, dict[str
     )
     ed = signing_keys["ECC_NIST_EDWARDS25519"]
     with pytest.raises(ClientError) as exc:
-        kms.sign(KeyId=ed["KeyId"], Message=b"x" * 64, MessageType="DIGEST", SigningAlgorithm="ED25519_PH_SHA_512")
-    assert error_of(exc)[0] == "UnsupportedOperationException"
+        kms.sign(KeyId=ed["KeyId"], Message=b"x" * 64, SigningAlgorithm="ED25519_PH_SHA_512")
+    assert error_of(exc) == (
+        "ValidationException",
+        "Message type RAW is incompatible with signing algorithm ED25519_PH_SHA_512.",
+    )
     with pytest.raises(ClientError) as exc:
         kms.sign(KeyId=ed["KeyId"], Message=b"x" * 64, MessageType="DIGEST", SigningAlgorithm="ED25519_SHA_512")
     assert error_of(exc)[0] == "ValidationException"

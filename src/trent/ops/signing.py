@@ -8,7 +8,6 @@ from trent.crypto.signatures import SCHEMES, Scheme
 from trent.kms.errors import (
     DryRunOperationException,
     KMSInvalidSignatureException,
-    UnsupportedOperationException,
     ValidationException,
 )
 from trent.kms.keys import Key
@@ -45,8 +44,6 @@ def _prepare(
         raise ValidationException(f"Digest is invalid length for algorithm {algorithm}.")
     if message_type is MessageType.EXTERNAL_MU and len(message) != scheme.digest_size:
         raise ValidationException(f"External mu must be {scheme.digest_size} bytes for algorithm {algorithm}.")
-    if scheme.unsupported:
-        raise UnsupportedOperationException(scheme.unsupported)
     return key, scheme
 
 
