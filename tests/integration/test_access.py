@@ -8,7 +8,6 @@ dave. Each rule is shown with an allowed and a denied request.
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,22 +16,26 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support import REGION, TrentServer, error_of, kms_client, trent_command
+from tests.integration.principals import (
+    A_ROOT,
+    ALICE,
+    B_ROOT,
+    BOB,
+    CAROL,
+    DAVE,
+    DENY_IN_IDENTITY,
+    DENY_IN_RESOURCE,
+    NO_IDENTITY_ALLOW,
+    NO_RESOURCE_ALLOW,
+    A,
+    B,
+    admin,
+    denied,
+    user_client,
+)
+from tests.support import REGION, TrentServer, error_of, kms_client
 
-A = "111122223333"
-B = "444455556666"
-A_ROOT = f"arn:aws:iam::{A}:root"
-B_ROOT = f"arn:aws:iam::{B}:root"
-ALICE = f"arn:aws:iam::{A}:user/alice"
-BOB = f"arn:aws:iam::{A}:user/bob"
-CAROL = f"arn:aws:iam::{B}:user/carol"
-DAVE = f"arn:aws:iam::{B}:user/dave"
 B_ROOT_KEY = ("AKIAACCESSBROOT00001", "access-b-root-secret-0001")
-
-NO_RESOURCE_ALLOW = "because no resource-based policy allows the {action} action"
-NO_IDENTITY_ALLOW = "because no identity-based policy allows the {action} action"
-DENY_IN_RESOURCE = "with an explicit deny in a resource-based policy"
-DENY_IN_IDENTITY = "with an explicit deny in an identity-based policy"
 
 # What a key administrator may do (no cryptographic operation): keeps the account root able to manage a test key
 # (and so passes the lockout check) without the key policy allowing any user of A a cryptographic operation.
@@ -63,24 +66,6 @@ def allow(principal: str | list[str], actions: str | list[str], **extra: Any) ->
     return {"Effect": "Allow", "Principal": {"AWS": principal}, "Action": actions, "Resource": "*", **extra}
 
 
-def denied(principal: str, action: str, resource: str, because: str) -> tuple[str, str]:
-    """AWS's AccessDeniedException for `principal` doing `action` on `resource`."""
-    reason = because.format(action=action)
-    return (
-        "AccessDeniedException",
-        f"User: {principal} is not authorized to perform: {action} on resource: {resource} {reason}",
-    )
-
-
-def admin(data_dir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [*trent_command(), "admin", *args, "--data-dir", str(data_dir)], capture_output=True, text=True, timeout=60
-    )
-    if check:
-        assert done.returncode == 0, done.stderr
-    return done
-
-
 @dataclass(frozen=True)
 class World:
     server: TrentServer
@@ -100,28 +85,6 @@ class World:
 
     def put_alice_policy(self, document: str) -> None:
         admin(self.data_dir, "put-user-policy", "--account-id", A, "--user", "alice", "--policy-document", document)
-
-
-def _user(server: TrentServer, account: str, name: str) -> Any:
-    admin(server.data_dir, "create-user", "--account-id", account, name)
-    key_id, secret = f"AKIAACCESS{name.upper():0<10}", f"access-{name}-secret-0001"
-    created = json.loads(
-        admin(
-            server.data_dir,
-            "create-access-key",
-            "--account-id",
-            account,
-            "--user",
-            name,
-            "--access-key-id",
-            key_id,
-            "--secret-access-key",
-            secret,
-            "--json",
-        ).stdout
-    )
-    assert created["Principal"] == f"arn:aws:iam::{account}:user/{name}"
-    return kms_client(server.endpoint, access_key=key_id, secret=secret)
 
 
 def alice_identity_policy(key2_arn: str, identity_denied_arn: str) -> str:
@@ -152,8 +115,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "AccessKeyId": B_ROOT_KEY[0],
             "SecretAccessKey": B_ROOT_KEY[1],
         }
-        alice, bob = _user(server, A, "alice"), _user(server, A, "bob")
-        carol, dave = _user(server, B, "carol"), _user(server, B, "dave")
+        alice, bob = user_client(server, A, "alice", "access"), user_client(server, A, "bob", "access")
+        carol, dave = user_client(server, B, "carol", "access"), user_client(server, B, "dave", "access")
         root = server.client()
         key2 = root.create_key(Description="alice may decrypt with this one")["KeyMetadata"]
         identity_denied = root.create_key(

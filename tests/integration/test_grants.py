@@ -8,47 +8,32 @@ dave. No user has an identity policy: whatever they may do, a grant allows.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support import TrentServer, error_of, kms_client, trent_command
+from tests.integration.principals import (
+    A_ROOT,
+    ALICE,
+    BOB,
+    CAROL,
+    DAVE,
+    NO_IDENTITY_ALLOW,
+    NO_RESOURCE_ALLOW,
+    A,
+    B,
+    admin,
+    denied,
+    user_client,
+)
+from tests.support import TrentServer, error_of, kms_client
 
-A = "111122223333"
-B = "444455556666"
-A_ROOT = f"arn:aws:iam::{A}:root"
-B_ROOT = f"arn:aws:iam::{B}:root"
-ALICE = f"arn:aws:iam::{A}:user/alice"
-BOB = f"arn:aws:iam::{A}:user/bob"
-CAROL = f"arn:aws:iam::{B}:user/carol"
-DAVE = f"arn:aws:iam::{B}:user/dave"
 B_ROOT_KEY = ("AKIAGRANTSBROOT00001", "grants-b-root-secret-0001")
-
-NO_RESOURCE_ALLOW = "because no resource-based policy allows the {action} action"
-NO_IDENTITY_ALLOW = "because no identity-based policy allows the {action} action"
 DRY_RUN = ("DryRunOperationException", "The request would have succeeded, but the DryRun option is set.")
-
-
-def denied(principal: str, action: str, resource: str, because: str) -> tuple[str, str]:
-    reason = because.format(action=action)
-    return (
-        "AccessDeniedException",
-        f"User: {principal} is not authorized to perform: {action} on resource: {resource} {reason}",
-    )
-
-
-def admin(data_dir: Path, *args: str) -> str:
-    done = subprocess.run(
-        [*trent_command(), "admin", *args, "--data-dir", str(data_dir)], capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 @dataclass(frozen=True)
@@ -62,32 +47,14 @@ class World:
     dave: Any
 
 
-def _user(server: TrentServer, account: str, name: str) -> Any:
-    admin(server.data_dir, "create-user", "--account-id", account, name)
-    key_id, secret = f"AKIAGRANTS{name.upper():0<10}", f"grants-{name}-secret-0001"
-    admin(
-        server.data_dir,
-        "create-access-key",
-        "--account-id",
-        account,
-        "--user",
-        name,
-        "--access-key-id",
-        key_id,
-        "--secret-access-key",
-        secret,
-    )
-    return kms_client(server.endpoint, access_key=key_id, secret=secret)
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with TrentServer(tmp_path_factory.mktemp("grants")) as server:
         admin(
             server.data_dir, "create-account", B, "--access-key-id", B_ROOT_KEY[0], "--secret-access-key", B_ROOT_KEY[1]
         )
-        alice, bob = _user(server, A, "alice"), _user(server, A, "bob")
-        carol, dave = _user(server, B, "carol"), _user(server, B, "dave")
+        alice, bob = user_client(server, A, "alice", "grants"), user_client(server, A, "bob", "grants")
+        carol, dave = user_client(server, B, "carol", "grants"), user_client(server, B, "dave", "grants")
         b_root = kms_client(server.endpoint, access_key=B_ROOT_KEY[0], secret=B_ROOT_KEY[1])
         yield World(server, server.client(), b_root, alice, bob, carol, dave)
 
