@@ -192,7 +192,8 @@ class Service:
             blob = key_id.encode() + nonce + key.encrypt(nonce, plaintext, context_aad(req.get("EncryptionContext")))
         else:
             blob = key.public_key().encrypt(plaintext, OAEP[req["EncryptionAlgorithm"]])
-        return {"KeyId": key_id, "CiphertextBlob": base64.b64encode(blob).decode(), "EncryptionAlgorithm": "x"}
+        algorithm = req.get("EncryptionAlgorithm", "SYMMETRIC_DEFAULT")
+        return {"KeyId": key_id, "CiphertextBlob": base64.b64encode(blob).decode(), "EncryptionAlgorithm": algorithm}
 
     def decrypt(self, req: dict[str, Any]) -> dict[str, Any]:
         blob = base64.b64decode(req["CiphertextBlob"])
@@ -222,7 +223,11 @@ class Service:
     def sign(self, req: dict[str, Any]) -> dict[str, Any]:
         _, _, key = self.keys.get(req["KeyId"])
         signature = key.sign(base64.b64decode(req["Message"]), ec.ECDSA(hashes.SHA256()))
-        return {"KeyId": req["KeyId"], "Signature": base64.b64encode(signature).decode(), "SigningAlgorithm": "x"}
+        return {
+            "KeyId": req["KeyId"],
+            "Signature": base64.b64encode(signature).decode(),
+            "SigningAlgorithm": "ECDSA_SHA_256",
+        }
 
     def verify(self, req: dict[str, Any]) -> dict[str, Any]:
         _, _, key = self.keys.get(req["KeyId"])
