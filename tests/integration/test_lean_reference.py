@@ -7,7 +7,7 @@ answered without doing the work would make every ratio in benchmarks/results a l
 from __future__ import annotations
 
 import os
-import re
+import signal
 import socket
 import subprocess
 import sys
@@ -55,7 +55,7 @@ def lean() -> Iterator[str]:
             time.sleep(0.05)
         yield endpoint
     finally:
-        os.killpg(process.pid, 15)
+        os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
         process.stdout.close()
 
@@ -108,5 +108,4 @@ def test_keys_are_seen_by_every_worker(lean: str) -> None:
     kms = _client(lean)
     key_id = kms.create_key()["KeyMetadata"]["KeyId"]
     for _ in range(20):  # fresh connections land on either worker (SO_REUSEPORT)
-        described = _client(lean).describe_key(KeyId=key_id)["KeyMetadata"]
-        assert re.fullmatch(r"[0-9a-f-]{36}", described["KeyId"]) and described["KeyId"] == key_id
+        assert _client(lean).describe_key(KeyId=key_id)["KeyMetadata"]["KeyId"] == key_id
