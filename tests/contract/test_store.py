@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from trent.kms.ids import AccountId, AliasName, KeyId, Region
-from trent.kms.keys import AccessKey, Alias, Key, MaterialVersion, Tag
+from trent.kms.keys import AccessKey, Alias, Grant, Key, MaterialVersion, Tag, User
 from trent.kms.specs import KeySpec, KeyState, KeyUsage, Origin
 from trent.store.base import ConflictError, DuplicateError, Store
 from trent.store.sqlite import SqliteStore
@@ -133,3 +133,86 @@ def test_a_commit_is_visible_to_another_connection_at_once(tmp_path: Path) -> No
     assert got is not None and got.state is KeyState.DISABLED
     writer.close()
     reader.close()
+
+
+def test_every_remembered_read_sees_a_commit_from_another_process_at_once(tmp_path: Path) -> None:
+    """Each read the per-process memo answers (decision 0006) is re-read after another store's commit."""
+    writer, reader = SqliteStore(tmp_path / "shared.db"), SqliteStore(tmp_path / "shared.db")
+    key = _key(8)
+    alias = AliasName("alias/remembered")
+    user_arn = "arn:aws:iam::111122223333:user/u"
+    access = AccessKey("AKIAEXAMPLE000000008", ACCOUNT, user_arn, b"wrapped", NOW)
+
+    def reads() -> tuple[object, ...]:
+        return (
+            reader.get_key(key.key_id),
+            reader.get_alias(ACCOUNT, REGION, alias),
+            reader.get_user(user_arn),
+            reader.get_access_key(access.access_key_id),
+            reader.get_policy(key.key_id),
+            reader.list_grants(key.key_id),
+        )
+
+    assert reads() == (None, None, None, None, None, ())  # absences are remembered too
+    with writer.transaction() as tx:
+        tx.insert_key(key, b"w", '{"v": 1}', [])
+        tx.insert_alias(Alias(ACCOUNT, REGION, alias, key.key_id, NOW, NOW))
+        tx.insert_user(User(user_arn, ACCOUNT, "u", NOW))
+        tx.put_access_key(access)
+        tx.insert_grant(Grant("g1", key.key_id, user_arn, ("Encrypt",), ACCOUNT, NOW))
+    got = reads()
+    assert got[0] == key and got[1] is not None and got[2] is not None and got[3] == access
+    assert got[4] == '{"v": 1}' and [g.grant_id for g in got[5]] == ["g1"]  # type: ignore[attr-defined]
+    with writer.transaction() as tx:
+        tx.update_key(key.evolve(state=KeyState.DISABLED), key.revision)
+        tx.put_policy(key.key_id, '{"v": 2}')
+        tx.delete_alias(ACCOUNT, REGION, alias)
+        tx.put_user_policy(user_arn, "{}")
+        tx.delete_grant("g1")
+    after = reads()
+    assert after[0].state is KeyState.DISABLED  # type: ignore[union-attr]
+    assert after[1] is None and after[2].policy_revision == 1  # type: ignore[union-attr]
+    assert after[3] == access and after[4] == '{"v": 2}' and after[5] == ()  # type: ignore[union-attr]
+    writer.close()
+    reader.close()
+
+
+def test_repeated_reads_with_no_commit_between_run_no_sql(tmp_path: Path) -> None:
+    """The point of the memo: a hot key's second read costs no statement; a commit anywhere ends that."""
+    writer, reader = SqliteStore(tmp_path / "shared.db"), SqliteStore(tmp_path / "shared.db")
+    key = _key(9)
+    with writer.transaction() as tx:
+        tx.insert_key(key, b"w", "{}", [])
+    statements: list[str] = []
+    reader._c.set_trace_callback(statements.append)
+    assert reader.get_key(key.key_id) == key and statements
+    statements.clear()
+    assert reader.get_key(key.key_id) == key and reader.get_key(key.key_id) == key
+    assert statements == []
+    with writer.transaction() as tx:
+        tx.update_key(key.evolve(description="new"), key.revision)
+    assert reader.get_key(key.key_id).description == "new"  # type: ignore[union-attr]
+    assert statements
+    writer.close()
+    reader.close()
+
+
+def test_reads_inside_a_transaction_ask_the_database(tmp_path: Path) -> None:
+    """A read-modify-write must see the database under its write lock, never a remembered answer."""
+    store = SqliteStore(tmp_path / "t.db")
+    other = SqliteStore(tmp_path / "t.db")
+    key = _key(10)
+    with store.transaction() as tx:
+        tx.insert_key(key, b"w", "{}", [])
+    assert store.get_key(key.key_id) == key
+    # Another process's write, whose epoch change is then undone, so only the database knows of it.
+    epoch = store._epoch.read()
+    with other.transaction() as tx:
+        tx.update_key(key.evolve(description="theirs"), key.revision)
+    store._epoch._map[:16] = epoch
+    assert store.get_key(key.key_id) == key  # outside a transaction: remembered
+    with store.transaction() as tx:
+        fresh = tx.get_key(key.key_id)
+        assert fresh is not None and fresh.description == "theirs"
+    store.close()
+    other.close()

@@ -3,17 +3,24 @@
 Durability: synchronous=FULL, so a commit that returned survives kill -9 and power loss (the WAL is fsynced
 at each commit). Writers take the database lock at BEGIN IMMEDIATE, so read-modify-write transactions are
 serialized across processes. One connection per process; not shared across threads.
+
+Reads outside a transaction are answered from a per-process memo while the store's epoch is unchanged
+(decision 0006): every committed transaction, in any process, replaces the epoch (16 random bytes in a
+shared memory-mapped file beside the database) before it returns, and a read checks the epoch before it
+trusts the memo, so a read that starts after a write returned sees that write, in every process.
 """
 
 from __future__ import annotations
 
 import json
+import mmap
+import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from trent.kms.ids import AccountId, AliasName, KeyId, Region
 from trent.kms.keys import (
@@ -29,6 +36,8 @@ from trent.kms.keys import (
 )
 from trent.kms.specs import ExpirationModel, KeySpec, KeyState, KeyUsage, Origin
 from trent.store.base import ConflictError, DuplicateError, Page, Transaction
+
+_T = TypeVar("_T")
 
 _SCHEMA: tuple[str, ...] = (
     # version 1
@@ -546,6 +555,42 @@ class _SqliteOps:
             raise DuplicateError(access_key.access_key_id) from exc
 
 
+_EPOCH_BYTES = 16
+_MEMO_SIZE = 4096
+
+
+class Epoch:
+    """A token that every committed write replaces, shared by every process that opens the database.
+
+    Readers only compare it for equality, so it need not be ordered: a fresh random value per commit can
+    never repeat one a reader remembers, whichever of two racing writers stores last.
+    """
+
+    def __init__(self, database: Path | str) -> None:
+        self._map: mmap.mmap | bytearray
+        if str(database) == ":memory:":
+            self._map = bytearray(_EPOCH_BYTES)
+            return
+        path = Path(f"{database}-epoch")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if os.fstat(fd).st_size < _EPOCH_BYTES:
+                os.ftruncate(fd, _EPOCH_BYTES)
+            self._map = mmap.mmap(fd, _EPOCH_BYTES)
+        finally:
+            os.close(fd)
+
+    def read(self) -> bytes:
+        return bytes(self._map[:_EPOCH_BYTES])
+
+    def advance(self) -> None:
+        self._map[:_EPOCH_BYTES] = os.urandom(_EPOCH_BYTES)
+
+    def close(self) -> None:
+        if isinstance(self._map, mmap.mmap):
+            self._map.close()
+
+
 class SqliteStore(_SqliteOps):
     def __init__(self, path: Path | str) -> None:
         # isolation_level=None: autocommit; each read is its own snapshot; transactions are explicit.
@@ -556,7 +601,52 @@ class SqliteStore(_SqliteOps):
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
         super().__init__(conn)
+        self._epoch = Epoch(path)
+        self._seen = b""
+        self._memo: dict[tuple[str, Any], Any] = {}
+        self._in_transaction = False
         self._migrate()
+
+    def _remembered(self, kind: str, args: Any, load: Callable[[], _T]) -> _T:
+        """`load()`'s answer, from the memo while no write has committed since it was read.
+
+        The epoch is read before the database, so a memo entry is never older than the epoch it is filed
+        under. Inside a transaction the database itself answers (it holds the write lock).
+        """
+        if self._in_transaction:
+            return load()
+        epoch = self._epoch.read()
+        if epoch != self._seen or len(self._memo) >= _MEMO_SIZE:
+            self._memo.clear()
+            self._seen = epoch
+        entry = (kind, args)
+        try:
+            value: _T = self._memo[entry]
+        except KeyError:
+            value = self._memo[entry] = load()
+        return value
+
+    def get_key(self, key_id: KeyId) -> Key | None:
+        return self._remembered("key", key_id, lambda: super(SqliteStore, self).get_key(key_id))
+
+    def get_access_key(self, access_key_id: str) -> AccessKey | None:
+        return self._remembered(
+            "access_key", access_key_id, lambda: super(SqliteStore, self).get_access_key(access_key_id)
+        )
+
+    def get_alias(self, account: AccountId, region: Region, name: AliasName) -> Alias | None:
+        return self._remembered(
+            "alias", (account, region, name), lambda: super(SqliteStore, self).get_alias(account, region, name)
+        )
+
+    def get_user(self, arn: str) -> User | None:
+        return self._remembered("user", arn, lambda: super(SqliteStore, self).get_user(arn))
+
+    def get_policy(self, key_id: KeyId) -> str | None:
+        return self._remembered("policy", key_id, lambda: super(SqliteStore, self).get_policy(key_id))
+
+    def list_grants(self, key_id: KeyId) -> tuple[Grant, ...]:
+        return self._remembered("grants", key_id, lambda: super(SqliteStore, self).list_grants(key_id))
 
     def _migrate(self) -> None:
         with self.transaction():
@@ -570,12 +660,18 @@ class SqliteStore(_SqliteOps):
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
         self._c.execute("BEGIN IMMEDIATE")
+        self._in_transaction = True
         try:
             yield self
         except BaseException:
             self._c.execute("ROLLBACK")
             raise
+        finally:
+            self._in_transaction = False
         self._c.execute("COMMIT")
+        # After the commit, before the caller can answer: no process may trust a memo from before it.
+        self._epoch.advance()
 
     def close(self) -> None:
         self._c.close()
+        self._epoch.close()
