@@ -169,10 +169,11 @@ def summarize(runs: list[dict[str, float]]) -> dict[str, float]:
     return out
 
 
-def start_lean(workers: int, port: int) -> Server:
+def start_lean(workers: int, port: int, durable: Path | None = None) -> Server:
     process = subprocess.Popen(
         [sys.executable, str(HERE / "lean_reference.py"), "--port", str(port), "--workers", str(workers)]
-        + ["--access-key", KEY_ID, "--secret-key", SECRET],
+        + ["--access-key", KEY_ID, "--secret-key", SECRET]
+        + ([] if durable is None else ["--durable", str(durable)]),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -182,7 +183,7 @@ def start_lean(workers: int, port: int) -> Server:
     for line in process.stdout:
         if "listening on" in line:
             time.sleep(1)  # the workers bind after the parent prints
-            return Server("lean", f"http://127.0.0.1:{port}", process)
+            return Server("lean" if durable is None else "lean-durable", f"http://127.0.0.1:{port}", process)
     raise RuntimeError("the lean reference did not start")
 
 
@@ -196,16 +197,22 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--peers", default="lean,moto", help="comma-separated: lean, moto, or none")
+    parser.add_argument(
+        "--peers", default="lean,lean-durable,moto", help="comma-separated: lean, lean-durable, moto, or none"
+    )
     parser.add_argument("--load", type=Path, default=DEFAULT_LOAD)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "latest.md")
     args = parser.parse_args()
     ops = args.ops.split(",")
-    peers = [p for p in args.peers.split(",") if p in ("lean", "moto")]
+    peers = [p for p in args.peers.split(",") if p in ("lean", "lean-durable", "moto")]
     with tempfile.TemporaryDirectory() as tmp:
         servers = [start_trent(args.workers, Path(tmp) / "data")]
         if "lean" in peers:
             servers.append(start_lean(args.workers, int(os.environ.get("LEAN_PORT", "5124"))))
+        if "lean-durable" in peers:
+            journal = Path(tmp) / "lean-journal"
+            journal.mkdir()
+            servers.append(start_lean(args.workers, int(os.environ.get("LEAN_DURABLE_PORT", "5125")), journal))
         if "moto" in peers:
             servers.append(start_moto(int(os.environ.get("MOTO_PORT", "5123"))))
         results: dict[tuple[str, str], list[dict[str, float]]] = {}
@@ -217,7 +224,7 @@ def main() -> int:
                         if result is not None:
                             results.setdefault((server.name, op), []).append(result)
                         print(
-                            f"round {round_no + 1} {server.name:5s} {op:28s} "
+                            f"round {round_no + 1} {server.name:12s} {op:28s} "
                             f"{'unsupported/failed' if result is None else round(_number(result, 'req_s'))}",
                             flush=True,
                         )
@@ -237,7 +244,8 @@ def main() -> int:
         f"Load: kms_load.py (wrk), concurrency 16, {args.duration:g} s per run after 2 s of warm-up, "
         f"median of {args.rounds} interleaved rounds. CPU is the server's, per request. "
         "lean = benchmarks/lean_reference.py with as many workers (SigV4 and real crypto only: issue 5's "
-        "ceiling, to be reached within 0.7×); moto = moto_server.",
+        "ceiling, to be reached within 0.7×); lean-durable = the same with each request's record written and "
+        "fdatasync'd before its response (group commit), the floor under audit-before-response; moto = moto_server.",
         "",
         header,
         rule,

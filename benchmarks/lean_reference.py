@@ -15,6 +15,11 @@ so that every worker finds them (read once per worker, then kept in memory).
     python benchmarks/lean_reference.py --port 9700 --workers 2 --access-key AKID --secret-key SECRET
 
 Not a product: no validation beyond what the load needs, no errors beyond a 400.
+
+`--durable DIR` adds the one safeguard whose cost is physical rather than Python: before each response, a
+record of the request is appended to a per-worker file in DIR and fdatasync'd, with group commit (one
+write + fdatasync per batch, in a thread, while the event loop goes on serving). It is the floor under any
+server that, like Trent, makes its audit record durable before it answers.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import socket
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from multiprocessing import Process
 from pathlib import Path
@@ -258,7 +264,43 @@ class Service:
         return 200, orjson.dumps(result)
 
 
+class Journal:
+    """Group commit: the records queued while a write + fdatasync runs go out together in the next one."""
+
+    def __init__(self, directory: Path, loop: asyncio.AbstractEventLoop) -> None:
+        self.fd = os.open(directory / f"{os.getpid()}.journal", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self.loop = loop
+        self.queued: list[tuple[bytes, Any]] = []
+        self.busy = False
+        self.thread = ThreadPoolExecutor(1)
+
+    def submit(self, record: bytes, then: Any) -> None:
+        self.queued.append((record, then))
+        if not self.busy and len(self.queued) == 1:
+            self.loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        if self.busy or not self.queued:
+            return
+        batch, self.queued = self.queued, []
+        self.busy = True
+        self.thread.submit(self._sync, batch)
+
+    def _sync(self, batch: list[tuple[bytes, Any]]) -> None:
+        os.write(self.fd, b"".join(record for record, _ in batch))
+        os.fdatasync(self.fd)
+        self.loop.call_soon_threadsafe(self._done, batch)
+
+    def _done(self, batch: list[tuple[bytes, Any]]) -> None:
+        self.busy = False
+        for _, then in batch:
+            then()
+        self.flush()
+
+
 class Connection(asyncio.Protocol):
+    journal: Journal | None = None
+
     def __init__(self, service: Service) -> None:
         self.service = service
         self.parser = httptools.HttpRequestParser(self)
@@ -287,17 +329,26 @@ class Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         status, payload = self.service.handle(self.url.decode(), self.headers, b"".join(self.body))
+        target = self.headers.get("x-amz-target", "")
         self.headers, self.body = {}, []
-        self.transport.write(
+        request_id = str(uuid.uuid4())
+        response = (
             b"HTTP/1.1 %d X\r\nContent-Type: application/x-amz-json-1.1\r\nx-amzn-RequestId: %s\r\n"
-            b"Content-Length: %d\r\n\r\n%s" % (status, str(uuid.uuid4()).encode(), len(payload), payload)
+            b"Content-Length: %d\r\n\r\n%s" % (status, request_id.encode(), len(payload), payload)
         )
+        if self.journal is None:
+            self.transport.write(response)
+            return
+        record = orjson.dumps({"time": time.time(), "target": target, "requestID": request_id, "status": status})
+        self.journal.submit(record + b"\n", lambda: self.transport.write(response))
 
 
-def worker(port: int, keys_dir: Path, access_key: str, secret: str) -> None:
+def worker(port: int, keys_dir: Path, access_key: str, secret: str, durable: Path | None) -> None:
     service = Service(Keys(keys_dir), access_key, secret)
 
     async def main() -> None:
+        if durable is not None:
+            Connection.journal = Journal(durable, asyncio.get_running_loop())
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -314,10 +365,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--access-key", required=True)
     parser.add_argument("--secret-key", required=True)
+    parser.add_argument("--durable", type=Path, help="fdatasync a record of each request here before answering")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="lean-keys-") as keys_dir:
         workers = [
-            Process(target=worker, args=(args.port, Path(keys_dir), args.access_key, args.secret_key))
+            Process(target=worker, args=(args.port, Path(keys_dir), args.access_key, args.secret_key, args.durable))
             for _ in range(args.workers)
         ]
         for process in workers:
