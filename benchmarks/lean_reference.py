@@ -265,34 +265,39 @@ class Service:
 
 
 class Journal:
-    """Group commit: the records queued while a write + fdatasync runs go out together in the next one."""
+    """Group commit over STREAMS files: records queued while the write + fdatasync calls in flight run go out
+    together in the next free one. Several calls in flight at once let the disk overlap them (measured:
+    one stream caps the load at ~7k req/s here, four reach ~9k, more add nothing)."""
+
+    STREAMS = 4
 
     def __init__(self, directory: Path, loop: asyncio.AbstractEventLoop) -> None:
-        self.fd = os.open(directory / f"{os.getpid()}.journal", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self.free = [
+            os.open(directory / f"{os.getpid()}.{n}.journal", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            for n in range(self.STREAMS)
+        ]
         self.loop = loop
         self.queued: list[tuple[bytes, Any]] = []
-        self.busy = False
-        self.thread = ThreadPoolExecutor(1)
+        self.threads = ThreadPoolExecutor(self.STREAMS)
 
     def submit(self, record: bytes, then: Any) -> None:
         self.queued.append((record, then))
-        if not self.busy and len(self.queued) == 1:
+        if self.free and len(self.queued) == 1:
             self.loop.call_soon(self.flush)
 
     def flush(self) -> None:
-        if self.busy or not self.queued:
+        if not self.free or not self.queued:
             return
         batch, self.queued = self.queued, []
-        self.busy = True
-        self.thread.submit(self._sync, batch)
+        self.threads.submit(self._sync, batch, self.free.pop())
 
-    def _sync(self, batch: list[tuple[bytes, Any]]) -> None:
-        os.write(self.fd, b"".join(record for record, _ in batch))
-        os.fdatasync(self.fd)
-        self.loop.call_soon_threadsafe(self._done, batch)
+    def _sync(self, batch: list[tuple[bytes, Any]], fd: int) -> None:
+        os.write(fd, b"".join(record for record, _ in batch))
+        os.fdatasync(fd)
+        self.loop.call_soon_threadsafe(self._done, batch, fd)
 
-    def _done(self, batch: list[tuple[bytes, Any]]) -> None:
-        self.busy = False
+    def _done(self, batch: list[tuple[bytes, Any]], fd: int) -> None:
+        self.free.append(fd)
         for _, then in batch:
             then()
         self.flush()

@@ -33,12 +33,12 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="module")
-def lean() -> Iterator[str]:
+def _start(extra: list[str]) -> Iterator[str]:
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, str(LEAN), "--port", str(port), "--workers", "2"]
-        + ["--access-key", ACCESS_KEY_ID, "--secret-key", SECRET_ACCESS_KEY],
+        + ["--access-key", ACCESS_KEY_ID, "--secret-key", SECRET_ACCESS_KEY]
+        + extra,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -58,6 +58,22 @@ def lean() -> Iterator[str]:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
         process.stdout.close()
+
+
+@pytest.fixture(scope="module")
+def lean() -> Iterator[str]:
+    yield from _start([])
+
+
+def test_durable_mode_writes_each_request_before_answering_it(tmp_path: Path) -> None:
+    """lean-durable, the floor under audit-before-response, really puts a record per request on disk."""
+    for endpoint in _start(["--durable", str(tmp_path)]):
+        kms = _client(endpoint)
+        key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+        answers = [kms.encrypt(KeyId=key_id, Plaintext=b"x") for _ in range(5)]
+        request_ids = {a["ResponseMetadata"]["RequestId"] for a in answers}
+        written = b"".join(p.read_bytes() for p in tmp_path.glob("*.journal"))
+        assert all(request_id.encode() in written for request_id in request_ids)
 
 
 def _client(endpoint: str, secret: str = SECRET_ACCESS_KEY) -> Any:
