@@ -25,6 +25,10 @@ RESERVED_ALIAS_PREFIX = "alias/aws/"
 
 _ID_PREFIX = os.urandom(8).hex()  # per process
 _ids = itertools.count(1)
+_UUID_HEAD = (
+    f"{_ID_PREFIX[:8]}-{_ID_PREFIX[8:12]}-4{_ID_PREFIX[12:15]}-"
+    f"{'89ab'[int(_ID_PREFIX[15], 16) & 3]}{_ID_PREFIX[13:16]}-"
+)
 
 
 def unique_id() -> str:
@@ -32,8 +36,7 @@ def unique_id() -> str:
 
     For request and event ids, which must be unique but need not be unpredictable (they are not secrets).
     """
-    p = _ID_PREFIX
-    return f"{p[:8]}-{p[8:12]}-4{p[12:15]}-{'89ab'[int(p[15], 16) & 3]}{p[13:16]}-{next(_ids) & 0xFFFFFFFFFFFF:012x}"
+    return f"{_UUID_HEAD}{next(_ids) & 0xFFFFFFFFFFFF:012x}"
 
 
 def key_arn(region: str, account: str, key_id: str) -> KeyArn:
