@@ -2,12 +2,14 @@
 """Trent against its peers, the same load in the same run, per operation; a Markdown table out.
 
     python benchmarks/compare.py [--ops encrypt,decrypt,...] [--duration 10] [--rounds 3] [--peers lean,moto]
-                                 [--workers 2] [--out benchmarks/results/latest.md]
+                                 [--workers 2] [--base REF] [--out benchmarks/results/latest.md]
 
 Peers: `lean` is benchmarks/lean_reference.py, issue 5's ceiling (SigV4 and real crypto, nothing else);
-`moto` is moto's server.
+`moto` is moto's server; `base` is Trent as of the git revision `--base` (default: the commit before this one),
+checked out into a temporary directory and run with the same interpreter: a before/after of a change, measured
+in the same run.
 
-Each operation is driven by ../shared/bench/kms_load.py (wrk, concurrency 16) against Trent in its default
+Each operation is driven by benchmarks/kms_load.py (wrk, concurrency 16) against Trent in its default
 production configuration (SQLite store, software root of trust, audit on), then against each peer; rounds
 alternate the order. Reported: median req/s, p50, p99, server CPU per request, and the ratio to the peer.
 """
@@ -32,7 +34,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-DEFAULT_LOAD = REPO.parent / "shared" / "bench" / "kms_load.py"
+DEFAULT_LOAD = HERE / "kms_load.py"
 OPS = [
     "encrypt",
     "decrypt",
@@ -72,9 +74,11 @@ class Server:
             os.killpg(self.process.pid, signal.SIGKILL)
 
 
-def start_trent(workers: int, data_dir: Path) -> Server:
+def start_trent(workers: int, data_dir: Path, source: Path | None = None, name: str = "trent") -> Server:
+    """Trent from this checkout, or (`source`) from another checkout's src/ directory."""
     env = {
         **os.environ,
+        **({} if source is None else {"PYTHONPATH": str(source)}),
         "TRENT_ADMIN_ACCESS_KEY_ID": KEY_ID,
         "TRENT_ADMIN_SECRET_ACCESS_KEY": SECRET,
         "TRENT_LOG_LEVEL": "warning",
@@ -91,7 +95,7 @@ def start_trent(workers: int, data_dir: Path) -> Server:
     for line in process.stdout:
         found = re.search(r"listening on (http://\S+)", line)
         if found:
-            return Server("trent", found.group(1), process)
+            return Server(name, found.group(1), process)
     raise RuntimeError("trent did not start")
 
 
@@ -187,6 +191,19 @@ def start_lean(workers: int, port: int, durable: Path | None = None) -> Server:
     raise RuntimeError("the lean reference did not start")
 
 
+def checkout(ref: str, into: Path) -> Path:
+    """The tree of `ref` (git archive: no worktree bookkeeping), for the `base` peer; its src/ directory."""
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", ref, "src"], capture_output=True, check=True)
+    into.mkdir()
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into / "src"
+
+
+def _describe(ref: str) -> str:
+    done = subprocess.run(["git", "-C", str(REPO), "log", "-1", "--format=%h %s", ref], capture_output=True, text=True)
+    return done.stdout.strip()[:80]
+
+
 def _ratio(mine: float, theirs: float) -> str:
     return "—" if mine != mine or theirs != theirs or not theirs else f"{mine / theirs:,.2f}×"
 
@@ -198,15 +215,19 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
-        "--peers", default="lean,lean-durable,moto", help="comma-separated: lean, lean-durable, moto, or none"
+        "--peers", default="lean,lean-durable,moto", help="comma-separated: lean, lean-durable, moto, base, or none"
     )
+    parser.add_argument("--base", default="HEAD~1", help="the git revision the `base` peer runs")
     parser.add_argument("--load", type=Path, default=DEFAULT_LOAD)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "latest.md")
     args = parser.parse_args()
     ops = args.ops.split(",")
-    peers = [p for p in args.peers.split(",") if p in ("lean", "lean-durable", "moto")]
+    peers = [p for p in args.peers.split(",") if p in ("lean", "lean-durable", "moto", "base")]
     with tempfile.TemporaryDirectory() as tmp:
         servers = [start_trent(args.workers, Path(tmp) / "data")]
+        if "base" in peers:
+            source = checkout(args.base, Path(tmp) / "base")
+            servers.append(start_trent(args.workers, Path(tmp) / "base-data", source, "base"))
         if "lean" in peers:
             servers.append(start_lean(args.workers, int(os.environ.get("LEAN_PORT", "5124"))))
         if "lean-durable" in peers:
@@ -245,7 +266,9 @@ def main() -> int:
         f"median of {args.rounds} interleaved rounds. CPU is the server's, per request. "
         "lean = benchmarks/lean_reference.py with as many workers (SigV4 and real crypto only: issue 5's "
         "ceiling, to be reached within 0.7×); lean-durable = the same with each request's record written and "
-        "fdatasync'd before its response (group commit), the floor under audit-before-response; moto = moto_server.",
+        "fdatasync'd before its response (group commit), the floor under audit-before-response; moto = moto_server"
+        + (f"; base = Trent at {args.base} ({_describe(args.base)})" if "base" in peers else "")
+        + ".",
         "",
         header,
         rule,
