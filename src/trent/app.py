@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from trent import logs
 from trent.audit import writer
 from trent.audit.chain import Problem, verify
 from trent.audit.remote import RemoteAuditLog
@@ -108,6 +109,7 @@ def ensure_admin_key(settings: Settings, deps: Deps) -> AdminKey | None:
 
 def build_service(settings: Settings) -> AwsJsonFront:
     """Run in each worker process: its own store connection, root of trust and caches."""
+    logs.configure(settings.log_level, settings.log_format)
     deps = open_deps(settings, create=False, remote_audit=True)
     return AwsJsonFront(deps, Authenticator(deps.store, deps.root_of_trust), utc_now)
 
@@ -115,6 +117,7 @@ def build_service(settings: Settings) -> AwsJsonFront:
 def run_audit_writer(settings: Settings, ready: Callable[[], None]) -> None:
     """The audit writer process: it alone appends the workers' events to the chain."""
     assert settings.audit_socket is not None
+    logs.configure(settings.log_level, settings.log_format)
     root = SoftwareRoot.open(settings.root_key_path, create=False)
     chain = ChainWriter(settings.audit_database_path, audit_key(settings, root))
     try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from trent import app
+from trent import app, logs
 from trent.audit.sinks import AuditQuery
 from trent.config import ConfigError, Settings, load_settings
 from trent.kms.ids import AccountId
@@ -53,7 +52,7 @@ def main() -> None:
 def serve(config: Path | None, **flags: object) -> None:
     """Run the KMS endpoint (creates the data directory, root key and admin key on first start)."""
     settings = _settings(config, **flags)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level, settings.log_format, process="supervisor")
 
     def announce(endpoint: str, admin: app.AdminKey | None) -> None:
         lines = [f"Trent is listening on {endpoint}  (data directory: {settings.data_dir})"]

@@ -55,6 +55,12 @@ def _account(value: str) -> str:
     return value
 
 
+def _choice(value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ValueError("must be one of " + ", ".join(allowed))
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     host: str = DEFAULT_HOST
@@ -67,6 +73,7 @@ class Settings:
     job_interval: float = 5.0
     max_body_bytes: int = 1024 * 1024
     log_level: str = "info"
+    log_format: str = "auto"  # json, text, or auto: text on a terminal, else JSON (trent/logs.py)
     audit_path: Path | None = None  # default: <data_dir>/audit.db
     audit_socket: Path | None = None  # where workers reach the audit writer; chosen by `trent serve`
 
@@ -93,7 +100,8 @@ _PARSERS: Mapping[str, Callable[[str], Any]] = {
     "admin_secret_access_key": str,
     "job_interval": _seconds,
     "max_body_bytes": _positive,
-    "log_level": lambda v: v.lower(),
+    "log_level": lambda v: _choice(v.lower(), ("debug", "info", "warning", "error", "critical")),
+    "log_format": lambda v: _choice(v.lower(), ("json", "text", "auto")),
     "audit_path": lambda v: Path(v).expanduser(),
 }
 

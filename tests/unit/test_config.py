@@ -46,3 +46,14 @@ def test_unknown_file_setting(tmp_path: Path) -> None:
     toml.write_text("colour = 'blue'\n")
     with pytest.raises(ConfigError, match="colour"):
         load_settings({}, environ={}, toml_path=toml)
+
+
+@pytest.mark.parametrize(("name", "value"), [("TRENT_LOG_LEVEL", "loud"), ("TRENT_LOG_FORMAT", "xml")])
+def test_log_settings_are_checked(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match="must be one of"):
+        load_settings({}, environ={name: value})
+
+
+def test_log_settings() -> None:
+    settings = load_settings({}, environ={"TRENT_LOG_LEVEL": "DEBUG", "TRENT_LOG_FORMAT": "json"})
+    assert (settings.log_level, settings.log_format) == ("debug", "json")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,32 @@ from trent.ops.journal import READ_ONLY, event_for
 from trent.ops.registry import OPERATIONS
 
 log = logging.getLogger("trent.request")
+access = logging.getLogger("trent.access")  # one line per request, once its record is durable (trent/logs.py)
+
+
+def _submit(deps: Deps, event: AuditEvent, started: float) -> asyncio.Future[None]:
+    """Submit the request's one event; once it settles, its access log line (if that logger is on)."""
+    durable = deps.audit.submit(event)
+    if access.isEnabledFor(logging.INFO):
+        durable.add_done_callback(lambda done: _log_request(event, done, started))
+    return durable
+
+
+def _log_request(event: AuditEvent, durable: asyncio.Future[None], started: float) -> None:
+    """The fields come from the audit record (allow-listed: no secret, plaintext or body can be among them)."""
+    unaudited = durable.cancelled() or durable.exception() is not None
+    error = "KMSInternalException" if unaudited else event.error_code
+    fields = {
+        "request_id": event.request_id,
+        "operation": event.event_name,
+        "principal": event.user_identity.arn,
+        "access_key_id": event.user_identity.access_key_id,
+        "key": ",".join(event.resources),
+        "outcome": "error" if error else "ok",
+        "error_code": error,
+        "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+    }
+    access.info("%s %s", event.event_name, "ok" if error is None else error, extra={"fields": fields})
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +66,7 @@ class Outcome:
 
 def run(deps: Deps, ctx: RequestContext, operation: Operation, params: Mapping[str, Any]) -> Outcome:
     """Run `operation` and submit its one audit event. Never raises: errors are part of the outcome."""
+    started = time.perf_counter()
     try:
         grants.check_grant_tokens(params.get("grant_tokens", ()))
         result = OPERATIONS[operation](deps, ctx, **params)
@@ -49,7 +77,7 @@ def run(deps: Deps, ctx: RequestContext, operation: Operation, params: Mapping[s
         log.exception("internal error in %s, request %s", operation.value, ctx.request_id)
         result, error = None, KMSInternalException()
     event = event_for(deps, ctx, operation.value, params, result, error)
-    return Outcome(result, error, deps.audit.submit(event))
+    return Outcome(result, error, _submit(deps, event, started))
 
 
 async def settled(outcome: Outcome) -> Any:
@@ -71,7 +99,7 @@ async def invoke(deps: Deps, ctx: RequestContext, operation: Operation, params: 
 def refuse(deps: Deps, ctx: RequestContext, event_name: str, error: KmsError) -> asyncio.Future[None]:
     """Submit the event of a request the front refused before any operation ran (unknown operation, bad
     JSON, validation)."""
-    return deps.audit.submit(event_for(deps, ctx, event_name, None, None, error))
+    return _submit(deps, event_for(deps, ctx, event_name, None, None, error), time.perf_counter())
 
 
 def reject(
@@ -86,7 +114,8 @@ def reject(
     error: KmsError,
 ) -> asyncio.Future[None]:
     """Submit the event of a request whose authentication failed: the caller is unknown, so is its account."""
-    return deps.audit.submit(
+    return _submit(
+        deps,
         AuditEvent(
             event_name=event_name,
             event_time=deps.clock(),
@@ -100,5 +129,6 @@ def reject(
             recipient_account_id="",
             error_code=error.code,
             error_message=error.message,
-        )
+        ),
+        time.perf_counter(),
     )
