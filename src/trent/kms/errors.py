@@ -21,7 +21,6 @@ How an error is rendered on a wire (type string, HTTP status, member name) lives
 
 from __future__ import annotations
 
-
 # What one message may hold: it goes to the caller and into the audit record, and may echo what the caller
 # sent (a key id, an alias, a policy's resource); a longer one is cut and ends "..." (docs/decisions/0007).
 MAX_MESSAGE_CHARS = 4096
