@@ -15,8 +15,20 @@ from enum import Enum
 from functools import lru_cache
 from typing import Any
 
+from trent.audit.chain import canonical
+
 EVENT_VERSION = "1.08"
 EVENT_SOURCE = "kms.amazonaws.com"
+
+# The size of one record is bounded, whoever sends what (docs/decisions/0007-hostile-input.md). A record
+# over MAX_RECORD_BYTES is cut: every string to MAX_FIELD_CHARS characters (ending "..."), every list and
+# map to its first MAX_ITEMS entries, then, if still over, requestParameters and responseElements are
+# left out. CloudTrail's own rule is kept: "CloudTrail truncates a field if the field contents exceed the
+# maximum field size. If a field is truncated, omitted is present with a value of true." (CloudTrail
+# record contents).
+MAX_RECORD_BYTES = 32 * 1024
+MAX_FIELD_CHARS = 1024
+MAX_ITEMS = 100
 
 # Request parameters CloudTrail records for KMS, snake_case → camelCase (AWS KMS Developer Guide, "Logging
 # AWS KMS API calls with AWS CloudTrail": e.g. Decrypt logs encryptionAlgorithm and encryptionContext, and
@@ -234,3 +246,28 @@ class AuditEvent:
         if self.additional_event_data:
             out["additionalEventData"] = self.additional_event_data
         return out
+
+    def body(self) -> bytes:
+        """The record's canonical bytes, at most MAX_RECORD_BYTES (see above): what the chain stores."""
+        record = self.record()
+        body = canonical(record)
+        if len(body) <= MAX_RECORD_BYTES:
+            return body
+        cut: dict[str, Any] = _cut(record)
+        cut["omitted"] = True
+        body = canonical(cut)
+        if len(body) <= MAX_RECORD_BYTES:
+            return body
+        cut["requestParameters"] = cut["responseElements"] = None
+        return canonical(cut)
+
+
+def _cut(value: Any) -> Any:
+    """A copy of a record's value with every string, list and map held to its bound."""
+    if isinstance(value, str):
+        return value if len(value) <= MAX_FIELD_CHARS else value[: MAX_FIELD_CHARS - 3] + "..."
+    if isinstance(value, dict):
+        return {_cut(k): _cut(v) for k, v in list(value.items())[:MAX_ITEMS]}
+    if isinstance(value, list):
+        return [_cut(v) for v in value[:MAX_ITEMS]]
+    return value

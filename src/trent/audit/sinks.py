@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from trent.audit.chain import GENESIS, StoredRecord, canonical, head_mac, link
+from trent.audit.chain import GENESIS, StoredRecord, head_mac, link
 from trent.audit.events import AuditEvent
 
 log = logging.getLogger("trent.audit")
@@ -135,7 +135,7 @@ Row = tuple[float, "str | None", "tuple[str, str, str] | None", bytes]
 
 def row_of(event: AuditEvent) -> Row:
     use = (event.event_name, event.event_id, event.request_id) if event.key_use else None
-    return (event.event_time.timestamp(), event.key_arn, use, canonical(event.record()))
+    return (event.event_time.timestamp(), event.key_arn, use, event.body())
 
 
 class ChainWriter:

@@ -37,6 +37,8 @@ SIGNATURE_MISMATCH = (
     "Access Key and signing method. Consult the service documentation for details."
 )
 INVALID_TOKEN = "The security token included in the request is invalid."
+# The type and text Coral services answer (DynamoDB, aws/aws-sdk-php#2469): InvalidSignatureException.
+HOST_NOT_SIGNED = "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
 
 
 # Named tuples, not frozen dataclasses, for the values built on every request: as immutable, and several
@@ -249,14 +251,34 @@ def check_scope(credential: Credential) -> None:
         )
 
 
+def check_signed_headers(request: HttpRequest, signed_headers: Sequence[str]) -> None:
+    """The signature must cover what decides what the request does.
+
+    AWS General Reference, "Create a canonical request": the canonical headers must include the HTTP host
+    header, and "any x-amz-* headers that you plan to include in your request must also be added". So
+    X-Amz-Target (the operation) and X-Amz-Date are covered, and a signed DescribeKey cannot be replayed
+    as DisableKey. Content-Type is not required: see docs/decisions/0007-hostile-input.md.
+    """
+    if "host" not in signed_headers:
+        raise InvalidSignatureException(HOST_NOT_SIGNED)
+    headers = request.headers
+    for name in headers:
+        if name.startswith("x-amz-") and name not in signed_headers:
+            raise InvalidSignatureException(f"'{name}' must be a 'SignedHeader' in the AWS Authorization.")
+    for name in signed_headers:
+        if name not in headers:
+            raise IncompleteSignatureException(
+                f"'{name}' is named as a SignedHeader, but it does not exist in the HTTP request."
+            )
+
+
 def verify(request: HttpRequest, secret_for: Callable[[str], str | None], now: datetime) -> Verified:
     """Authenticate a header-signed request; the AWS error for the first check that fails."""
     header = request.header("authorization")
     if header is None:
         raise MissingAuthenticationTokenException("Missing Authentication Token")
     auth = parse_authorization(header)
-    if "host" not in auth.signed_headers:
-        raise IncompleteSignatureException("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
+    check_signed_headers(request, auth.signed_headers)
     amz_date = request.header("x-amz-date")
     if amz_date is None:
         raise IncompleteSignatureException(

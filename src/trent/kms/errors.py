@@ -21,11 +21,18 @@ How an error is rendered on a wire (type string, HTTP status, member name) lives
 
 from __future__ import annotations
 
+# What one message may hold: it goes to the caller and into the audit record, and may echo what the caller
+# sent (a key id, an alias, a policy's resource); a longer one is cut and ends "..." (docs/decisions/0007).
+MAX_MESSAGE_CHARS = 4096
+
 
 class KmsError(Exception):
-    """A failure AWS KMS would report to the caller. `message` is safe to send: it never holds a secret."""
+    """A failure AWS KMS would report to the caller. `message` is safe to send: it never holds a secret, and
+    holds at most MAX_MESSAGE_CHARS characters."""
 
     def __init__(self, message: str = "") -> None:
+        if len(message) > MAX_MESSAGE_CHARS:
+            message = message[: MAX_MESSAGE_CHARS - 3] + "..."
         super().__init__(message)
         self.message = message
 

@@ -191,9 +191,65 @@ def test_host_must_be_signed() -> None:
     request = signed()
     header = (request.header("authorization") or "").replace("content-type;host;x-amz-date", "content-type;x-amz-date")
     assert "host" not in header
-    with pytest.raises(IncompleteSignatureException) as raised:
+    with pytest.raises(InvalidSignatureException) as raised:
         verify(replace_header(request, "authorization", header))
     assert raised.value.message == "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
+
+
+def hand_signed(headers: dict[str, str], signed_headers: tuple[str, ...], body: bytes = BODY) -> sigv4.HttpRequest:
+    """A request signed correctly over only `signed_headers`, as a hand-written signer might sign it."""
+    request = sigv4.HttpRequest("POST", "/", "", {"x-amz-date": "20240820T230143Z", **headers}, body)
+    scope = f"20240820/{REGION}/kms/aws4_request"
+    canonical = sigv4.canonical_request(request, signed_headers, hashlib.sha256(body).hexdigest())
+    key = sigv4.signing_key(SECRET, "20240820", REGION, "kms")
+    signature = sigv4.signature(key, sigv4.string_to_sign("20240820T230143Z", scope, canonical))
+    authorization = (
+        f"AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/{scope}, SignedHeaders={';'.join(signed_headers)}, "
+        f"Signature={signature}"
+    )
+    return sigv4.HttpRequest("POST", "/", "", {**request.headers, "authorization": authorization}, body)
+
+
+KMS_HEADERS = {"host": HOST, "content-type": "application/x-amz-json-1.1", "x-amz-target": "TrentService.DescribeKey"}
+
+
+def test_hand_signed_request_covering_every_header_is_accepted() -> None:
+    request = hand_signed(KMS_HEADERS, ("content-type", "host", "x-amz-date", "x-amz-target"))
+    assert verify(request).access_key_id == ACCESS_KEY
+
+
+def test_x_amz_target_must_be_signed() -> None:
+    # A correct signature over host and x-amz-date only: its X-Amz-Target could be rewritten in flight, a
+    # signed DescribeKey replayed as DisableKey. The signature itself verifies; the coverage does not.
+    request = hand_signed(KMS_HEADERS, ("content-type", "host", "x-amz-date"))
+    replayed = replace_header(request, "x-amz-target", "TrentService.DisableKey")
+    for attempt in (request, replayed):
+        with pytest.raises(InvalidSignatureException) as raised:
+            verify(attempt)
+        assert raised.value.message == "'x-amz-target' must be a 'SignedHeader' in the AWS Authorization."
+
+
+@pytest.mark.parametrize("name", ["x-amz-date", "x-amz-security-token", "x-amz-content-sha256", "x-amz-user-agent"])
+def test_every_x_amz_header_must_be_signed(name: str) -> None:
+    headers = {**KMS_HEADERS, name: "20240820T230143Z" if name == "x-amz-date" else "value"}
+    signed_headers = tuple(sorted({"content-type", "host", "x-amz-date", "x-amz-target"} - {name}))
+    with pytest.raises(InvalidSignatureException) as raised:
+        verify(hand_signed(headers, signed_headers))
+    assert raised.value.message == f"'{name}' must be a 'SignedHeader' in the AWS Authorization."
+
+
+def test_unsigned_content_type_and_trace_id_are_accepted() -> None:
+    # The AWS SDK for JavaScript v2 never signs Content-Type; botocore never signs X-Amzn-Trace-Id.
+    headers = {**KMS_HEADERS, "x-amzn-trace-id": "Root=1-5759e988-bd862e3fe1be46a994272793"}
+    request = hand_signed(headers, ("host", "x-amz-date", "x-amz-target"))
+    assert verify(request).access_key_id == ACCESS_KEY
+
+
+def test_signed_header_must_exist() -> None:
+    request = hand_signed(KMS_HEADERS, ("accept", "content-type", "host", "x-amz-date", "x-amz-target"))
+    with pytest.raises(IncompleteSignatureException) as raised:
+        verify(request)
+    assert raised.value.message == "'accept' is named as a SignedHeader, but it does not exist in the HTTP request."
 
 
 def test_missing_x_amz_date() -> None:

@@ -109,3 +109,16 @@ def test_botocore_reads_type_and_message(cls: type[KmsError]) -> None:
     parsed = parser.parse(response, None)
     assert parsed["Error"]["Code"] == cls.__name__
     assert parsed["Error"]["Message"] == error.message
+
+
+def test_a_message_echoing_a_long_input_is_bounded() -> None:
+    # e.g. a MalformedPolicyDocumentException naming a 30 KB Resource of the policy sent
+    error = errors.MalformedPolicyDocumentException(f'Resource {"r" * 30_000} must be in ARN format or "*".')
+    assert len(error.message) == errors.MAX_MESSAGE_CHARS
+    assert error.message.startswith("Resource rrr") and error.message.endswith("r...")
+    assert len(error_body(error)) < errors.MAX_MESSAGE_CHARS + 64
+
+
+def test_a_message_at_the_bound_is_kept_whole() -> None:
+    text = "k" * errors.MAX_MESSAGE_CHARS
+    assert NotFoundException(text).message == text

@@ -291,3 +291,50 @@ def test_timestamp_is_epoch_seconds() -> None:
 
 def test_operation_without_required_members_accepts_an_empty_object() -> None:
     assert decode_request("ListKeys", {}) == {}
+
+
+# --- hostile input: bounded depth and bounded messages (docs/decisions/0007-hostile-input.md) -------------------
+
+
+def nested(depth: int) -> Any:
+    value: Any = "x"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_deeply_nested_member_of_a_list_that_fails_a_constraint_is_a_serialization_error() -> None:
+    # 11 grant tokens (max 10), one of them 600 lists deep: the wrong type is found before the list's length
+    # is checked, as Coral deserializes before it validates; nothing is printed, nothing recurses.
+    tokens = ["token"] * 10 + [nested(600)]
+    error = serialization_error("Encrypt", {"KeyId": KEY_ID, "Plaintext": b64(b"x"), "GrantTokens": tokens})
+    assert error.message == "Start of list found where not expected"
+
+
+def test_deeply_nested_unknown_member_of_a_printed_value_is_cut() -> None:
+    # Unknown members are ignored, but a violation prints the value as sent: it is printed 8 levels deep.
+    tags = [{"TagKey": "k" * 129, "TagValue": "v", "Extra": nested(600)}]
+    message = validation_message("CreateKey", {"Tags": tags})
+    assert "at 'tags.1.member.tagKey' failed to satisfy constraint" in message
+    assert len(message) < 2048
+
+
+def test_a_long_value_is_printed_cut_with_a_marker() -> None:
+    policy = "\x01" * 900_000  # outside the pattern and over the 131072 limit
+    message = validation_message("PutKeyPolicy", {"KeyId": KEY_ID, "Policy": policy})
+    assert message.startswith("2 validation errors detected: Value '" + "\x01" * 1021 + "...' at 'policy' ")
+    assert "Member must have length less than or equal to 131072" in message
+    assert len(message) < 4096
+
+
+def test_a_short_value_is_printed_whole() -> None:
+    message = validation_message("CreateKey", {"Tags": [{"TagKey": "k" * 1024, "TagValue": "v"}]})
+    assert f"Value '{'k' * 1024}' at 'tags.1.member.tagKey'" in message
+
+
+def test_at_most_ten_violations_are_listed_and_all_are_counted() -> None:
+    tags = [{"TagKey": "", "TagValue": "v"} for _ in range(5000)]
+    message = validation_message("CreateKey", {"Tags": tags})
+    assert message.startswith("5000 validation errors detected: ")
+    assert message.count("failed to satisfy constraint") == 10
+    assert "tags.10.member.tagKey" in message and "tags.11.member" not in message

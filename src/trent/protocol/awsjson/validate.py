@@ -4,6 +4,12 @@ Wrong JSON types are SerializationException (the request cannot be read); constr
 length, range, enum, pattern) are collected and reported together, in AWS's Coral form:
 "N validation error(s) detected: Value '<v>' at '<path>' failed to satisfy constraint: <constraint>; ...".
 Values of sensitive members and blobs are never printed (AWS prints "Value at 'plaintext' ...").
+
+Members are decoded before their container's constraints are checked, as Coral deserializes the whole
+request before it validates it: a wrong type anywhere is a SerializationException, and what a violation
+prints has the model's shape. What a message holds is bounded (docs/decisions/0007-hostile-input.md): a
+value is printed to MAX_VALUE_CHARS characters and MAX_DEPTH levels, at most MAX_LISTED violations are
+listed (the count is the true one), and KmsError caps the whole message.
 """
 
 from __future__ import annotations
@@ -18,25 +24,56 @@ from typing import Any
 from trent.kms.errors import SerializationException, ValidationException
 from trent.protocol.awsjson.model import Shape, lower_camel, operation_model, snake
 
-Errors = list[str]
+MAX_VALUE_CHARS = 1024  # of a value printed in a violation; a longer one is cut and ends "..."
+MAX_DEPTH = 8  # levels of a value printed; deeper ones print as "..."
+MAX_LISTED = 10  # violations listed in one message
+
+
+class Errors:
+    """The violations found: all are counted, the first MAX_LISTED are kept."""
+
+    __slots__ = ("count", "listed")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.listed: list[str] = []
+
+    def append(self, violation: str) -> None:
+        self.count += 1
+        if self.count <= MAX_LISTED:
+            self.listed.append(violation)
+
+    def extend(self, other: Errors) -> None:
+        self.count += other.count
+        self.listed.extend(other.listed[: max(0, MAX_LISTED - len(self.listed))])
+
+
 Decoder = Callable[[Any, str, Errors], Any]
 _MISSING = object()
 
 
-def _render(value: Any) -> str:
-    """Java's toString of a value, as Coral prints it inside quotes."""
+def _render(value: Any, depth: int = 0) -> str:
+    """Java's toString of a value, as Coral prints it inside quotes (depth-bounded)."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, (list, tuple, dict)) and depth >= MAX_DEPTH:
+        return "..."
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_render(v) for v in value) + "]"
+        return "[" + ", ".join(_render(v, depth + 1) for v in value[:MAX_VALUE_CHARS]) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}={_render(v)}" for k, v in value.items()) + "}"
+        items = list(value.items())[:MAX_VALUE_CHARS]
+        return "{" + ", ".join(f"{k}={_render(v, depth + 1)}" for k, v in items) + "}"
     return str(value)
 
 
+def shown(text: str) -> str:
+    """`text` as a message may hold it: at most MAX_VALUE_CHARS characters, marked "..." when cut."""
+    return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 3] + "..."
+
+
 def _violation(value: Any, path: str, constraint: str, hidden: bool) -> str:
-    shown = "Value" if hidden else f"Value '{_render(value)}'"
-    return f"{shown} at '{path}' failed to satisfy constraint: {constraint}"
+    printed = "Value" if hidden else f"Value '{shown(_render(value))}'"
+    return f"{printed} at '{shown(path)}' failed to satisfy constraint: {constraint}"
 
 
 def _java_length(value: str) -> int:
@@ -143,8 +180,11 @@ def _list(shape: Shape, hidden: bool) -> Decoder:
     def decode(value: Any, path: str, errors: Errors) -> Any:
         if not isinstance(value, list):
             raise _wrong_type("a List", value)
+        inner = Errors()
+        decoded = tuple(member(v, f"{path}.{i}.member", inner) for i, v in enumerate(value, 1))
         check(value, len(value), path, errors, hidden)
-        if enum and any(v not in enum for v in value if isinstance(v, str)):
+        if enum and any(v not in enum for v in value):
+            # One violation for the list, whose members' own are not repeated.
             errors.append(
                 _violation(
                     value,
@@ -153,9 +193,9 @@ def _list(shape: Shape, hidden: bool) -> Decoder:
                     hidden,
                 )
             )
-            inner: Errors = []
-            return tuple(member(v, f"{path}.{i}.member", inner) for i, v in enumerate(value, 1))
-        return tuple(member(v, f"{path}.{i}.member", errors) for i, v in enumerate(value, 1))
+        else:
+            errors.extend(inner)
+        return decoded
 
     return decode
 
@@ -167,8 +207,11 @@ def _map(shape: Shape, hidden: bool) -> Decoder:
     def decode(value: Any, path: str, errors: Errors) -> Any:
         if not isinstance(value, dict):
             raise _wrong_type("a Map", value)
+        inner = Errors()
+        decoded = {key(k, path, inner): val(v, f"{path}.{k}", inner) for k, v in value.items()}
         check(value, len(value), path, errors, hidden)
-        return {key(k, path, errors): val(v, f"{path}.{k}", errors) for k, v in value.items()}
+        errors.extend(inner)
+        return decoded
 
     return decode
 
@@ -223,9 +266,11 @@ def decode_request(operation: str, document: Any) -> dict[str, Any]:
     """JSON document → snake_case parameters with blobs decoded; raises Serialization/ValidationException."""
     if not isinstance(document, dict):
         raise _wrong_type("a Structure", document)
-    errors: Errors = []
+    errors = Errors()
     params: dict[str, Any] = request_decoder(operation)(document, "", errors)
-    if errors:
-        count = len(errors)
-        raise ValidationException(f"{count} validation error{'s' if count > 1 else ''} detected: " + "; ".join(errors))
+    if errors.count:
+        count = errors.count
+        raise ValidationException(
+            f"{count} validation error{'s' if count > 1 else ''} detected: " + "; ".join(errors.listed)
+        )
     return params
