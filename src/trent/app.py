@@ -6,6 +6,7 @@ The only module that names concrete adapters (SQLite, the software root of trust
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import sqlite3
@@ -19,8 +20,10 @@ from trent.audit import writer
 from trent.audit.chain import Problem, verify
 from trent.audit.remote import RemoteAuditLog
 from trent.audit.sinks import (
+    AuditFormatError,
     AuditLog,
     AuditQuery,
+    AuditWriteError,
     ChainWriter,
     SqliteAuditLog,
     query,
@@ -29,7 +32,7 @@ from trent.audit.sinks import (
     stored_key,
 )
 from trent.auth.principals import Authenticator
-from trent.config import Settings
+from trent.config import DEFAULT_ACCOUNT, Settings
 from trent.kms.ids import AccountId
 from trent.kms.principals import root_arn
 from trent.kms.sensitive import Sensitive
@@ -39,12 +42,28 @@ from trent.ops import rotation as rotation_ops
 from trent.ops.deps import Deps, utc_now
 from trent.ops.keyring import Keyring
 from trent.protocol.awsjson.front import AwsJsonFront
-from trent.rootoftrust.base import RootOfTrust, WrappedMaterial, audit_key_aad
-from trent.rootoftrust.software import SoftwareRoot
+from trent.rootoftrust.base import RootOfTrust, UnwrapError, WrappedMaterial, audit_key_aad
+from trent.rootoftrust.software import RootKeyFileError, SoftwareRoot
 from trent.server import supervisor
 from trent.store.sqlite import SqliteStore
 
 log = logging.getLogger("trent")
+
+
+class SetupError(Exception):
+    """The data directory cannot be used as it is; the message says what is wrong and how to put it right."""
+
+
+# What an operator can cause (bad files, modes, settings, a busy port or data directory): one line, exit 1.
+OPERATOR_ERRORS: tuple[type[Exception], ...] = (
+    SetupError,
+    RootKeyFileError,
+    AuditFormatError,
+    AuditWriteError,
+    sqlite3.Error,
+    OSError,
+    ValueError,
+)
 
 
 def open_deps(settings: Settings, *, create: bool = True, remote_audit: bool = False) -> Deps:
@@ -53,19 +72,56 @@ def open_deps(settings: Settings, *, create: bool = True, remote_audit: bool = F
     data_dir = settings.data_dir
     if not data_dir.exists():
         if not create:
-            raise FileNotFoundError(f"data directory {data_dir} does not exist; start `trent serve` once first")
+            raise SetupError(f"data directory {data_dir} does not exist; start `trent serve` with it once first")
         data_dir.mkdir(parents=True, mode=0o700)
+    if create and not settings.root_key_path.exists():
+        _refuse_a_new_root_for_old_data(settings)
     root = SoftwareRoot.open(settings.root_key_path, create=create)
-    store = SqliteStore(settings.database_path)
+    store = _open_store(settings.database_path)
     audit: AuditLog
-    if remote_audit:
-        assert settings.audit_socket is not None
-        audit = RemoteAuditLog(settings.audit_database_path, settings.audit_socket)
-    else:
-        audit = SqliteAuditLog(settings.audit_database_path, audit_key(settings, root))
+    try:
+        if remote_audit:
+            assert settings.audit_socket is not None
+            audit = RemoteAuditLog(settings.audit_database_path, settings.audit_socket)
+        else:
+            audit = SqliteAuditLog(settings.audit_database_path, audit_key(settings, root))
+    except (sqlite3.DatabaseError, AuditFormatError) as exc:
+        store.close()
+        raise SetupError(f"audit log {settings.audit_database_path} cannot be opened: {exc}") from None
+    except BaseException:
+        store.close()
+        raise
     for path in (settings.database_path, settings.audit_database_path):
         _restrict(path)
     return Deps(store=store, root_of_trust=root, keyring=Keyring(root), audit=audit)
+
+
+def _open_store(path: Path) -> SqliteStore:
+    try:
+        return SqliteStore(path)
+    except sqlite3.DatabaseError as exc:
+        raise SetupError(f"database {path} cannot be opened: {exc}") from None
+
+
+def _refuse_a_new_root_for_old_data(settings: Settings) -> None:
+    """A root key is made only for a data directory that holds nothing: a new one could unwrap none of the
+    stored key material, secrets or the audit log's key, so replacing a lost one would only hide the loss."""
+    held: list[str] = []
+    if settings.database_path.exists():
+        store = _open_store(settings.database_path)
+        try:
+            if not store.is_empty():
+                held.append(str(settings.database_path))
+        finally:
+            store.close()
+    if settings.audit_database_path.exists():
+        held.append(str(settings.audit_database_path))
+    if held:
+        raise SetupError(
+            f"root key file {settings.root_key_path} is missing, but {' and '.join(held)} hold data wrapped by it; "
+            f"restore root.key from your backup into {settings.data_dir} (chmod 600), or start with an empty "
+            "data directory (Trent never makes a new root key for existing data)"
+        )
 
 
 def audit_key(settings: Settings, root: RootOfTrust) -> bytes:
@@ -74,7 +130,36 @@ def audit_key(settings: Settings, root: RootOfTrust) -> bytes:
         settings.audit_database_path,
         lambda: root.wrap(Sensitive(os.urandom(32)), audit_key_aad()).to_bytes(),
     )
-    return root.unwrap(WrappedMaterial.from_bytes(wrapped), audit_key_aad()).reveal()
+    try:
+        return root.unwrap(WrappedMaterial.from_bytes(wrapped), audit_key_aad()).reveal()
+    except (UnwrapError, ValueError):
+        raise SetupError(
+            f"root key file {settings.root_key_path} does not open the audit log {settings.audit_database_path} "
+            "(it was made with another root key): restore the root.key this data directory was made with"
+        ) from None
+
+
+@contextlib.contextmanager
+def _exclusive(data_dir: Path) -> Iterator[None]:
+    """Held by `trent serve` for its lifetime (an flock, released by the kernel however the process ends):
+    a second server on the same data directory would take over the audit socket and run the same jobs.
+    `trent admin` does not take it: it is meant to work while the server runs."""
+    data_dir.mkdir(parents=True, mode=0o700, exist_ok=True)
+    fd = os.open(data_dir / "serve.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            raise SetupError(
+                f"data directory {data_dir} is in use by another trent serve (pid {holder}); "
+                "stop it first, or choose another --data-dir"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _restrict(path: Path) -> None:
@@ -87,11 +172,17 @@ def _restrict(path: Path) -> None:
 class AdminKey:
     access_key_id: str
     secret: Sensitive | None  # set only when generated now, to be shown once
+    account: str = DEFAULT_ACCOUNT
+
+
+def serving_account(settings: Settings, deps: Deps) -> AccountId:
+    """--account-id if given, else the data directory's own account; DEFAULT_ACCOUNT on first start."""
+    return AccountId(settings.account_id or principal_ops.home_account(deps.store) or DEFAULT_ACCOUNT)
 
 
 def ensure_admin_key(settings: Settings, deps: Deps) -> AdminKey | None:
     """On first start, the account's admin access key: the one given in settings, or a generated one."""
-    account = AccountId(settings.account_id)
+    account = serving_account(settings, deps)
     given_id, given_secret = settings.admin_access_key_id, settings.admin_secret_access_key
     if given_id:
         if deps.store.get_access_key(given_id) is None:
@@ -100,11 +191,11 @@ def ensure_admin_key(settings: Settings, deps: Deps) -> AdminKey | None:
             principal_ops.create_access_key(
                 deps, account, root_arn(account), given_id, Sensitive(given_secret.encode())
             )
-        return AdminKey(given_id, None)
+        return AdminKey(given_id, None, account)
     if deps.store.list_access_keys(account):
         return None
     record, secret = principal_ops.create_access_key(deps, account, root_arn(account))
-    return AdminKey(record.access_key_id, secret)
+    return AdminKey(record.access_key_id, secret, account)
 
 
 def build_service(settings: Settings) -> AwsJsonFront:
@@ -144,9 +235,15 @@ def run_jobs(deps: Deps) -> None:
 
 
 def serve(settings: Settings, announce: Callable[[str, AdminKey | None], None]) -> int:
+    supervisor.check_port_free(settings.host, settings.port)  # before a new data directory is made for nothing
+    with _exclusive(settings.data_dir):
+        return _serve_locked(settings, announce)
+
+
+def _serve_locked(settings: Settings, announce: Callable[[str, AdminKey | None], None]) -> int:
     deps = open_deps(settings)
     admin = ensure_admin_key(settings, deps)
-    settings = replace(settings, audit_socket=_audit_socket(settings))
+    settings = replace(settings, account_id=serving_account(settings, deps), audit_socket=_audit_socket(settings))
     return supervisor.run(
         supervisor.Plan(
             host=settings.host,

@@ -36,7 +36,17 @@ _data_dir_option = click.option(
 )
 
 
-@click.group()
+class _Trent(click.Group):
+    """Every operator error (a bad file, mode, setting, a busy port or data directory) is one line and exit 1."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except app.OPERATOR_ERRORS as exc:
+            raise click.ClickException(str(exc) or type(exc).__name__) from None
+
+
+@click.group(cls=_Trent)
 @click.version_option(package_name="trent-kms")
 def main() -> None:
     """Trent: a key management service that speaks the AWS KMS API."""
@@ -47,7 +57,11 @@ def main() -> None:
 @_data_dir_option
 @click.option("--host", help="Address to listen on [TRENT_HOST; default 127.0.0.1].")
 @click.option("--port", type=int, help="Port to listen on; 0 picks a free one [TRENT_PORT; default 9600].")
-@click.option("--account-id", help="Account created at first start [TRENT_ACCOUNT_ID; default 111122223333].")
+@click.option(
+    "--account-id",
+    help="Account of the admin key made at first start [TRENT_ACCOUNT_ID; default: the data directory's, "
+    "111122223333 on first start].",
+)
 @click.option("--workers", type=int, help="Worker processes [TRENT_WORKERS; default: one per core].")
 def serve(config: Path | None, **flags: object) -> None:
     """Run the KMS endpoint (creates the data directory, root key and admin key on first start)."""
@@ -58,7 +72,7 @@ def serve(config: Path | None, **flags: object) -> None:
         lines = [f"Trent is listening on {endpoint}  (data directory: {settings.data_dir})"]
         if admin is not None and admin.secret is not None:
             lines += [
-                "Created the admin access key of account " + settings.account_id + " (shown only this once):",
+                "Created the admin access key of account " + admin.account + " (shown only this once):",
                 f"  aws_access_key_id     = {admin.access_key_id}",
                 f"  aws_secret_access_key = {admin.secret.reveal().decode()}",
             ]
@@ -70,10 +84,7 @@ def serve(config: Path | None, **flags: object) -> None:
         click.echo("\n".join(lines))
         sys.stdout.flush()
 
-    try:
-        sys.exit(app.serve(settings, announce))
-    except (OSError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
+    sys.exit(app.serve(settings, announce))
 
 
 @main.group()
@@ -87,16 +98,16 @@ def _echo_json(value: object) -> None:
 
 @contextlib.contextmanager
 def _admin(config: Path | None, data_dir: Path | None) -> Iterator[Deps]:
-    settings = _settings(config, data_dir=data_dir)
-    try:
-        with app.administration(settings) as deps:
-            yield deps
-    except (OSError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
+    with app.administration(_settings(config, data_dir=data_dir)) as deps:
+        yield deps
 
 
-def _account_of(account_id: str | None, config: Path | None) -> str:
-    return account_id or _settings(config).account_id
+def _account_of(deps: Deps, account_id: str | None, config: Path | None) -> AccountId:
+    """--account-id (TRENT_ACCOUNT_ID), which must exist; else the data directory's own account."""
+    return principals.resolve_account(deps, account_id or _settings(config).account_id)
+
+
+_account_option = click.option("--account-id", help="The account [default: the data directory's].")
 
 
 @admin.command("create-account")
@@ -140,12 +151,12 @@ def list_accounts(config: Path | None, data_dir: Path | None) -> None:
 @admin.command("create-user")
 @_config_option
 @_data_dir_option
-@click.option("--account-id", help="The user's account [default: the server's account].")
+@_account_option
 @click.argument("user_name")
 def create_user(config: Path | None, data_dir: Path | None, account_id: str | None, user_name: str) -> None:
     """Create an IAM-style user, arn:aws:iam::<account>:user/<name>. It can do nothing until a policy allows it."""
     with _admin(config, data_dir) as deps:
-        user = principals.create_user(deps, _account_of(account_id, config), user_name)
+        user = principals.create_user(deps, _account_of(deps, account_id, config), user_name)
     _echo_json({"UserName": user.name, "Arn": user.arn, "Account": user.account})
 
 
@@ -156,14 +167,14 @@ def create_user(config: Path | None, data_dir: Path | None, account_id: str | No
 def list_users(config: Path | None, data_dir: Path | None, account_id: str | None) -> None:
     """List users: ARN and whether an identity policy is attached."""
     with _admin(config, data_dir) as deps:
-        for user in deps.store.list_users(None if account_id is None else AccountId(account_id)):
+        for user in deps.store.list_users(None if account_id is None else _account_of(deps, account_id, config)):
             click.echo(f"{user.arn}\t{'policy' if user.policy else 'no policy'}")
 
 
 @admin.command("put-user-policy")
 @_config_option
 @_data_dir_option
-@click.option("--account-id", help="The user's account [default: the server's account].")
+@_account_option
 @click.option("--user", "user_name", required=True, help="The user.")
 @click.option(
     "--policy-document",
@@ -179,19 +190,19 @@ def put_user_policy(
     elif policy_document.startswith("@"):
         policy_document = Path(policy_document[1:]).read_text()
     with _admin(config, data_dir) as deps:
-        user = principals.put_user_policy(deps, _account_of(account_id, config), user_name, policy_document)
+        user = principals.put_user_policy(deps, _account_of(deps, account_id, config), user_name, policy_document)
     click.echo(f"attached an identity policy to {user.arn}")
 
 
 @admin.command("get-user-policy")
 @_config_option
 @_data_dir_option
-@click.option("--account-id", help="The user's account [default: the server's account].")
+@_account_option
 @click.option("--user", "user_name", required=True, help="The user.")
 def get_user_policy(config: Path | None, data_dir: Path | None, account_id: str | None, user_name: str) -> None:
     """Print a user's identity policy (JSON); exit code 1 if it has none."""
     with _admin(config, data_dir) as deps:
-        policy = principals.get_user_policy(deps, _account_of(account_id, config), user_name)
+        policy = principals.get_user_policy(deps, _account_of(deps, account_id, config), user_name)
     if policy is None:
         click.echo(f"user {user_name} has no identity policy", err=True)
         sys.exit(1)
@@ -201,7 +212,7 @@ def get_user_policy(config: Path | None, data_dir: Path | None, account_id: str 
 @admin.command("create-access-key")
 @_config_option
 @_data_dir_option
-@click.option("--account-id", help="Account of the key [default: the server's account].")
+@_account_option
 @click.option("--user", "user_name", help="IAM user name; without it the key acts as the account root.")
 @click.option("--access-key-id", "given_id", help="Use this access key id instead of a generated one.")
 @click.option("--secret-access-key", "given_secret", help="Use this secret instead of a generated one.")
@@ -215,12 +226,12 @@ def create_access_key(
     given_secret: str | None,
     as_json: bool,
 ) -> None:
-    """Add an access key: for an account's root (the account is created if new) or for an existing user."""
-    account = _account_of(account_id, config)
-    principal = root_arn(account) if user_name is None else user_arn(account, user_name)
+    """Add an access key: for an existing account's root, or for an existing user."""
     with _admin(config, data_dir) as deps:
+        account = _account_of(deps, account_id, config)
+        principal = root_arn(account) if user_name is None else user_arn(account, user_name)
         secret = None if given_secret is None else Sensitive(given_secret.encode())
-        record, secret = principals.create_access_key(deps, AccountId(account), principal, given_id, secret)
+        record, secret = principals.create_access_key(deps, account, principal, given_id, secret)
     if as_json:
         _echo_json(
             {
@@ -243,10 +254,85 @@ def create_access_key(
 def list_access_keys(config: Path | None, data_dir: Path | None, account_id: str | None) -> None:
     """List access key ids and their principals (never secrets)."""
     with _admin(config, data_dir) as deps:
-        records = deps.store.list_access_keys(None if account_id is None else AccountId(account_id))
+        records = deps.store.list_access_keys(None if account_id is None else _account_of(deps, account_id, config))
     for record in records:
         status = "active" if record.active else "inactive"
         click.echo(f"{record.access_key_id}\t{record.account}\t{record.principal_arn}\t{status}")
+
+
+_key_user_option = click.option("--user", "user_name", help="Only if the key is this user's (IAM's UserName).")
+
+
+@admin.command("update-access-key")
+@_config_option
+@_data_dir_option
+@_account_option
+@_key_user_option
+@click.argument("access_key_id")
+@click.option("--status", required=True, type=click.Choice(list(principals.STATUSES)), help="Active or Inactive.")
+def update_access_key(
+    config: Path | None,
+    data_dir: Path | None,
+    account_id: str | None,
+    user_name: str | None,
+    access_key_id: str,
+    status: str,
+) -> None:
+    """Activate or deactivate an access key (IAM UpdateAccessKey); effective on the next request. Audited."""
+    with _admin(config, data_dir) as deps:
+        account = _account_of(deps, account_id, config)
+        record = principals.update_access_key(deps, account, access_key_id, status, user_name)
+    click.echo(f"access key {record.access_key_id} of {record.principal_arn} is now {status}")
+
+
+@admin.command("delete-access-key")
+@_config_option
+@_data_dir_option
+@_account_option
+@_key_user_option
+@click.argument("access_key_id")
+def delete_access_key(
+    config: Path | None, data_dir: Path | None, account_id: str | None, user_name: str | None, access_key_id: str
+) -> None:
+    """Delete an access key for good (IAM DeleteAccessKey); effective on the next request. Audited."""
+    with _admin(config, data_dir) as deps:
+        record = principals.delete_access_key(deps, _account_of(deps, account_id, config), access_key_id, user_name)
+    click.echo(f"deleted access key {record.access_key_id} of {record.principal_arn}")
+
+
+@admin.command("delete-user-policy")
+@_config_option
+@_data_dir_option
+@_account_option
+@click.option("--user", "user_name", required=True, help="The user.")
+def delete_user_policy(config: Path | None, data_dir: Path | None, account_id: str | None, user_name: str) -> None:
+    """Remove a user's identity policy (IAM DeleteUserPolicy); effective on the next request. Audited."""
+    with _admin(config, data_dir) as deps:
+        user = principals.delete_user_policy(deps, _account_of(deps, account_id, config), user_name)
+    click.echo(f"removed the identity policy of {user.arn}")
+
+
+@admin.command("delete-user")
+@_config_option
+@_data_dir_option
+@_account_option
+@click.argument("user_name")
+def delete_user(config: Path | None, data_dir: Path | None, account_id: str | None, user_name: str) -> None:
+    """Delete a user (IAM DeleteUser): refused while it has access keys or a policy. Audited."""
+    with _admin(config, data_dir) as deps:
+        user = principals.delete_user(deps, _account_of(deps, account_id, config), user_name)
+    click.echo(f"deleted user {user.arn}")
+
+
+@admin.command("delete-account")
+@_config_option
+@_data_dir_option
+@click.argument("account_id")
+def delete_account(config: Path | None, data_dir: Path | None, account_id: str) -> None:
+    """Delete an empty account: refused while it has keys, users or access keys, and for the data directory's own."""
+    with _admin(config, data_dir) as deps:
+        account = principals.delete_account(deps, account_id)
+    click.echo(f"deleted account {account.account}")
 
 
 @main.group()
@@ -265,11 +351,7 @@ _audit_path_option = click.option(
 @_audit_path_option
 def audit_verify(config: Path | None, data_dir: Path | None, audit_path: Path | None) -> None:
     """Prove the log intact, or name each modified, missing, reordered or truncated record. Exit 1 if not intact."""
-    settings = _settings(config, data_dir=data_dir, audit_path=audit_path)
-    try:
-        count, problems = app.verify_audit(settings)
-    except (OSError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
+    count, problems = app.verify_audit(_settings(config, data_dir=data_dir, audit_path=audit_path))
     for problem in problems:
         click.echo(str(problem))
     if problems:
@@ -314,8 +396,5 @@ def audit_query(
     """Print the matching records as JSON lines, oldest first."""
     settings = _settings(config, data_dir=data_dir, audit_path=audit_path)
     filters = AuditQuery(key, principal, event_name, error, _when(since), _when(until), limit)
-    try:
-        for body in app.query_audit(settings, filters):
-            click.echo(body.decode())
-    except (OSError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
+    for body in app.query_audit(settings, filters):
+        click.echo(body.decode())

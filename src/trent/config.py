@@ -49,6 +49,15 @@ def _seconds(value: str) -> float:
     return number
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def _log_level(value: str) -> str:
+    if value.lower() not in LOG_LEVELS:
+        raise ValueError(f"not one of {', '.join(LOG_LEVELS)}")
+    return value.lower()
+
+
 def _account(value: str) -> str:
     if re.fullmatch(r"[0-9]{12}", value) is None:
         raise ValueError("an account id is 12 digits")
@@ -66,7 +75,7 @@ class Settings:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     data_dir: Path = field(default_factory=default_data_dir)
-    account_id: str = DEFAULT_ACCOUNT
+    account_id: str | None = None  # None: the data directory's own account (DEFAULT_ACCOUNT on first start)
     workers: int = field(default_factory=lambda: max(1, min(os.cpu_count() or 1, 8)))
     admin_access_key_id: str | None = None
     admin_secret_access_key: str | None = field(default=None, repr=False)
@@ -100,7 +109,7 @@ _PARSERS: Mapping[str, Callable[[str], Any]] = {
     "admin_secret_access_key": str,
     "job_interval": _seconds,
     "max_body_bytes": _positive,
-    "log_level": lambda v: _choice(v.lower(), ("debug", "info", "warning", "error", "critical")),
+    "log_level": _log_level,
     "log_format": lambda v: _choice(v.lower(), ("json", "text", "auto")),
     "audit_path": lambda v: Path(v).expanduser(),
 }
@@ -130,7 +139,7 @@ def load_settings(
         for name, value in document.items():
             if name not in _PARSERS:
                 raise ConfigError(f"config file {toml_path}: unknown setting {name!r}")
-            values[name] = _parse(name, value, "config file setting")
+            values[name] = _parse(name, value, f"config file {toml_path}: setting")
     for name in _PARSERS:
         env_value = environ.get(ENV_PREFIX + name.upper())
         if env_value:

@@ -8,6 +8,7 @@ dave. Each rule is shown with an allowed and a denied request.
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,7 @@ from tests.integration.principals import (
     denied,
     user_client,
 )
-from tests.support import REGION, TrentServer, error_of, kms_client
+from tests.support import REGION, TrentServer, error_of, kms_client, trent_command
 
 B_ROOT_KEY = ("AKIAACCESSBROOT00001", "access-b-root-secret-0001")
 
@@ -620,3 +621,130 @@ def test_admin_refuses_invalid_identity_policies_and_shows_what_was_put(world: W
     assert admin(world.data_dir, "get-user-policy", "--account-id", A, "--user", "alice").stdout == (
         world.alice_policy + "\n"
     )
+
+
+# -- 6. revocation: access keys deactivated or deleted, users and accounts deleted ------------------------------------
+
+INVALID_TOKEN = ("UnrecognizedClientException", "The security token included in the request is invalid.")
+
+
+def _fresh_clients(world: World, key: tuple[str, str], n: int = 8) -> list[Any]:
+    """n clients, each on its own connection: the kernel spreads them over the server's workers."""
+    return [kms_client(world.server.endpoint, access_key=key[0], secret=key[1]) for _ in range(n)]
+
+
+def _all_refused(clients: list[Any]) -> None:
+    for client in clients:
+        with pytest.raises(ClientError) as exc:
+            client.list_keys()
+        assert error_of(exc) == INVALID_TOKEN
+
+
+def _audited(world: World, event_name: str) -> list[dict[str, Any]]:
+    done = subprocess.run(
+        [*trent_command(), "audit", "query", "--data-dir", str(world.data_dir), "--event-name", event_name],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def test_an_inactive_or_deleted_access_key_is_refused_on_the_next_request_on_every_worker(world: World) -> None:
+    admin(world.data_dir, "create-user", "--account-id", A, "erin")
+    admin(
+        world.data_dir,
+        "put-user-policy",
+        "--account-id",
+        A,
+        "--user",
+        "erin",
+        "--policy-document",
+        policy({"Effect": "Allow", "Action": "kms:ListKeys", "Resource": "*"}),
+    )
+    key = ("AKIAREVOKEERIN000001", "revoke-erin-secret-0001")
+    admin(world.data_dir, "create-access-key", "--account-id", A, "--user", "erin", "--access-key-id", key[0],
+          "--secret-access-key", key[1])  # fmt: skip
+    kept = kms_client(world.server.endpoint, access_key=key[0], secret=key[1])
+    for client in [kept, *_fresh_clients(world, key)]:  # every worker has read (and remembers) the key
+        assert client.list_keys()["Truncated"] is False
+
+    admin(world.data_dir, "update-access-key", key[0], "--status", "Inactive")  # the data directory's account: A
+    _all_refused([kept, *_fresh_clients(world, key)])  # the kept connection too: its next request
+    listed = admin(world.data_dir, "list-access-keys", "--account-id", A).stdout
+    assert f"{key[0]}\t{A}\t{ALICE.replace('alice', 'erin')}\tinactive" in listed
+    admin(world.data_dir, "update-access-key", key[0], "--status", "Active", "--user", "erin")
+    assert all(c.list_keys()["Truncated"] is False for c in [kept, *_fresh_clients(world, key)])
+
+    conflict = admin(world.data_dir, "delete-user", "erin", check=False)
+    assert (conflict.returncode, conflict.stderr) == (
+        1,
+        "Error: DeleteConflict: Cannot delete entity, must delete access keys first.\n",
+    )
+    admin(world.data_dir, "delete-access-key", key[0])
+    _all_refused([kept, *_fresh_clients(world, key)])
+    again = admin(world.data_dir, "delete-access-key", key[0], check=False)
+    assert again.stderr == f"Error: The Access Key with id {key[0]} cannot be found (in account {A}).\n"
+    conflict = admin(world.data_dir, "delete-user", "erin", check=False)
+    assert conflict.stderr == "Error: DeleteConflict: Cannot delete entity, must delete policies first.\n"
+    admin(world.data_dir, "delete-user-policy", "--user", "erin")
+    admin(world.data_dir, "delete-user", "erin")
+    assert "user/erin" not in admin(world.data_dir, "list-users").stdout
+    gone = admin(world.data_dir, "delete-user", "erin", check=False)
+    assert gone.stderr == f"Error: The user with name erin cannot be found (in account {A}).\n"
+
+    events = {name: _audited(world, name) for name in ("UpdateAccessKey", "DeleteAccessKey", "DeleteUser")}
+    assert [e["requestParameters"]["status"] for e in events["UpdateAccessKey"]] == ["Inactive", "Active"]
+    deleted = events["DeleteAccessKey"][0]
+    assert deleted["eventSource"] == "iam.amazonaws.com" and deleted["recipientAccountId"] == A
+    assert deleted["requestParameters"] == {"accessKeyId": key[0], "userName": "erin"}
+    assert deleted["userIdentity"]["arn"] == A_ROOT and deleted["userAgent"] == "trent-admin"
+    assert events["DeleteUser"][0]["requestParameters"] == {"userName": "erin"}
+    assert all(key[1] not in json.dumps(e) for found in events.values() for e in found)
+    verified = subprocess.run(
+        [*trent_command(), "audit", "verify", "--data-dir", str(world.data_dir)], capture_output=True, text=True
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_an_access_key_of_another_account_or_user_is_not_found(world: World) -> None:
+    other_account = admin(world.data_dir, "update-access-key", B_ROOT_KEY[0], "--status", "Inactive", check=False)
+    assert other_account.stderr == f"Error: The Access Key with id {B_ROOT_KEY[0]} cannot be found (in account {A}).\n"
+    other_user = admin(
+        world.data_dir, "delete-access-key", "--account-id", B, "--user", "carol", B_ROOT_KEY[0], check=False
+    )
+    assert other_user.returncode == 1 and "cannot be found" in other_user.stderr
+    assert world.b_root.list_keys()["Truncated"] is False  # neither touched it
+
+
+def test_an_account_is_deleted_only_when_empty_and_not_the_data_directory_s(world: World) -> None:
+    held = admin(world.data_dir, "delete-account", B, check=False)
+    assert held.returncode == 1
+    assert held.stderr.startswith(f"Error: DeleteConflict: Cannot delete account {B}, it still has ")
+    assert "2 user(s), 3 access key(s)." in held.stderr  # carol and dave; B's root, carol's and dave's keys
+    own = admin(world.data_dir, "delete-account", A, check=False)
+    assert own.stderr == f"Error: account {A} is the data directory's own account; it cannot be deleted\n"
+    admin(world.data_dir, "create-account", "999988887777", "--access-key-id", "AKIADOOMEDACCOUNT001",
+          "--secret-access-key", "doomed-account-secret-1")  # fmt: skip
+    doomed = kms_client(world.server.endpoint, access_key="AKIADOOMEDACCOUNT001", secret="doomed-account-secret-1")
+    doomed.create_key()
+    assert "1 key(s)" in admin(world.data_dir, "delete-account", "999988887777", check=False).stderr
+    admin(world.data_dir, "delete-access-key", "--account-id", "999988887777", "AKIADOOMEDACCOUNT001")
+    assert (
+        "1 key(s) (schedule their deletion"
+        in admin(world.data_dir, "delete-account", "999988887777", check=False).stderr
+    )
+    assert "999988887777" in admin(world.data_dir, "list-accounts").stdout
+    _all_refused(_fresh_clients(world, ("AKIADOOMEDACCOUNT001", "doomed-account-secret-1"), 2))
+    missing = admin(world.data_dir, "delete-account", "999988887776", check=False)
+    assert (
+        missing.stderr
+        == "Error: account 999988887776 does not exist (trent admin create-account 999988887776 makes it)\n"
+    )
+    admin(world.data_dir, "create-account", "999988887770", "--no-access-key")
+    assert admin(world.data_dir, "delete-account", "999988887770").stdout == "deleted account 999988887770\n"
+    assert "999988887770" not in admin(world.data_dir, "list-accounts").stdout
+    after = admin(world.data_dir, "create-access-key", "--account-id", "999988887770", check=False)
+    assert after.returncode == 1 and "account 999988887770 does not exist" in after.stderr
+    assert [e["requestParameters"] for e in _audited(world, "DeleteAccount")] == [{"accountId": "999988887770"}]

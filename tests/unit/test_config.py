@@ -9,7 +9,8 @@ from trent.config import DEFAULT_PORT, ConfigError, Settings, load_settings
 
 def test_defaults() -> None:
     settings = load_settings({}, environ={})
-    assert settings.host == "127.0.0.1" and settings.port == DEFAULT_PORT and settings.account_id == "111122223333"
+    assert settings.host == "127.0.0.1" and settings.port == DEFAULT_PORT
+    assert settings.account_id is None  # the data directory's own account; trent serve makes 111122223333 first
     assert settings.data_dir.name == "trent" and settings.workers >= 1
 
 
@@ -28,6 +29,9 @@ def test_precedence_flags_over_environment_over_file(tmp_path: Path) -> None:
         ({"port": 70000}, {}, "'port'"),
         ({}, {"TRENT_ACCOUNT_ID": "12"}, "TRENT_ACCOUNT_ID"),
         ({"workers": 0}, {}, "'workers'"),
+        ({}, {"TRENT_LOG_LEVEL": "loud"}, "TRENT_LOG_LEVEL"),
+        ({}, {"TRENT_WORKERS": "many"}, "TRENT_WORKERS"),
+        ({}, {"TRENT_JOB_INTERVAL": "-1"}, "TRENT_JOB_INTERVAL"),
     ],
 )
 def test_errors_name_the_setting(flags: dict[str, object], environ: dict[str, str], named: str) -> None:
@@ -50,10 +54,23 @@ def test_unknown_file_setting(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("name", "value"), [("TRENT_LOG_LEVEL", "loud"), ("TRENT_LOG_FORMAT", "xml")])
 def test_log_settings_are_checked(name: str, value: str) -> None:
-    with pytest.raises(ConfigError, match="must be one of"):
+    with pytest.raises(ConfigError, match="one of"):
         load_settings({}, environ={name: value})
 
 
 def test_log_settings() -> None:
     settings = load_settings({}, environ={"TRENT_LOG_LEVEL": "DEBUG", "TRENT_LOG_FORMAT": "json"})
     assert (settings.log_level, settings.log_format) == ("debug", "json")
+
+
+@pytest.mark.parametrize("level", ["debug", "INFO", "Warning", "error", "critical"])
+def test_log_levels_are_the_logging_module_s(level: str) -> None:
+    assert load_settings({}, environ={"TRENT_LOG_LEVEL": level}).log_level == level.lower()
+
+
+@pytest.mark.parametrize("text", ["port = ", "port = 'x'", "[[", "workers = 0"])
+def test_a_bad_file_is_one_config_error(tmp_path: Path, text: str) -> None:
+    toml = tmp_path / "t.toml"
+    toml.write_text(text)
+    with pytest.raises(ConfigError, match=str(toml)):
+        load_settings({}, environ={}, toml_path=toml)

@@ -213,6 +213,7 @@ class AuditEvent:
     error_message: str | None = None
     additional_event_data: dict[str, Any] | None = field(default=None)
     key_use: bool = False  # a successful use of its key that GetKeyLastUsage reports (not part of the record)
+    event_source: str = EVENT_SOURCE  # iam.amazonaws.com for `trent admin`'s changes of principals
 
     @property
     def key_arn(self) -> str | None:
@@ -224,7 +225,7 @@ class AuditEvent:
             "eventVersion": EVENT_VERSION,
             "userIdentity": self.user_identity.record(),
             "eventTime": _timestamp(int(self.event_time.timestamp())),
-            "eventSource": EVENT_SOURCE,
+            "eventSource": self.event_source,
             "eventName": self.event_name,
             "awsRegion": self.region,
             "sourceIPAddress": self.source_ip,

@@ -65,19 +65,21 @@ class SoftwareRoot:
         """Load the root key file; create it (mode 0600, atomically) on first start."""
         if not path.exists():
             if not create:
-                raise RootKeyFileError(f"root key file {path} does not exist")
+                raise RootKeyFileError(f"root key file {path} does not exist; restore it from your backup (mode 0600)")
             _create(path)
         mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:
-            raise RootKeyFileError(f"root key file {path} has mode {mode:o}; it must not be readable by others (0600)")
+            raise RootKeyFileError(
+                f"root key file {path} has mode {mode:o}; it must not be readable by others (chmod 600 {path})"
+            )
         try:
             doc = json.loads(path.read_text())
             if not isinstance(doc, dict) or doc.get("version") != FILE_VERSION or not isinstance(doc["keys"], dict):
                 raise ValueError("not a version 1 root key file")
             keys = {kid: base64.b64decode(v, validate=True) for kid, v in doc["keys"].items()}
             return cls(keys, doc["active"])
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise RootKeyFileError(f"root key file {path} is malformed") from exc
+        except (ValueError, KeyError, TypeError, AttributeError, RootKeyFileError) as exc:
+            raise RootKeyFileError(f"root key file {path} is malformed; restore it from your backup") from exc
 
 
 def _create(path: Path) -> None:

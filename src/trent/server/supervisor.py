@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import errno
 import logging
 import multiprocessing
 import os
@@ -39,14 +40,39 @@ class Plan:
     job_interval: float
 
 
-def _socket(host: str, port: int) -> socket.socket:
+class PortInUseError(OSError):
+    """Someone (most likely another `trent serve`) already listens on, or holds, the port."""
+
+
+def _socket(host: str, port: int, *, reuse_addr: bool = True, reuse_port: bool = True) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP (0001-http-stack.md).
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
+    try:
+        if reuse_addr:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except BaseException:
+        sock.close()
+        raise
     return sock
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Refuse a port another server holds. SO_REUSEPORT would let a second server of the same user bind it
+    too, and the kernel would split connections between the two; a probe without SO_REUSEPORT cannot bind
+    beside another server's listening workers, nor beside a supervisor's reserve (which has no SO_REUSEADDR),
+    yet binds over the TIME_WAIT connections a stopped server leaves."""
+    if port == 0:
+        return  # the kernel picks a port nobody holds
+    try:
+        _socket(host, port, reuse_port=False).close()
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise PortInUseError(f"port {port} on {host} is already in use (another trent serve?)") from None
 
 
 def _die_with_parent() -> None:
@@ -120,7 +146,10 @@ def run(
     sidecar: Callable[[Any, Callable[[], None]], None] | None = None,
 ) -> int:
     """Start the sidecar (if any), then the workers; run the jobs; restart whatever dies; stop on a signal."""
-    reserve = _socket(plan.host, plan.port)
+    check_port_free(plan.host, plan.port)
+    # No SO_REUSEADDR on the reserve, so that a second server's probe (check_port_free) fails even before
+    # this one's workers listen; SO_REUSEPORT lets those workers bind beside it.
+    reserve = _socket(plan.host, plan.port, reuse_addr=False)
     port = reserve.getsockname()[1]
     ready = _CTX.Queue()
     stopping = False

@@ -403,6 +403,17 @@ class _SqliteOps:
         )
         return tuple(_user(r) for r in rows)
 
+    def count_keys(self, account: AccountId) -> int:
+        (count,) = self._c.execute("SELECT count(*) FROM keys WHERE account = ?", (account,)).fetchone()
+        return int(count)
+
+    def is_empty(self) -> bool:
+        row = self._c.execute(
+            "SELECT EXISTS (SELECT 1 FROM accounts) OR EXISTS (SELECT 1 FROM users) "
+            "OR EXISTS (SELECT 1 FROM access_keys) OR EXISTS (SELECT 1 FROM keys)"
+        ).fetchone()
+        return not row[0]
+
     def get_grant(self, grant_id: str) -> Grant | None:
         row = self._c.execute(f"SELECT {_GRANT_COLUMNS} FROM grants WHERE grant_id = ?", (grant_id,)).fetchone()
         return None if row is None else _grant(row)
@@ -553,6 +564,18 @@ class _SqliteOps:
             )
         except sqlite3.IntegrityError as exc:
             raise DuplicateError(access_key.access_key_id) from exc
+
+    def set_access_key_active(self, access_key_id: str, active: bool) -> None:
+        self._c.execute("UPDATE access_keys SET active = ? WHERE access_key_id = ?", (int(active), access_key_id))
+
+    def delete_access_key(self, access_key_id: str) -> None:
+        self._c.execute("DELETE FROM access_keys WHERE access_key_id = ?", (access_key_id,))
+
+    def delete_user(self, arn: str) -> None:
+        self._c.execute("DELETE FROM users WHERE arn = ?", (arn,))
+
+    def delete_account(self, account: AccountId) -> None:
+        self._c.execute("DELETE FROM accounts WHERE account = ?", (account,))
 
 
 _EPOCH_BYTES = 16

@@ -284,3 +284,15 @@ def test_open_survives_a_stale_temporary_file(key_file: Path) -> None:
 
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert SoftwareRoot.open(key_file).unwrap(root.wrap(SECRET, AAD), AAD) == SECRET
+
+
+def test_errors_name_the_file_and_the_remedy(key_file: Path) -> None:
+    with pytest.raises(RootKeyFileError, match=f"{key_file} does not exist; restore it from your backup"):
+        SoftwareRoot.open(key_file, create=False)
+    SoftwareRoot.open(key_file)
+    key_file.chmod(0o640)
+    with pytest.raises(RootKeyFileError, match=f"has mode 640; .*\\(chmod 600 {key_file}\\)"):
+        SoftwareRoot.open(key_file)
+    _write(key_file, {"version": 1, "active": "rk-b", "keys": {"rk-a": _b64(KEY_A)}})
+    with pytest.raises(RootKeyFileError, match=f"{key_file} is malformed; restore it from your backup"):
+        SoftwareRoot.open(key_file)
