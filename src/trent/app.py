@@ -11,22 +11,24 @@ import os
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from trent.audit import writer
-from trent.audit.chain import Problem, verify
+from trent.audit.anchor import CHAIN_ID_BYTES, CHECKPOINT, Checkpointer, Identity, Position, later, unseal
 from trent.audit.remote import RemoteAuditLog
 from trent.audit.sinks import (
     AuditLog,
     AuditQuery,
     ChainWriter,
     SqliteAuditLog,
+    chain_facts,
+    name_chain,
+    open_readonly,
     query,
-    read_head,
-    read_records,
-    stored_key,
+    read_meta,
 )
+from trent.audit.verify import Problem, Tally, verify_log
 from trent.auth.principals import Authenticator
 from trent.config import Settings
 from trent.kms.ids import AccountId
@@ -41,7 +43,7 @@ from trent.protocol.awsjson.front import AwsJsonFront
 from trent.rootoftrust.base import RootOfTrust, WrappedMaterial, audit_key_aad
 from trent.rootoftrust.software import SoftwareRoot
 from trent.server import supervisor
-from trent.store.sqlite import SqliteStore
+from trent.store.sqlite import SqliteStore, read_blobs
 
 log = logging.getLogger("trent")
 
@@ -61,19 +63,75 @@ def open_deps(settings: Settings, *, create: bool = True, remote_audit: bool = F
         assert settings.audit_socket is not None
         audit = RemoteAuditLog(settings.audit_database_path, settings.audit_socket)
     else:
-        audit = SqliteAuditLog(settings.audit_database_path, audit_key(settings, root))
+        chain = open_chain(settings, root, store)
+        audit = SqliteAuditLog(settings.audit_database_path, chain.key, checkpointer(chain, store))
     for path in (settings.database_path, settings.audit_database_path):
         _restrict(path)
     return Deps(store=store, root_of_trust=root, keyring=Keyring(root), audit=audit)
 
 
-def audit_key(settings: Settings, root: RootOfTrust) -> bytes:
-    """The key that authenticates the audit log's head, kept in the audit database wrapped by the root."""
-    wrapped = stored_key(
-        settings.audit_database_path,
-        lambda: root.wrap(Sensitive(os.urandom(32)), audit_key_aad()).to_bytes(),
-    )
-    return root.unwrap(WrappedMaterial.from_bytes(wrapped), audit_key_aad()).reveal()
+# The audit chain's anchor in the store database (docs/decisions/0008-audit-retention.md): its identity,
+# made once with the chain, and the checkpoint of its head that writers refresh every few seconds.
+CHAIN_BLOB, CHECKPOINT_BLOB = "audit.chain", "audit.checkpoint"
+
+
+class AuditChainError(ValueError):
+    """The audit database is not the chain the store anchors: missing, replaced or rolled back."""
+
+
+@dataclass(frozen=True)
+class Chain:
+    key: bytes = field(repr=False)
+    chain_id: bytes
+
+
+def open_chain(settings: Settings, root: RootOfTrust, store: SqliteStore) -> Chain:
+    """The audit chain of this data directory, made on first start; refuse an audit database that is missing,
+    replaced or older than the checkpoint (fail closed: no request is served without its trail)."""
+    path = settings.audit_database_path
+    facts = chain_facts(path)
+    stored = store.get_blob(CHAIN_BLOB)
+    if stored is None:
+        if facts.chain_id is not None:
+            raise AuditChainError(
+                f"{path} holds audit chain {facts.chain_id.hex()}, which {settings.database_path} does not anchor: "
+                "the store database was replaced"
+            )
+        # First start, or a data directory of a version before 0008, whose key the chain keeps.
+        wrapped = facts.legacy_key or root.wrap(Sensitive(os.urandom(32)), audit_key_aad()).to_bytes()
+        mine = Identity(os.urandom(CHAIN_ID_BYTES), wrapped).to_bytes()
+        stored = store.update_blob(CHAIN_BLOB, lambda old: mine if old is None else None)
+        assert stored is not None
+    identity = Identity.from_bytes(stored)
+    key = root.unwrap(WrappedMaterial.from_bytes(identity.wrapped_key), audit_key_aad()).reveal()
+    checkpoint = store.get_blob(CHECKPOINT_BLOB)
+    point = Position(0, b"") if checkpoint is None else unseal(CHECKPOINT, key, identity.chain_id, checkpoint)
+    where = f"audit chain {identity.chain_id.hex()}, checkpointed at record {point.seq}"
+    if facts.chain_id is None:
+        if facts.head_seq is not None and facts.legacy_key != identity.wrapped_key:
+            raise AuditChainError(f"{path} holds records of another audit chain than {where}: it was replaced")
+        if facts.head_seq is None and point.seq > 0:
+            raise AuditChainError(
+                f"the audit database {path} is missing or empty ({where}): restore it from a backup (docs/audit.md)"
+            )
+        named = name_chain(path, identity.chain_id)
+    else:
+        named = facts.chain_id
+    if named != identity.chain_id:
+        raise AuditChainError(f"{path} holds audit chain {named.hex()}, not {where}: it was replaced")
+    if (facts.head_seq or 0) < point.seq:
+        raise AuditChainError(
+            f"{path} ends at record {facts.head_seq or 0}, below the checkpoint ({where}): it was truncated or "
+            "rolled back to an older copy; restore the latest copy (docs/audit.md)"
+        )
+    return Chain(key, identity.chain_id)
+
+
+def checkpointer(chain: Chain, store: SqliteStore) -> Checkpointer:
+    def save(blob: bytes) -> None:
+        store.update_blob(CHECKPOINT_BLOB, lambda old: later(old, blob))
+
+    return Checkpointer(chain.key, chain.chain_id, save)
 
 
 def _restrict(path: Path) -> None:
@@ -116,11 +174,14 @@ def run_audit_writer(settings: Settings, ready: Callable[[], None]) -> None:
     """The audit writer process: it alone appends the workers' events to the chain."""
     assert settings.audit_socket is not None
     root = SoftwareRoot.open(settings.root_key_path, create=False)
-    chain = ChainWriter(settings.audit_database_path, audit_key(settings, root))
+    store = SqliteStore(settings.database_path)
+    chain = open_chain(settings, root, store)
+    writer_ = ChainWriter(settings.audit_database_path, chain.key, checkpointer(chain, store))
     try:
-        writer.serve(chain, writer.listen(settings.audit_socket), ready)
+        writer.serve(writer_, writer.listen(settings.audit_socket), ready)
     finally:
-        chain.close()
+        writer_.close()
+        store.close()
 
 
 def _audit_socket(settings: Settings) -> Path:
@@ -171,26 +232,52 @@ def administration(settings: Settings) -> Iterator[Deps]:
         deps.audit.close()
 
 
-def verify_audit(settings: Settings) -> tuple[int, list[Problem]]:
-    """Check the whole audit log: every record's hash, the numbering, and the authenticated head."""
-    path = settings.audit_database_path
-    if not path.exists():
-        raise FileNotFoundError(f"no audit log at {path}")
+def _anchor(settings: Settings) -> tuple[bytes | None, bytes | None, RootOfTrust]:
+    """The chain identity and checkpoint in the store database, read without writing anything."""
     root = SoftwareRoot.open(settings.root_key_path, create=False)
-    key = audit_key(settings, root)
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    blobs = read_blobs(settings.database_path) if settings.database_path.exists() else {}
+    return blobs.get(CHAIN_BLOB), blobs.get(CHECKPOINT_BLOB), root
+
+
+def verify_audit(settings: Settings, tally: Tally) -> Iterator[Problem]:
+    """Check the whole audit log, streaming: its chain identity, base, every record, the head and the checkpoint.
+    Works on a read-only copy (point --audit-path at it); the data directory supplies the keys."""
+    path = settings.audit_database_path
+    stored, checkpoint, root = _anchor(settings)
+    identity = None if stored is None else Identity.from_bytes(stored)
+    if not path.exists():
+        if identity is None:
+            raise FileNotFoundError(f"no audit log at {path}")
+        yield Problem(None, "database", f"the audit database {path} is missing (chain {identity.chain_id.hex()})")
+        return
+    conn = open_readonly(path)
     try:
-        return verify(read_records(conn), read_head(conn), key)
+        wrapped = identity.wrapped_key if identity is not None else _legacy_key(conn, path)
+        key = root.unwrap(WrappedMaterial.from_bytes(wrapped), audit_key_aad()).reveal()
+        tally.anchored = identity is not None
+        yield from verify_log(conn, key, None if identity is None else identity.chain_id, checkpoint, tally)
     finally:
         conn.close()
+
+
+def _legacy_key(conn: sqlite3.Connection, path: Path) -> bytes:
+    try:
+        value = read_meta(conn, "audit_key")
+    except sqlite3.Error as exc:
+        raise ValueError(f"{path}: not a readable audit database ({exc})") from None
+    if not isinstance(value, bytes):
+        raise ValueError(f"{path}: the store database anchors no audit chain and the audit database holds no key")
+    return value
 
 
 def query_audit(settings: Settings, filters: AuditQuery) -> Iterator[bytes]:
     path = settings.audit_database_path
     if not path.exists():
         raise FileNotFoundError(f"no audit log at {path}")
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = open_readonly(path)
     try:
         yield from query(conn, filters)
+    except sqlite3.Error as exc:
+        raise ValueError(f"{path}: the audit database cannot be read ({exc})") from None
     finally:
         conn.close()

@@ -14,6 +14,7 @@ import click
 
 from trent import app
 from trent.audit.sinks import AuditQuery
+from trent.audit.verify import Tally
 from trent.config import ConfigError, Settings, load_settings
 from trent.kms.ids import AccountId
 from trent.kms.principals import root_arn, user_arn
@@ -265,18 +266,27 @@ _audit_path_option = click.option(
 @_data_dir_option
 @_audit_path_option
 def audit_verify(config: Path | None, data_dir: Path | None, audit_path: Path | None) -> None:
-    """Prove the log intact, or name each modified, missing, reordered or truncated record. Exit 1 if not intact."""
+    """Prove the log intact, or name each modified, missing, reordered, truncated or damaged record, a replaced or
+    rolled-back database, one line each. Exit 1 if not intact."""
     settings = _settings(config, data_dir=data_dir, audit_path=audit_path)
+    tally, problems = Tally(), 0
     try:
-        count, problems = app.verify_audit(settings)
+        for problem in app.verify_audit(settings, tally):
+            click.echo(str(problem))
+            problems += 1
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    for problem in problems:
-        click.echo(str(problem))
     if problems:
-        click.echo(f"audit log NOT intact: {len(problems)} problem(s) in {count} record(s)", err=True)
+        click.echo(f"audit log NOT intact: {problems} problem(s) in {tally.records} record(s)", err=True)
         sys.exit(1)
-    click.echo(f"audit log intact: {count} record(s), hash chain and head verified")
+    span = "" if tally.first is None else f", records {tally.first}-{tally.last.seq}"
+    click.echo(f"audit log intact: {tally.records} record(s){span}, hash chain and head verified")
+    if tally.base.seq:
+        click.echo(f"records 1-{tally.base.seq} were pruned after export; the remaining log continues from them")
+    if not tally.anchored:
+        click.echo(
+            "warning: the store anchors no checkpoint of this chain; start `trent serve` once to anchor it", err=True
+        )
 
 
 def _when(value: str | None) -> datetime | None:
