@@ -12,10 +12,19 @@ import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from trent.audit import cloudtrail as ct
 from trent.audit import writer
-from trent.audit.anchor import CHAIN_ID_BYTES, CHECKPOINT, Checkpointer, Identity, Position, later, unseal
+from trent.audit.anchor import BASE, CHAIN_ID_BYTES, CHECKPOINT, Checkpointer, Identity, Position, later, unseal
+from trent.audit.export import Exported
+from trent.audit.export import export as export_records
+from trent.audit.export import prune as prune_records
+from trent.audit.exported import ExportTally, verify_export
 from trent.audit.remote import RemoteAuditLog
 from trent.audit.sinks import (
     AuditLog,
@@ -23,6 +32,7 @@ from trent.audit.sinks import (
     ChainWriter,
     SqliteAuditLog,
     chain_facts,
+    connect_reader,
     name_chain,
     open_readonly,
     query,
@@ -279,5 +289,104 @@ def query_audit(settings: Settings, filters: AuditQuery) -> Iterator[bytes]:
         yield from query(conn, filters)
     except sqlite3.Error as exc:
         raise ValueError(f"{path}: the audit database cannot be read ({exc})") from None
+    finally:
+        conn.close()
+
+
+EXPORT_KEY_BLOB = "audit.export-key"
+
+
+def _export_key(store: SqliteStore, root: RootOfTrust) -> rsa.RSAPrivateKey:
+    """The RSA key that signs export digests, made on first export; its private part wrapped by the root."""
+
+    def make(old: bytes | None) -> bytes | None:
+        if old is not None:
+            return None
+        der = ct.new_signing_key().private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        return root.wrap(Sensitive(der), ct.EXPORT_KEY_AAD).to_bytes()
+
+    wrapped = store.update_blob(EXPORT_KEY_BLOB, make)
+    assert wrapped is not None
+    key = serialization.load_der_private_key(
+        root.unwrap(WrappedMaterial.from_bytes(wrapped), ct.EXPORT_KEY_AAD).reveal(), None
+    )
+    assert isinstance(key, rsa.RSAPrivateKey)
+    return key
+
+
+def export_audit(settings: Settings, directory: Path, until: datetime | None, prune: bool) -> Exported:
+    """Export the records not yet in `directory` (up to `until`), sign their digest; with `prune`, delete from
+    audit.db every record the directory's export holds, keeping the chain provable across the cut."""
+    if not directory.is_dir():
+        raise FileNotFoundError(f"no directory at {directory}; create it first")
+    if not settings.data_dir.exists():
+        raise FileNotFoundError(f"data directory {settings.data_dir} does not exist")
+    root = SoftwareRoot.open(settings.root_key_path, create=False)
+    store = SqliteStore(settings.database_path)
+    try:
+        chain = open_chain(settings, root, store)
+        signer = _export_key(store, root)
+        conn = connect_reader(settings.audit_database_path)
+        try:
+            result, end = export_records(
+                conn,
+                directory,
+                signer,
+                chain.key,
+                chain.chain_id,
+                settings.account_id,
+                None if until is None else until.timestamp(),
+            )
+            if prune:
+                result = replace(result, pruned_through=end.last.seq)
+                prune_records(conn, end.last, chain.key, chain.chain_id)
+        finally:
+            conn.close()
+    finally:
+        store.close()
+    return result
+
+
+def verify_exported(
+    settings: Settings, directory: Path, public_key: Path | None, tally: ExportTally
+) -> Iterator[Problem]:
+    """Check an export offline; when this data directory's audit log is there too, that it continues the export."""
+    given = None if public_key is None else ct.load_public(public_key.read_bytes())
+    yield from verify_export(directory, given, tally)
+    path = settings.audit_database_path
+    if tally.digests == 0:
+        yield Problem(None, "export", f"{directory} holds no digest: nothing was exported there")
+        return
+    if not path.exists() or not settings.database_path.exists():
+        return
+    stored, _, root = _anchor(settings)
+    if stored is None:
+        return
+    identity = Identity.from_bytes(stored)
+    if identity.chain_id.hex() != tally.chain_id:
+        return  # an export of another server: nothing to compare it with
+    key = root.unwrap(WrappedMaterial.from_bytes(identity.wrapped_key), audit_key_aad()).reveal()
+    conn = open_readonly(path)
+    try:
+        base = read_meta(conn, "base")
+        start = (
+            Position(0, b"")
+            if base is None
+            else unseal(BASE, key, identity.chain_id, base if isinstance(base, bytes) else b"")
+        )
+        if start.seq > tally.last.seq:
+            yield Problem(
+                None,
+                "export",
+                f"the live log was pruned through record {start.seq}, but the export ends at record "
+                f"{tally.last.seq}: records {tally.last.seq + 1}-{start.seq} are in neither",
+            )
+        elif start.seq == tally.last.seq and start.seq and start.digest != tally.last.digest:
+            yield Problem(None, "export", f"the live log's base is not the export's record {start.seq}")
+        tally.continued_from = start.seq
+    except sqlite3.Error as exc:
+        yield Problem(None, "database", f"the audit database cannot be read: {exc}")
     finally:
         conn.close()
