@@ -122,7 +122,7 @@ def test_a_read_only_copy_without_wal_files_verifies_and_answers_queries(db: Pat
     copy_dir.mkdir()
     shutil.copy(db, copy_dir / "audit.db")
     os.chmod(copy_dir / "audit.db", 0o444)
-    os.chmod(copy_dir, 0o555)
+    os.chmod(copy_dir, 0o500)
     try:
         assert _problems(copy_dir / "audit.db", _head(db)) == []
         conn = open_readonly(copy_dir / "audit.db")
@@ -130,7 +130,7 @@ def test_a_read_only_copy_without_wal_files_verifies_and_answers_queries(db: Pat
         conn.close()
         assert sorted(p.name for p in copy_dir.iterdir()) == ["audit.db"]  # nothing was written beside it
     finally:
-        os.chmod(copy_dir, 0o755)
+        os.chmod(copy_dir, 0o700)
 
 
 _RSS_SCRIPT = """
