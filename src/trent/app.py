@@ -12,12 +12,21 @@ import os
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 from trent import logs
+from trent.audit import cloudtrail as ct
 from trent.audit import writer
-from trent.audit.chain import Problem, verify
+from trent.audit.anchor import BASE, CHAIN_ID_BYTES, CHECKPOINT, Checkpointer, Identity, Position, later, unseal
+from trent.audit.export import Exported
+from trent.audit.export import export as export_records
+from trent.audit.export import prune as prune_records
+from trent.audit.exported import ExportTally, verify_export
 from trent.audit.remote import RemoteAuditLog
 from trent.audit.sinks import (
     AuditFormatError,
@@ -26,11 +35,14 @@ from trent.audit.sinks import (
     AuditWriteError,
     ChainWriter,
     SqliteAuditLog,
+    chain_facts,
+    connect_reader,
+    name_chain,
+    open_readonly,
     query,
-    read_head,
-    read_records,
-    stored_key,
+    read_meta,
 )
+from trent.audit.verify import Problem, Tally, verify_log
 from trent.auth.principals import Authenticator
 from trent.config import DEFAULT_ACCOUNT, Settings
 from trent.kms.ids import AccountId
@@ -45,7 +57,7 @@ from trent.protocol.awsjson.front import AwsJsonFront
 from trent.rootoftrust.base import RootOfTrust, UnwrapError, WrappedMaterial, audit_key_aad
 from trent.rootoftrust.software import RootKeyFileError, SoftwareRoot
 from trent.server import supervisor
-from trent.store.sqlite import SqliteStore
+from trent.store.sqlite import SqliteStore, read_blobs
 
 log = logging.getLogger("trent")
 
@@ -84,7 +96,8 @@ def open_deps(settings: Settings, *, create: bool = True, remote_audit: bool = F
             assert settings.audit_socket is not None
             audit = RemoteAuditLog(settings.audit_database_path, settings.audit_socket)
         else:
-            audit = SqliteAuditLog(settings.audit_database_path, audit_key(settings, root))
+            chain = open_chain(settings, root, store)
+            audit = SqliteAuditLog(settings.audit_database_path, chain.key, checkpointer(chain, store))
     except (sqlite3.DatabaseError, AuditFormatError) as exc:
         store.close()
         raise SetupError(f"audit log {settings.audit_database_path} cannot be opened: {exc}") from None
@@ -124,21 +137,6 @@ def _refuse_a_new_root_for_old_data(settings: Settings) -> None:
         )
 
 
-def audit_key(settings: Settings, root: RootOfTrust) -> bytes:
-    """The key that authenticates the audit log's head, kept in the audit database wrapped by the root."""
-    wrapped = stored_key(
-        settings.audit_database_path,
-        lambda: root.wrap(Sensitive(os.urandom(32)), audit_key_aad()).to_bytes(),
-    )
-    try:
-        return root.unwrap(WrappedMaterial.from_bytes(wrapped), audit_key_aad()).reveal()
-    except (UnwrapError, ValueError):
-        raise SetupError(
-            f"root key file {settings.root_key_path} does not open the audit log {settings.audit_database_path} "
-            "(it was made with another root key): restore the root.key this data directory was made with"
-        ) from None
-
-
 @contextlib.contextmanager
 def _exclusive(data_dir: Path) -> Iterator[None]:
     """Held by `trent serve` for its lifetime (an flock, released by the kernel however the process ends):
@@ -160,6 +158,80 @@ def _exclusive(data_dir: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+# The audit chain's anchor in the store database (docs/decisions/0008-audit-retention.md): its identity,
+# made once with the chain, and the checkpoint of its head that writers refresh every few seconds.
+CHAIN_BLOB, CHECKPOINT_BLOB = "audit.chain", "audit.checkpoint"
+
+
+class AuditChainError(ValueError):
+    """The audit database is not the chain the store anchors: missing, replaced or rolled back."""
+
+
+@dataclass(frozen=True)
+class Chain:
+    key: bytes = field(repr=False)
+    chain_id: bytes
+
+
+def open_chain(settings: Settings, root: RootOfTrust, store: SqliteStore) -> Chain:
+    """The audit chain of this data directory, made on first start; refuse an audit database that is missing,
+    replaced or older than the checkpoint (fail closed: no request is served without its trail)."""
+    path = settings.audit_database_path
+    facts = chain_facts(path)
+    stored = store.get_blob(CHAIN_BLOB)
+    if stored is None:
+        if facts.chain_id is not None:
+            raise AuditChainError(
+                f"{path} holds audit chain {facts.chain_id.hex()}, which {settings.database_path} does not anchor: "
+                "the store database was replaced"
+            )
+        # First start, or a data directory of a version before 0008, whose key the chain keeps.
+        wrapped = facts.legacy_key or root.wrap(Sensitive(os.urandom(32)), audit_key_aad()).to_bytes()
+        mine = Identity(os.urandom(CHAIN_ID_BYTES), wrapped).to_bytes()
+        stored = store.update_blob(CHAIN_BLOB, lambda old: mine if old is None else None)
+        assert stored is not None
+    identity = Identity.from_bytes(stored)
+    key = _audit_key(settings, root, identity.wrapped_key)
+    checkpoint = store.get_blob(CHECKPOINT_BLOB)
+    point = Position(0, b"") if checkpoint is None else unseal(CHECKPOINT, key, identity.chain_id, checkpoint)
+    where = f"audit chain {identity.chain_id.hex()}, checkpointed at record {point.seq}"
+    if facts.chain_id is None:
+        if facts.head_seq is not None and facts.legacy_key != identity.wrapped_key:
+            raise AuditChainError(f"{path} holds records of another audit chain than {where}: it was replaced")
+        if facts.head_seq is None and point.seq > 0:
+            raise AuditChainError(
+                f"the audit database {path} is missing or empty ({where}): restore it from a backup (docs/audit.md)"
+            )
+        named = name_chain(path, identity.chain_id)
+    else:
+        named = facts.chain_id
+    if named != identity.chain_id:
+        raise AuditChainError(f"{path} holds audit chain {named.hex()}, not {where}: it was replaced")
+    if (facts.head_seq or 0) < point.seq:
+        raise AuditChainError(
+            f"{path} ends at record {facts.head_seq or 0}, below the checkpoint ({where}): it was truncated or "
+            "rolled back to an older copy; restore the latest copy (docs/audit.md)"
+        )
+    return Chain(key, identity.chain_id)
+
+
+def _audit_key(settings: Settings, root: RootOfTrust, wrapped: bytes) -> bytes:
+    try:
+        return root.unwrap(WrappedMaterial.from_bytes(wrapped), audit_key_aad()).reveal()
+    except (UnwrapError, ValueError):
+        raise SetupError(
+            f"root key file {settings.root_key_path} does not open the audit log {settings.audit_database_path} "
+            "(it was made with another root key): restore the root.key this data directory was made with"
+        ) from None
+
+
+def checkpointer(chain: Chain, store: SqliteStore) -> Checkpointer:
+    def save(blob: bytes) -> None:
+        store.update_blob(CHECKPOINT_BLOB, lambda old: later(old, blob))
+
+    return Checkpointer(chain.key, chain.chain_id, save)
 
 
 def _restrict(path: Path) -> None:
@@ -210,11 +282,14 @@ def run_audit_writer(settings: Settings, ready: Callable[[], None]) -> None:
     assert settings.audit_socket is not None
     logs.configure(settings.log_level, settings.log_format)
     root = SoftwareRoot.open(settings.root_key_path, create=False)
-    chain = ChainWriter(settings.audit_database_path, audit_key(settings, root))
+    store = SqliteStore(settings.database_path)
+    chain = open_chain(settings, root, store)
+    writer_ = ChainWriter(settings.audit_database_path, chain.key, checkpointer(chain, store))
     try:
-        writer.serve(chain, writer.listen(settings.audit_socket), ready)
+        writer.serve(writer_, writer.listen(settings.audit_socket), ready)
     finally:
-        chain.close()
+        writer_.close()
+        store.close()
 
 
 def _audit_socket(settings: Settings) -> Path:
@@ -271,26 +346,151 @@ def administration(settings: Settings) -> Iterator[Deps]:
         deps.audit.close()
 
 
-def verify_audit(settings: Settings) -> tuple[int, list[Problem]]:
-    """Check the whole audit log: every record's hash, the numbering, and the authenticated head."""
-    path = settings.audit_database_path
-    if not path.exists():
-        raise FileNotFoundError(f"no audit log at {path}")
+def _anchor(settings: Settings) -> tuple[bytes | None, bytes | None, RootOfTrust]:
+    """The chain identity and checkpoint in the store database, read without writing anything."""
     root = SoftwareRoot.open(settings.root_key_path, create=False)
-    key = audit_key(settings, root)
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    blobs = read_blobs(settings.database_path) if settings.database_path.exists() else {}
+    return blobs.get(CHAIN_BLOB), blobs.get(CHECKPOINT_BLOB), root
+
+
+def verify_audit(settings: Settings, tally: Tally) -> Iterator[Problem]:
+    """Check the whole audit log, streaming: its chain identity, base, every record, the head and the checkpoint.
+    Works on a read-only copy (point --audit-path at it); the data directory supplies the keys."""
+    path = settings.audit_database_path
+    stored, checkpoint, root = _anchor(settings)
+    identity = None if stored is None else Identity.from_bytes(stored)
+    if not path.exists():
+        if identity is None:
+            raise FileNotFoundError(f"no audit log at {path}")
+        yield Problem(None, "database", f"the audit database {path} is missing (chain {identity.chain_id.hex()})")
+        return
+    conn = open_readonly(path)
     try:
-        return verify(read_records(conn), read_head(conn), key)
+        wrapped = identity.wrapped_key if identity is not None else _legacy_key(conn, path)
+        key = _audit_key(settings, root, wrapped)
+        tally.anchored = identity is not None
+        yield from verify_log(conn, key, None if identity is None else identity.chain_id, checkpoint, tally)
     finally:
         conn.close()
+
+
+def _legacy_key(conn: sqlite3.Connection, path: Path) -> bytes:
+    try:
+        value = read_meta(conn, "audit_key")
+    except sqlite3.Error as exc:
+        raise ValueError(f"{path}: not a readable audit database ({exc})") from None
+    if not isinstance(value, bytes):
+        raise ValueError(f"{path}: the store database anchors no audit chain and the audit database holds no key")
+    return value
 
 
 def query_audit(settings: Settings, filters: AuditQuery) -> Iterator[bytes]:
     path = settings.audit_database_path
     if not path.exists():
         raise FileNotFoundError(f"no audit log at {path}")
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = open_readonly(path)
     try:
         yield from query(conn, filters)
+    except sqlite3.Error as exc:
+        raise ValueError(f"{path}: the audit database cannot be read ({exc})") from None
+    finally:
+        conn.close()
+
+
+EXPORT_KEY_BLOB = "audit.export-key"
+
+
+def _export_key(store: SqliteStore, root: RootOfTrust) -> rsa.RSAPrivateKey:
+    """The RSA key that signs export digests, made on first export; its private part wrapped by the root."""
+
+    def make(old: bytes | None) -> bytes | None:
+        if old is not None:
+            return None
+        der = ct.new_signing_key().private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        return root.wrap(Sensitive(der), ct.EXPORT_KEY_AAD).to_bytes()
+
+    wrapped = store.update_blob(EXPORT_KEY_BLOB, make)
+    assert wrapped is not None
+    key = serialization.load_der_private_key(
+        root.unwrap(WrappedMaterial.from_bytes(wrapped), ct.EXPORT_KEY_AAD).reveal(), None
+    )
+    assert isinstance(key, rsa.RSAPrivateKey)
+    return key
+
+
+def export_audit(settings: Settings, directory: Path, until: datetime | None, prune: bool) -> Exported:
+    """Export the records not yet in `directory` (up to `until`), sign their digest; with `prune`, delete from
+    audit.db every record the directory's export holds, keeping the chain provable across the cut."""
+    if not directory.is_dir():
+        raise FileNotFoundError(f"no directory at {directory}; create it first")
+    if not settings.data_dir.exists():
+        raise FileNotFoundError(f"data directory {settings.data_dir} does not exist")
+    root = SoftwareRoot.open(settings.root_key_path, create=False)
+    store = SqliteStore(settings.database_path)
+    try:
+        chain = open_chain(settings, root, store)
+        signer = _export_key(store, root)
+        conn = connect_reader(settings.audit_database_path)
+        try:
+            result, end = export_records(
+                conn,
+                directory,
+                signer,
+                chain.key,
+                chain.chain_id,
+                settings.account_id or principal_ops.home_account(store) or DEFAULT_ACCOUNT,
+                None if until is None else until.timestamp(),
+            )
+            if prune:
+                result = replace(result, pruned_through=end.last.seq)
+                prune_records(conn, end.last, chain.key, chain.chain_id)
+        finally:
+            conn.close()
+    finally:
+        store.close()
+    return result
+
+
+def verify_exported(
+    settings: Settings, directory: Path, public_key: Path | None, tally: ExportTally
+) -> Iterator[Problem]:
+    """Check an export offline; when this data directory's audit log is there too, that it continues the export."""
+    given = None if public_key is None else ct.load_public(public_key.read_bytes())
+    yield from verify_export(directory, given, tally)
+    path = settings.audit_database_path
+    if tally.digests == 0:
+        yield Problem(None, "export", f"{directory} holds no digest: nothing was exported there")
+        return
+    if not path.exists() or not settings.database_path.exists():
+        return
+    stored, _, root = _anchor(settings)
+    if stored is None:
+        return
+    identity = Identity.from_bytes(stored)
+    if identity.chain_id.hex() != tally.chain_id:
+        return  # an export of another server: nothing to compare it with
+    key = root.unwrap(WrappedMaterial.from_bytes(identity.wrapped_key), audit_key_aad()).reveal()
+    conn = open_readonly(path)
+    try:
+        base = read_meta(conn, "base")
+        start = (
+            Position(0, b"")
+            if base is None
+            else unseal(BASE, key, identity.chain_id, base if isinstance(base, bytes) else b"")
+        )
+        if start.seq > tally.last.seq:
+            yield Problem(
+                None,
+                "export",
+                f"the live log was pruned through record {start.seq}, but the export ends at record "
+                f"{tally.last.seq}: records {tally.last.seq + 1}-{start.seq} are in neither",
+            )
+        elif start.seq == tally.last.seq and start.seq and start.digest != tally.last.digest:
+            yield Problem(None, "export", f"the live log's base is not the export's record {start.seq}")
+        tally.continued_from = start.seq
+    except sqlite3.Error as exc:
+        yield Problem(None, "database", f"the audit database cannot be read: {exc}")
     finally:
         conn.close()

@@ -16,7 +16,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +24,8 @@ from typing import Any, Protocol
 
 import orjson
 
-from trent.audit.chain import GENESIS, StoredRecord, head_mac, link
+from trent.audit.anchor import Checkpointer
+from trent.audit.chain import GENESIS, head_mac, link
 from trent.audit.events import AuditEvent
 
 log = logging.getLogger("trent.audit")
@@ -145,8 +146,9 @@ class ChainWriter:
     it they would meet on SQLite's lock, whose busy handler sleeps and retries (1 ms, 2 ms, ... 100 ms).
     """
 
-    def __init__(self, path: Path | str, audit_key: bytes) -> None:
+    def __init__(self, path: Path | str, audit_key: bytes, checkpoint: Checkpointer | None = None) -> None:
         self._key = audit_key
+        self._checkpoint = checkpoint
         self._conn = open_audit_db(path)
         self._lock = threading.Lock()
         self._lock_fd = None if str(path) == ":memory:" else os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
@@ -184,6 +186,13 @@ class ChainWriter:
                 c.execute("ROLLBACK")
                 raise
             c.execute("COMMIT")
+        if self._checkpoint is not None:
+            self._checkpoint.committed(seq, digest)
+
+    def idle(self) -> None:
+        """Called when no events came for a while: save a checkpoint that is due."""
+        if self._checkpoint is not None:
+            self._checkpoint.tick()
 
     @contextlib.contextmanager
     def _interprocess(self) -> Iterator[None]:
@@ -197,6 +206,8 @@ class ChainWriter:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
+        if self._checkpoint is not None:
+            self._checkpoint.flush()
         self._conn.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
@@ -221,9 +232,9 @@ class AuditReads:
 class SqliteAuditLog(AuditReads):
     """The audit log written in this process: requests of the event loop share a flush after each iteration."""
 
-    def __init__(self, path: Path | str, audit_key: bytes) -> None:
+    def __init__(self, path: Path | str, audit_key: bytes, checkpoint: Checkpointer | None = None) -> None:
         self._path = path
-        self._chain = ChainWriter(path, audit_key)
+        self._chain = ChainWriter(path, audit_key, checkpoint)
         self._reader = self._chain.connection if str(path) == ":memory:" else connect_reader(path)
         self._pending: list[tuple[Row, asyncio.Future[None]]] = []
 
@@ -278,25 +289,59 @@ def settle(futures: list[asyncio.Future[None]], error: Exception | None) -> None
                 future.set_exception(error)
 
 
-def stored_key(path: Path | str, make: Callable[[], bytes]) -> bytes:
-    """The audit database's wrapped audit key, created with `make()` by whichever process comes first."""
-    conn = open_audit_db(path)
+def open_readonly(path: Path | str) -> sqlite3.Connection:
+    """A connection that never writes: to a live database (its -wal is read too) or to a copy in a read-only
+    directory without -wal/-shm files, which SQLite opens only as immutable (nothing else may write it)."""
+    wal = Path(f"{path}-wal")
+    mode = "ro" if wal.exists() else "ro&immutable=1"
+    conn = sqlite3.connect(f"{Path(path).absolute().as_uri()}?mode={mode}", uri=True, check_same_thread=False)
+    conn.execute("PRAGMA query_only = ON")
+    return conn
+
+
+def read_meta(conn: sqlite3.Connection, name: str) -> object:
+    """A value of the meta table as stored (any SQLite type), or None."""
+    row = conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+    return None if row is None else row[0]
+
+
+@dataclass(frozen=True, slots=True)
+class ChainFacts:
+    """What an audit database says about its chain, read without creating or changing anything."""
+
+    exists: bool
+    chain_id: bytes | None = None
+    legacy_key: bytes | None = None  # the wrapped audit key versions before 0008 kept in the database
+    head_seq: int | None = None
+
+
+def chain_facts(path: Path | str) -> ChainFacts:
+    if not Path(path).exists():
+        return ChainFacts(False)
+    conn = open_readonly(path)
     try:
-        conn.execute("INSERT OR IGNORE INTO meta (name, value) VALUES ('audit_key', ?)", (make(),))
-        (value,) = conn.execute("SELECT value FROM meta WHERE name = 'audit_key'").fetchone()
-        return bytes(value)
+        if conn.execute("SELECT count(*) FROM sqlite_master WHERE name IN ('meta', 'head')").fetchone()[0] < 2:
+            return ChainFacts(True)
+        chain_id, legacy = read_meta(conn, "chain_id"), read_meta(conn, "audit_key")
+        head = conn.execute("SELECT seq FROM head WHERE id = 1").fetchone()
+        return ChainFacts(
+            True,
+            chain_id if isinstance(chain_id, bytes) else None,
+            legacy if isinstance(legacy, bytes) else None,
+            head[0] if head is not None and isinstance(head[0], int) else None,
+        )
     finally:
         conn.close()
 
 
-def read_records(conn: sqlite3.Connection) -> Iterator[StoredRecord]:
-    for seq, body, digest in conn.execute("SELECT seq, body, hash FROM events ORDER BY seq"):
-        yield StoredRecord(seq, bytes(body), bytes(digest))
-
-
-def read_head(conn: sqlite3.Connection) -> tuple[int, bytes, bytes] | None:
-    row = conn.execute("SELECT seq, hash, mac FROM head WHERE id = 1").fetchone()
-    return None if row is None else (row[0], bytes(row[1]), bytes(row[2]))
+def name_chain(path: Path | str, chain_id: bytes) -> bytes:
+    """Record the database's chain id unless it has one (creating the database if need be); return the one it has."""
+    conn = open_audit_db(path)
+    try:
+        conn.execute("INSERT OR IGNORE INTO meta (name, value) VALUES ('chain_id', ?)", (chain_id,))
+        return bytes(conn.execute("SELECT value FROM meta WHERE name = 'chain_id'").fetchone()[0])
+    finally:
+        conn.close()
 
 
 @dataclass(frozen=True, slots=True)

@@ -111,6 +111,7 @@ def serve(chain: ChainWriter, listener: socket.socket, ready: Callable[[], None]
                     continue
                 received.extend((conn, batch_id, rows) for batch_id, rows in batches)
         if not received:
+            chain.idle()
             continue
         error: str | None = None
         try:

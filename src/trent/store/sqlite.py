@@ -133,6 +133,17 @@ _SCHEMA: tuple[str, ...] = (
     CREATE INDEX grants_by_key ON grants (key_id, grant_id);
     CREATE INDEX grants_by_retiring ON grants (retiring, grant_id);
     """,
+    # version 3: reserved for the event-id table of another branch (renumber this entry when they merge)
+    "-- version 3",
+    # version 4: opaque records other components authenticate themselves (the audit chain's identity and
+    # checkpoint, docs/decisions/0008-audit-retention.md); kept here because deleting this database loses
+    # every key anyway, so it is the one place whose loss is not silent.
+    """
+    CREATE TABLE blobs (
+        name TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    );
+    """,
 )
 
 _KEY_COLUMNS = (
@@ -695,6 +706,47 @@ class SqliteStore(_SqliteOps):
         # After the commit, before the caller can answer: no process may trust a memo from before it.
         self._epoch.advance()
 
+    def get_blob(self, name: str) -> bytes | None:
+        row = self._c.execute("SELECT value FROM blobs WHERE name = ?", (name,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def update_blob(self, name: str, change: Callable[[bytes | None], bytes | None]) -> bytes | None:
+        """Replace the blob with `change(old)` (unless it returns None) atomically; return what is stored.
+
+        No epoch advance: no memo holds blobs, so writing one (the audit writer's periodic checkpoint)
+        leaves every worker's memo valid.
+        """
+        self._c.execute("BEGIN IMMEDIATE")
+        try:
+            row = self._c.execute("SELECT value FROM blobs WHERE name = ?", (name,)).fetchone()
+            old = None if row is None else bytes(row[0])
+            new = change(old)
+            if new is not None and new != old:
+                self._c.execute(
+                    "INSERT INTO blobs (name, value) VALUES (?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                    (name, new),
+                )
+        except BaseException:
+            self._c.execute("ROLLBACK")
+            raise
+        self._c.execute("COMMIT")
+        return old if new is None else new
+
     def close(self) -> None:
         self._c.close()
         self._epoch.close()
+
+
+def read_blobs(path: Path | str) -> dict[str, bytes]:
+    """Every blob of the store database at `path`, read without writing (also a copy in a read-only directory,
+    which SQLite opens only as immutable when it has no -wal file); {} for a database older than version 4."""
+    mode = "ro" if Path(f"{path}-wal").exists() else "ro&immutable=1"
+    conn = sqlite3.connect(f"{Path(path).absolute().as_uri()}?mode={mode}", uri=True)
+    try:
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'blobs'").fetchone() is None:
+            return {}
+        rows = conn.execute("SELECT name, value FROM blobs")
+        return {str(name): value if isinstance(value, bytes) else b"" for name, value in rows}
+    finally:
+        conn.close()

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from trent.audit.chain import GENESIS, canonical, head_mac, link, verify
+from trent.audit.chain import GENESIS, canonical, head_mac, link
 from trent.audit.events import AuditEvent, UserIdentity
-from trent.audit.sinks import SqliteAuditLog, read_head, read_records
+from trent.audit.sinks import SqliteAuditLog
+from trent.audit.verify import Tally, verify_log
 
 KEY = os.urandom(32)
 
@@ -51,9 +52,10 @@ def db(tmp_path: Path) -> Path:
 
 
 def _verify(path: Path, key: bytes = KEY) -> tuple[int, list[tuple[int, str]]]:
+    tally = Tally()
     with sqlite3.connect(path) as conn:
-        count, problems = verify(read_records(conn), read_head(conn), key)
-    return count, [(p.seq, p.kind) for p in problems]
+        problems = list(verify_log(conn, key, None, None, tally))
+    return tally.records, [(p.seq, p.kind) for p in problems]
 
 
 def test_an_intact_log_verifies(db: Path) -> None:
