@@ -44,6 +44,8 @@ class Errors:
             self.listed.append(violation)
 
     def extend(self, other: Errors) -> None:
+        if not other.count:
+            return
         self.count += other.count
         self.listed.extend(other.listed[: max(0, MAX_LISTED - len(self.listed))])
 
