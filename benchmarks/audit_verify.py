@@ -55,14 +55,16 @@ def main() -> None:
         size = path.stat().st_size / 1e6
         (baseline,) = _run(_BASELINE, src)
         print(
-            f"{args.records} records, audit.db {size:.0f} MB; interpreter with trent.audit imported: {int(baseline) / 1024:.0f} MB"
+            f"{args.records} records, audit.db {size:.0f} MB; "
+            f"interpreter with trent.audit imported: {int(baseline) / 1024:.0f} MB"
         )
         for name, script, where in (("streaming", _NEW, src), ("earlier", _OLD, args.old_src)):
             if where is None:
                 continue
             records, problems, rss, seconds = _run(script, where, str(path), KEY.hex())
             print(
-                f"{name}: {records} records, {problems} problems, peak RSS {int(rss) / 1024:.0f} MB, {float(seconds):.1f} s"
+                f"{name}: {records} records, {problems} problems, "
+                f"peak RSS {int(rss) / 1024:.0f} MB, {float(seconds):.1f} s"
             )
 
 
