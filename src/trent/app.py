@@ -11,7 +11,7 @@ import logging
 import os
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -57,6 +57,7 @@ from trent.protocol.awsjson.front import AwsJsonFront
 from trent.rootoftrust.base import RootOfTrust, UnwrapError, WrappedMaterial, audit_key_aad
 from trent.rootoftrust.software import RootKeyFileError, SoftwareRoot
 from trent.server import supervisor
+from trent.store.base import Store
 from trent.store.sqlite import SqliteStore, read_blobs
 
 log = logging.getLogger("trent")
@@ -277,8 +278,22 @@ def build_service(settings: Settings) -> AwsJsonFront:
     return AwsJsonFront(deps, Authenticator(deps.store, deps.root_of_trust), utc_now)
 
 
+class StoreOutbox:
+    """The store's audit outbox, handed to the audit writer (which imports no store) to drain."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def pending(self, limit: int) -> tuple[tuple[str, bytes], ...]:
+        return self._store.outbox(limit)
+
+    def forget(self, event_ids: Sequence[str]) -> None:
+        with self._store.transaction() as tx:
+            tx.delete_outbox(event_ids)
+
+
 def run_audit_writer(settings: Settings, ready: Callable[[], None]) -> None:
-    """The audit writer process: it alone appends the workers' events to the chain."""
+    """The audit writer process: it alone appends the workers' events to the chain, and drains the outbox."""
     assert settings.audit_socket is not None
     logs.configure(settings.log_level, settings.log_format)
     root = SoftwareRoot.open(settings.root_key_path, create=False)
@@ -286,7 +301,7 @@ def run_audit_writer(settings: Settings, ready: Callable[[], None]) -> None:
     chain = open_chain(settings, root, store)
     writer_ = ChainWriter(settings.audit_database_path, chain.key, checkpointer(chain, store))
     try:
-        writer.serve(writer_, writer.listen(settings.audit_socket), ready)
+        writer.serve(writer_, writer.listen(settings.audit_socket), ready, StoreOutbox(store))
     finally:
         writer_.close()
         store.close()

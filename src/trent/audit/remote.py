@@ -1,5 +1,8 @@
 """A worker's side of the audit writer: send the events of each event-loop iteration as one batch, and
-release their requests when the writer acknowledges it durable. Fail closed: no writer, no responses."""
+release their requests when the writer acknowledges it durable. Fail closed: no writer, no responses.
+
+A worker starts whether or not the writer is up (it is restarted independently): it connects in the
+background and its requests fail with AuditWriteError until it is connected."""
 
 from __future__ import annotations
 
@@ -39,13 +42,17 @@ class RemoteAuditLog(AuditReads):
         self._pending: list[tuple[Row, asyncio.Future[None]]] = []
         self._waiting: dict[int, list[asyncio.Future[None]]] = {}
         self._batches = 0
-        self._reconnecting = False
+        self._reconnector: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"RemoteAuditLog({str(self._socket_path)!r})"
 
     async def start(self) -> None:
-        await self.connect()
+        try:
+            await self.connect()
+        except OSError:
+            log.warning("the audit writer is not up yet; requests fail until it is")
+            self._reconnect_soon()
 
     async def connect(self) -> None:
         transport, _ = await asyncio.get_running_loop().create_unix_connection(
@@ -58,9 +65,11 @@ class RemoteAuditLog(AuditReads):
         waiting, self._waiting = self._waiting, {}
         for futures in waiting.values():
             settle(futures, AuditWriteError("the audit writer went away"))
-        if not self._reconnecting:
-            self._reconnecting = True
-            asyncio.get_running_loop().create_task(self._reconnect())
+        self._reconnect_soon()
+
+    def _reconnect_soon(self) -> None:
+        if self._reconnector is None or self._reconnector.done():  # the loop keeps only a weak reference
+            self._reconnector = asyncio.get_running_loop().create_task(self._reconnect())
 
     async def _reconnect(self) -> None:
         while self._transport is None:
@@ -69,8 +78,7 @@ class RemoteAuditLog(AuditReads):
                 await self.connect()
             except OSError:
                 continue
-            log.warning("reconnected to the audit writer")
-        self._reconnecting = False
+            log.warning("connected to the audit writer")
 
     def acknowledged(self, batch_id: int, error: str | None) -> None:
         futures = self._waiting.pop(batch_id, [])
@@ -86,21 +94,23 @@ class RemoteAuditLog(AuditReads):
         self._waiting[self._batches] = futures
         self._transport.write(frame((self._batches, [row for row, _ in batch])))
 
-    def submit(self, event: AuditEvent) -> asyncio.Future[None]:
+    def submit(self, event: AuditEvent, *, journaled: bool = False) -> asyncio.Future[None]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         if not self._pending:
             loop.call_soon(self._send)  # once the loop has run everything runnable: one batch per iteration
-        self._pending.append((row_of(event), future))
+        self._pending.append((row_of(event, journaled=journaled), future))
         return future
 
     async def record(self, event: AuditEvent) -> None:
         await self.submit(event)
 
-    def record_now(self, events: Sequence[AuditEvent]) -> None:
+    def record_now(self, events: Sequence[AuditEvent], *, journaled: bool = False) -> None:
         raise AuditWriteError("workers record through the event loop")
 
     def close(self) -> None:
+        if self._reconnector is not None:
+            self._reconnector.cancel()
         if self._transport is not None:
             self._transport.close()
         self._reader.close()

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import fcntl
 import logging
+import marshal
 import os
 import sqlite3
 import threading
@@ -52,8 +53,12 @@ _SCHEMA = (
     )""",
     "CREATE TABLE IF NOT EXISTS head (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER, hash BLOB, mac BLOB)",
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL)",
+    # The event ids of journaled records already chained: a change's record reaches the writer twice (the
+    # worker's submission and the outbox drain) and is chained once (decision 0007).
+    "CREATE TABLE IF NOT EXISTS journaled (event_id TEXT PRIMARY KEY) WITHOUT ROWID",
 )
 _INSERT = "INSERT INTO events (seq, event_time, key_arn, body, hash) VALUES (?, ?, ?, ?, ?)"
+_JOURNALED = "INSERT OR IGNORE INTO journaled (event_id) VALUES (?)"
 _USE = (
     "INSERT INTO key_use (key_arn, seq, event_time, event_name, event_id, request_id) VALUES (?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (key_arn) DO UPDATE SET seq = excluded.seq, event_time = excluded.event_time, "
@@ -74,15 +79,16 @@ class LastUse:
 
 
 class AuditLog(Protocol):
-    def submit(self, event: AuditEvent) -> asyncio.Future[None]:
-        """Queue the event; the future completes once it is durable, or fails with AuditWriteError."""
+    def submit(self, event: AuditEvent, *, journaled: bool = False) -> asyncio.Future[None]:
+        """Queue the event; the future completes once it is durable, or fails with AuditWriteError.
+        `journaled`: the event is also in the store's outbox, and must be chained once whoever brings it."""
         ...
 
     async def record(self, event: AuditEvent) -> None:
         """Return once the event is durable; AuditWriteError otherwise."""
         ...
 
-    def record_now(self, events: Sequence[AuditEvent]) -> None:
+    def record_now(self, events: Sequence[AuditEvent], *, journaled: bool = False) -> None:
         """Write synchronously (for background jobs, which have no event loop)."""
         ...
 
@@ -129,14 +135,33 @@ def open_audit_db(path: Path | str) -> sqlite3.Connection:
     return conn
 
 
-# One event as it travels to the writer: (time, key ARN, use, body). `use` is (event name, event id, request
-# id) when the event is a successful use of the key that GetKeyLastUsage reports, else None.
-Row = tuple[float, "str | None", "tuple[str, str, str] | None", bytes]
+# One event as it travels to the writer: (time, key ARN, use, body, journal id). `use` is (event name, event
+# id, request id) when the event is a successful use of the key that GetKeyLastUsage reports, else None. The
+# journal id is the event id when the record is also in the store's outbox (the record of a change), else None.
+Row = tuple[float, "str | None", "tuple[str, str, str] | None", bytes, "str | None"]
 
 
-def row_of(event: AuditEvent) -> Row:
+def row_of(event: AuditEvent, *, journaled: bool = False) -> Row:
     use = (event.event_name, event.event_id, event.request_id) if event.key_use else None
-    return (event.event_time.timestamp(), event.key_arn, use, event.body())
+    journal_id = event.event_id if journaled else None
+    return (event.event_time.timestamp(), event.key_arn, use, event.body(), journal_id)
+
+
+def pack_row(row: Row) -> bytes:
+    """A row as the store's outbox keeps it: opaque bytes to the store (marshal: plain values only)."""
+    return marshal.dumps(row)
+
+
+def unpack_row(data: bytes) -> Row:
+    """The row pack_row() made; ValueError if `data` is not one."""
+    try:
+        # marshal loads plain values only (no code); the outbox is in the server's own database.
+        row = marshal.loads(data)  # noqa: S302
+    except (EOFError, TypeError, ValueError) as exc:
+        raise ValueError("not an audit row") from exc
+    if not (isinstance(row, tuple) and len(row) == 5 and isinstance(row[3], bytes) and isinstance(row[4], str)):
+        raise ValueError("not a journaled audit row")
+    return row
 
 
 class ChainWriter:
@@ -160,7 +185,8 @@ class ChainWriter:
     def connection(self) -> sqlite3.Connection:
         return self._conn
 
-    def append(self, rows: Sequence[Row]) -> None:
+    def append(self, rows: Sequence[Row]) -> int:
+        """Chain the rows, except journaled ones already chained; the number of rows chained."""
         with self._lock, self._interprocess():
             c = self._conn
             c.execute("BEGIN IMMEDIATE")
@@ -168,26 +194,30 @@ class ChainWriter:
                 row = c.execute("SELECT seq, hash FROM head WHERE id = 1").fetchone()
                 seq, digest = (row[0], bytes(row[1])) if row else (0, GENESIS)
                 stored, uses = [], {}
-                for when, key_arn, use, body in rows:
+                for when, key_arn, use, body, journal_id in rows:
+                    if journal_id is not None and not c.execute(_JOURNALED, (journal_id,)).rowcount:
+                        continue  # chained already (the worker's submission, or an earlier drain)
                     seq += 1
                     digest = link(digest, body)
                     stored.append((seq, when, key_arn, body, digest))
                     if use is not None and key_arn is not None:
                         uses[key_arn] = (key_arn, seq, when, *use)
-                c.executemany(_INSERT, stored)
-                if uses:
-                    c.executemany(_USE, uses.values())
-                c.execute(
-                    "INSERT INTO head (id, seq, hash, mac) VALUES (1, ?, ?, ?) "
-                    "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, mac = excluded.mac",
-                    (seq, digest, head_mac(self._key, seq, digest)),
-                )
+                if stored:
+                    c.executemany(_INSERT, stored)
+                    if uses:
+                        c.executemany(_USE, uses.values())
+                    c.execute(
+                        "INSERT INTO head (id, seq, hash, mac) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
+                        "SET seq = excluded.seq, hash = excluded.hash, mac = excluded.mac",
+                        (seq, digest, head_mac(self._key, seq, digest)),
+                    )
             except BaseException:
                 c.execute("ROLLBACK")
                 raise
             c.execute("COMMIT")
         if self._checkpoint is not None:
             self._checkpoint.committed(seq, digest)
+        return len(stored)
 
     def idle(self) -> None:
         """Called when no events came for a while: save a checkpoint that is due."""
@@ -241,9 +271,9 @@ class SqliteAuditLog(AuditReads):
     def __repr__(self) -> str:
         return f"SqliteAuditLog({str(self._path)!r})"
 
-    def record_now(self, events: Sequence[AuditEvent]) -> None:
+    def record_now(self, events: Sequence[AuditEvent], *, journaled: bool = False) -> None:
         try:
-            self._chain.append([row_of(e) for e in events])
+            self._chain.append([row_of(e, journaled=journaled) for e in events])
         except sqlite3.Error as exc:
             raise AuditWriteError(str(exc)) from exc
 
@@ -258,14 +288,14 @@ class SqliteAuditLog(AuditReads):
             error = AuditWriteError(str(exc))
         settle([future for _, future in batch], error)
 
-    def submit(self, event: AuditEvent) -> asyncio.Future[None]:
+    def submit(self, event: AuditEvent, *, journaled: bool = False) -> asyncio.Future[None]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         if not self._pending:
             # Flush once the loop has run everything already runnable: requests that arrived together share
             # one transaction and one fsync, and their responses wait for it.
             loop.call_soon(self._flush)
-        self._pending.append((row_of(event), future))
+        self._pending.append((row_of(event, journaled=journaled), future))
         return future
 
     async def record(self, event: AuditEvent) -> None:

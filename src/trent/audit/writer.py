@@ -7,6 +7,10 @@ workers' event loops never block on the disk, and the two workers' events share 
 Frames, both ways: a 4-byte big-endian length, then a `marshal` payload (fast, and able to carry only plain
 data: no code is ever loaded from it). Worker → writer: (batch id, [row, ...]) with rows as audit.sinks.Row.
 Writer → worker: (batch id, error or None). The socket is reachable only by the server's own user.
+
+The writer also drains the store's audit outbox (the records committed with the changes they describe,
+decision 0007): at start and about every second it chains those not chained yet, then forgets them. A
+client's socket failing (a worker killed mid-write) is that client gone, never the writer's end.
 """
 
 from __future__ import annotations
@@ -19,15 +23,48 @@ import selectors
 import signal
 import socket
 import struct
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from trent.audit.sinks import ChainWriter, Row
+from trent.audit.sinks import ChainWriter, Row, unpack_row
 
 log = logging.getLogger("trent.audit.writer")
 LENGTH = struct.Struct(">I")
 MAX_FRAME = 64 * 1024 * 1024
+DRAIN_SECONDS = 1.0
+DRAIN_BATCH = 1000
+
+
+class Outbox(Protocol):
+    """The store's audit outbox, as the composition root hands it to the writer (which imports no store)."""
+
+    def pending(self, limit: int) -> Sequence[tuple[str, bytes]]: ...
+
+    def forget(self, event_ids: Sequence[str]) -> None: ...
+
+
+def drain(chain: ChainWriter, outbox: Outbox) -> int:
+    """Chain up to DRAIN_BATCH outbox records (those chained already are skipped), then forget them.
+
+    Forgotten only after the chain committed: a writer killed in between chains nothing twice next time,
+    since the chain keeps the event ids of journaled records. Returns how many records were taken.
+    """
+    pending = outbox.pending(DRAIN_BATCH)
+    if not pending:
+        return 0
+    rows: list[Row] = []
+    for event_id, data in pending:
+        try:
+            rows.append(unpack_row(data))
+        except ValueError:
+            log.error("outbox entry %s is not an audit record; dropped", event_id)
+    chained = chain.append(rows)
+    outbox.forget([event_id for event_id, _ in pending])
+    if chained:
+        log.info("chained %d audit record(s) from the outbox", chained)
+    return len(pending)
 
 
 def frame(document: Any) -> bytes:
@@ -64,9 +101,34 @@ def listen(path: Path) -> socket.socket:
     return sock
 
 
-def serve(chain: ChainWriter, listener: socket.socket, ready: Callable[[], None]) -> None:
-    """Run until SIGTERM: read batches, append them, acknowledge them."""
+def _drain_quietly(chain: ChainWriter, outbox: Outbox | None) -> bool:
+    """drain(), never raising (a full disk is retried at the next turn); whether more may be waiting."""
+    if outbox is None:
+        return False
+    try:
+        return drain(chain, outbox) == DRAIN_BATCH
+    except Exception as exc:
+        log.error("draining the audit outbox failed: %s", exc)
+        return False
+
+
+def _append(chain: ChainWriter, received: list[tuple[socket.socket, int, list[Row]]]) -> None:
+    """Chain every batch received, in one transaction, and acknowledge each (with the error, if it failed)."""
+    error: str | None = None
+    try:
+        chain.append([row for _, _, rows in received for row in rows])
+    except Exception as exc:  # every request of these batches fails closed
+        log.error("audit write failed: %s", exc)
+        error = f"audit write failed: {exc}"
+    for conn, batch_id, _ in received:
+        with contextlib.suppress(OSError):  # that worker is gone: its requests got no answer
+            conn.sendall(frame([batch_id, error]))
+
+
+def serve(chain: ChainWriter, listener: socket.socket, ready: Callable[[], None], outbox: Outbox | None = None) -> None:
+    """Run until SIGTERM: read batches, append them, acknowledge them; drain the outbox."""
     stopping = False
+    next_drain = 0.0  # at once
 
     def stop(signum: int, frame_: object) -> None:
         nonlocal stopping
@@ -90,11 +152,18 @@ def serve(chain: ChainWriter, listener: socket.socket, ready: Callable[[], None]
                 conn = key.fileobj
                 assert isinstance(conn, socket.socket)
                 if conn is listener:
-                    client, _ = listener.accept()
+                    try:
+                        client, _ = listener.accept()
+                    except OSError as exc:  # out of descriptors, or the client already gave up
+                        log.error("accepting an audit client failed: %s", exc)
+                        continue
                     selector.register(client, selectors.EVENT_READ)
                     buffers[client] = bytearray()
                     continue
-                data = conn.recv(1 << 20)
+                try:
+                    data = conn.recv(1 << 20)
+                except OSError:  # ConnectionResetError: the worker died with our acknowledgement unread
+                    data = b""
                 if not data:
                     selector.unregister(conn)
                     buffers.pop(conn, None)
@@ -102,25 +171,20 @@ def serve(chain: ChainWriter, listener: socket.socket, ready: Callable[[], None]
                     continue
                 buffers[conn] += data
                 try:
-                    batches = frames(buffers[conn])
+                    batches = [(conn, batch_id, rows) for batch_id, rows in frames(buffers[conn])]
                 except (ValueError, EOFError, TypeError):
                     log.error("dropping a client that sent a malformed audit frame")
                     selector.unregister(conn)
                     buffers.pop(conn, None)
                     conn.close()
                     continue
-                received.extend((conn, batch_id, rows) for batch_id, rows in batches)
-        if not received:
+                received.extend(batches)
+        if received:
+            _append(chain, received)
+        else:
             chain.idle()
-            continue
-        error: str | None = None
-        try:
-            chain.append([row for _, _, rows in received for row in rows])
-        except Exception as exc:  # every request of these batches fails closed
-            log.error("audit write failed: %s", exc)
-            error = f"audit write failed: {exc}"
-        for conn, batch_id, _ in received:
-            with contextlib.suppress(OSError):
-                conn.sendall(frame([batch_id, error]))
+        if time.monotonic() >= next_drain:  # after the acknowledgements: they are what requests wait for
+            more = _drain_quietly(chain, outbox)
+            next_drain = time.monotonic() + (0 if more else DRAIN_SECONDS)
     selector.close()
     listener.close()

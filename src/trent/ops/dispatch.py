@@ -4,6 +4,10 @@ Every request yields one event: allowed, denied, failed, or refused before it re
 (authentication, validation). A front must not send the response before the event is durable: run() returns
 the outcome together with a future that completes when it is. If the event cannot be written, the request
 fails with KMSInternalException and its result is withheld (fail closed).
+
+An operation that may change something runs in a store unit: its changes and their audit record (in the
+store's outbox) commit in one transaction, so no change is ever durable without its record; the record
+then goes to the audit writer, which chains it once however often it arrives (decision 0007).
 """
 
 from __future__ import annotations
@@ -23,16 +27,16 @@ from trent.kms.operations import Operation
 from trent.ops import grants
 from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
-from trent.ops.journal import READ_ONLY, event_for
+from trent.ops.journal import READ_ONLY, event_for, journal
 from trent.ops.registry import OPERATIONS
 
 log = logging.getLogger("trent.request")
 access = logging.getLogger("trent.access")  # one line per request, once its record is durable (trent/logs.py)
 
 
-def _submit(deps: Deps, event: AuditEvent, started: float) -> asyncio.Future[None]:
+def _submit(deps: Deps, event: AuditEvent, started: float, *, journaled: bool = False) -> asyncio.Future[None]:
     """Submit the request's one event; once it settles, its access log line (if that logger is on)."""
-    durable = deps.audit.submit(event)
+    durable = _chained_or_journaled(deps.audit.submit(event, journaled=True)) if journaled else deps.audit.submit(event)
     if access.isEnabledFor(logging.INFO):
         durable.add_done_callback(lambda done: _log_request(event, done, started))
     return durable
@@ -67,6 +71,8 @@ class Outcome:
 def run(deps: Deps, ctx: RequestContext, operation: Operation, params: Mapping[str, Any]) -> Outcome:
     """Run `operation` and submit its one audit event. Never raises: errors are part of the outcome."""
     started = time.perf_counter()
+    if operation not in READ_ONLY:
+        return _run_change(deps, ctx, operation, params, started)
     try:
         grants.check_grant_tokens(params.get("grant_tokens", ()))
         result = OPERATIONS[operation](deps, ctx, **params)
@@ -78,6 +84,44 @@ def run(deps: Deps, ctx: RequestContext, operation: Operation, params: Mapping[s
         result, error = None, KMSInternalException()
     event = event_for(deps, ctx, operation.value, params, result, error)
     return Outcome(result, error, _submit(deps, event, started))
+
+
+def _run_change(
+    deps: Deps, ctx: RequestContext, operation: Operation, params: Mapping[str, Any], started: float
+) -> Outcome:
+    """run() for an operation that may write: the writes and the record of their success commit together."""
+    try:
+        with deps.store.unit() as unit:
+            grants.check_grant_tokens(params.get("grant_tokens", ()))
+            result = OPERATIONS[operation](deps, ctx, **params)
+            event = event_for(deps, ctx, operation.value, params, result, None)
+            journaled = journal(unit, event)
+    except KmsError as exc:
+        error: KmsError = exc
+    except Exception:  # the operation, or the commit (disk full): nothing of it stayed
+        log.exception("internal error in %s, request %s", operation.value, ctx.request_id)
+        error = KMSInternalException()
+    else:
+        # Not journaled: it changed nothing after all (EnableKey of an enabled key).
+        return Outcome(result, None, _submit(deps, event, started, journaled=journaled))
+    event = event_for(deps, ctx, operation.value, params, None, error)
+    return Outcome(None, error, _submit(deps, event, started))
+
+
+def _chained_or_journaled(submitted: asyncio.Future[None]) -> asyncio.Future[None]:
+    """The durability of a journaled record: it is durable already (committed in the outbox with the
+    change), so the response waits for the writer only to find it chained, and succeeds even if the writer
+    failed. Answering 500 for a change that stayed would invite a retry that makes it twice (CreateKey)."""
+    done: asyncio.Future[None] = submitted.get_loop().create_future()
+
+    def relay(future: asyncio.Future[None]) -> None:
+        if not future.cancelled():
+            future.exception()  # retrieved: the record waits in the outbox, for the writer's next drain
+        if not done.done():
+            done.set_result(None)
+
+    submitted.add_done_callback(relay)
+    return done
 
 
 async def settled(outcome: Outcome) -> Any:

@@ -1,13 +1,16 @@
-"""Audit events for what happens in ops: one per request (dispatch), and one per background action."""
+"""Audit events for what happens in ops: one per request (dispatch), and one per background action; and
+the outbox entry that commits a change's event with the change (decision 0007)."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
 from trent.audit.events import REQUEST_PARAMETERS, RESPONSE_ELEMENTS, AuditEvent, UserIdentity, allow_listed
+from trent.audit.sinks import AuditWriteError, pack_row, row_of
 from trent.kms.errors import KmsError
 from trent.kms.ids import unique_id
 from trent.kms.keys import Key
@@ -15,7 +18,9 @@ from trent.kms.operations import Operation
 from trent.kms.principals import Principal
 from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
+from trent.store.base import Unit
 
+log = logging.getLogger("trent.jobs")
 _O = Operation
 # CloudTrail's readOnly: operations that change nothing (the cryptographic ones included, as CloudTrail has it).
 READ_ONLY = frozenset(
@@ -119,3 +124,20 @@ def service_event(deps: Deps, event_name: str, key: Key) -> AuditEvent:
         resources=(key.arn,),
         request_parameters={"keyId": key.key_id},
     )
+
+
+def journal(unit: Unit, event: AuditEvent) -> bool:
+    """Put the event in the unit's outbox, to commit with its changes, if it changed anything; whether it did."""
+    if not unit.wrote():
+        return False
+    unit.journal(event.event_id, pack_row(row_of(event, journaled=True)))
+    return True
+
+
+def chain_now(deps: Deps, event: AuditEvent) -> None:
+    """Chain a journaled event at once (background jobs). If that fails, it waits in the outbox, committed
+    with its change, and the audit writer chains it at its next drain."""
+    try:
+        deps.audit.record_now([event], journaled=True)
+    except AuditWriteError as exc:
+        log.warning("%s of %s: its audit record waits in the outbox (%s)", event.event_name, event.key_arn, exc)

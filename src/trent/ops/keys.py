@@ -33,7 +33,7 @@ from trent.kms.specs import KEY_SPECS, LEGACY_SPECS, KeyManager, KeySpec, KeySta
 from trent.ops import paging
 from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
-from trent.ops.journal import service_event
+from trent.ops.journal import chain_now, journal, service_event
 from trent.ops.policies import checked_policy, default_policy
 from trent.ops.resolution import authorize_account, resolve_key
 from trent.ops.tags import checked_tags, request_tag_facts
@@ -241,18 +241,22 @@ def update_key_description(deps: Deps, ctx: RequestContext, *, key_id: str, desc
 
 
 def delete_due_keys(deps: Deps) -> int:
-    """Destroy every key whose deletion window has ended; run by a background task. Idempotent."""
+    """Destroy every key whose deletion window has ended; run by a background task. Idempotent.
+    Each destruction commits with its audit record (decision 0007)."""
     now = deps.clock()
     destroyed = 0
     for due in deps.store.keys_due_for_deletion(now):
-        with deps.store.transaction() as tx:
-            key = tx.get_key(due.key_id)  # re-checked under the write lock: a cancel may have won
-            ended = key is not None and key.state is KeyState.PENDING_DELETION
-            ended = ended and key is not None and key.deletion_date is not None and key.deletion_date <= now
-            if ended:
-                tx.delete_key(due.key_id)
+        event = service_event(deps, "DeleteKey", due)
+        with deps.store.unit() as unit:
+            with deps.store.transaction() as tx:
+                key = tx.get_key(due.key_id)  # re-checked under the write lock: a cancel may have won
+                ended = key is not None and key.state is KeyState.PENDING_DELETION
+                ended = ended and key is not None and key.deletion_date is not None and key.deletion_date <= now
+                if ended:
+                    tx.delete_key(due.key_id)
+            ended = ended and journal(unit, event)
         if ended:
-            deps.audit.record_now([service_event(deps, "DeleteKey", due)])
+            chain_now(deps, event)
             destroyed += 1
     return destroyed
 

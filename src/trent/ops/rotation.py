@@ -25,7 +25,7 @@ from trent.kms.specs import KeySpec, KeyState, Origin
 from trent.ops import paging
 from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
-from trent.ops.journal import service_event
+from trent.ops.journal import chain_now, journal, service_event
 from trent.ops.keys import key_material_id
 from trent.ops.resolution import resolve_key
 from trent.store.base import Transaction
@@ -132,23 +132,35 @@ def rotate_due_keys(deps: Deps) -> int:
 
     The rotation and the next date commit in one transaction that re-reads the key under the write lock,
     so a second runner (another process, or a retry after a crash) finds the key no longer due. A disabled
-    or pending-deletion key is not rotated; it stays due and rotates once it is enabled again.
+    or pending-deletion key is not rotated; it stays due and rotates once it is enabled again. Each
+    rotation commits with its audit record (decision 0007).
     """
     now = deps.clock()
     rotated = 0
     for due in deps.store.keys_due_for_rotation(now):
-        with deps.store.transaction() as tx:
-            key = tx.get_key(due.key_id)
-            if key is None or key.state is not KeyState.ENABLED or key.rotation_period_days is None:
-                continue
-            if key.next_rotation_date is None or key.next_rotation_date > now:
-                continue
-            period = timedelta(days=key.rotation_period_days)
-            next_date = key.next_rotation_date + period
-            while next_date <= now:  # missed dates (the server was down) collapse into this one rotation
-                next_date += period
-            rotated_key = _add_version(deps, tx, key, AUTOMATIC, key.next_rotation_date)
-            tx.update_key(rotated_key.evolve(next_rotation_date=next_date), key.revision)
+        with deps.store.unit() as unit:
+            key = _rotate_if_due(deps, due, now)
+            event = None if key is None else service_event(deps, "RotateKey", key)
+            if event is not None:
+                journal(unit, event)
+        if event is not None:
+            chain_now(deps, event)
             rotated += 1
-        deps.audit.record_now([service_event(deps, "RotateKey", key)])
     return rotated
+
+
+def _rotate_if_due(deps: Deps, due: Key, now: datetime) -> Key | None:
+    """Add the automatic rotation's version if the key is still due (read under the write lock)."""
+    with deps.store.transaction() as tx:
+        key = tx.get_key(due.key_id)
+        if key is None or key.state is not KeyState.ENABLED or key.rotation_period_days is None:
+            return None
+        if key.next_rotation_date is None or key.next_rotation_date > now:
+            return None
+        period = timedelta(days=key.rotation_period_days)
+        next_date = key.next_rotation_date + period
+        while next_date <= now:  # missed dates (the server was down) collapse into this one rotation
+            next_date += period
+        rotated_key = _add_version(deps, tx, key, AUTOMATIC, key.next_rotation_date)
+        tx.update_key(rotated_key.evolve(next_rotation_date=next_date), key.revision)
+        return key

@@ -9,6 +9,7 @@ jobs, and on SIGTERM/SIGINT stops the workers and waits for their in-flight requ
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import errno
 import logging
@@ -154,14 +155,20 @@ def run(
     ready = _CTX.Queue()
     stopping = False
 
-    def start_sidecar() -> BaseProcess | None:
+    sidecar_ready = _CTX.Queue()
+
+    def start_sidecar(wait: bool) -> BaseProcess | None:
+        """Start the sidecar; `wait`: until it is ready or dead. A restart does not wait: the workers keep
+        serving meanwhile (their requests fail closed until it is up) and a dead worker is replaced."""
         if sidecar is None:
             return None
-        sidecar_ready = _CTX.Queue()
         process = _CTX.Process(target=_sidecar, args=(sidecar, factory_arg, sidecar_ready), name="trent-audit")
         process.daemon = True
         process.start()
-        sidecar_ready.get(timeout=60)
+        while wait and process.is_alive():
+            with contextlib.suppress(queue.Empty):
+                sidecar_ready.get(timeout=0.5)
+                break
         return process
 
     def start(index: int) -> BaseProcess:
@@ -180,7 +187,8 @@ def run(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    helper = start_sidecar()
+    helper = start_sidecar(wait=True)
+    helper_due = 0.0
     workers = [start(i + 1) for i in range(plan.workers)]
     started = 0
     while started < len(workers):
@@ -209,9 +217,10 @@ def run(
             if not process.is_alive() and not stopping:
                 log.warning("worker %s exited with %s; starting another", process.pid, process.exitcode)
                 workers[i] = start(i + 1)
-        if helper is not None and not helper.is_alive() and not stopping:
+        if helper is not None and not helper.is_alive() and not stopping and now >= helper_due:
             log.warning("the audit writer exited with %s; starting another", helper.exitcode)
-            helper = start_sidecar()
+            helper = start_sidecar(wait=False)
+            helper_due = now + 1.0  # one that dies at once (disk full) is retried each second, not spun
         time.sleep(min(0.2, plan.job_interval))
     for process in workers:
         if process.is_alive() and process.pid is not None:

@@ -4,6 +4,8 @@ The store is untrusted storage: key material and secrets reach it only wrapped b
 Reads on a Store are fresh (each sees every commit that returned before it started); writes happen in a
 Transaction, which is atomic and serialized against other writers (also in other processes or nodes).
 Updates of a key are compare-and-set on its revision: ConflictError when someone else changed it first.
+A Unit groups the transactions of one request with the audit record of what they changed (the outbox): they
+commit as one, or not at all (docs/decisions/0007-audit-atomicity.md).
 """
 
 from __future__ import annotations
@@ -134,8 +136,35 @@ class Transaction(Reader, Protocol):
 
     def delete_grant(self, grant_id: str) -> None: ...
 
+    def delete_outbox(self, event_ids: Sequence[str]) -> None:
+        """Forget outbox rows (once the audit chain holds them)."""
+        ...
+
+
+class Unit(Protocol):
+    """The writes of one request and its audit record, made durable together or not at all.
+
+    Inside `with store.unit()`, every `transaction()` joins one database transaction, begun by the first
+    of them (so work done before it holds no lock) and committed when the unit ends normally; an exception
+    rolls all of it back. Each transaction block stays atomic on its own: one that raises undoes only itself.
+    """
+
+    def wrote(self) -> bool:
+        """Whether a transaction of this unit changed anything (so it has a record to journal)."""
+        ...
+
+    def journal(self, event_id: str, row: bytes) -> None:
+        """Add the audit record of this unit's changes to the outbox, in the same commit. Only if wrote()."""
+        ...
+
 
 class Store(Reader, Protocol):
     def transaction(self) -> AbstractContextManager[Transaction]: ...
+
+    def unit(self) -> AbstractContextManager[Unit]: ...
+
+    def outbox(self, limit: int) -> tuple[tuple[str, bytes], ...]:
+        """Up to `limit` journaled audit records not yet forgotten, oldest first: (event id, row)."""
+        ...
 
     def close(self) -> None: ...

@@ -17,7 +17,7 @@ import mmap
 import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,7 +35,7 @@ from trent.kms.keys import (
     User,
 )
 from trent.kms.specs import ExpirationModel, KeySpec, KeyState, KeyUsage, Origin
-from trent.store.base import ConflictError, DuplicateError, Page, Transaction
+from trent.store.base import ConflictError, DuplicateError, Page, Transaction, Unit
 
 _T = TypeVar("_T")
 
@@ -133,8 +133,14 @@ _SCHEMA: tuple[str, ...] = (
     CREATE INDEX grants_by_key ON grants (key_id, grant_id);
     CREATE INDEX grants_by_retiring ON grants (retiring, grant_id);
     """,
-    # version 3: reserved for the event-id table of another branch (renumber this entry when they merge)
-    "-- version 3",
+    # version 3: the audit outbox, each change's audit record committed with it (decision 0009). The row is
+    # opaque here: the audit writer's encoding of the record, which it appends to the chain, then deletes.
+    """
+    CREATE TABLE audit_outbox (
+        event_id TEXT PRIMARY KEY,
+        row BLOB NOT NULL
+    );
+    """,
     # version 4: opaque records other components authenticate themselves (the audit chain's identity and
     # checkpoint, docs/decisions/0008-audit-retention.md); kept here because deleting this database loses
     # every key anyway, so it is the one place whose loss is not silent.
@@ -559,6 +565,9 @@ class _SqliteOps:
     def delete_grant(self, grant_id: str) -> None:
         self._c.execute("DELETE FROM grants WHERE grant_id = ?", (grant_id,))
 
+    def delete_outbox(self, event_ids: Sequence[str]) -> None:
+        self._c.executemany("DELETE FROM audit_outbox WHERE event_id = ?", [(e,) for e in event_ids])
+
     def put_access_key(self, access_key: AccessKey) -> None:
         try:
             self._c.execute(
@@ -625,6 +634,31 @@ class Epoch:
             self._map.close()
 
 
+class _SqliteUnit:
+    """A unit's state: whether its transaction has begun, and the connection's change count at that moment."""
+
+    __slots__ = ("_c", "began", "_changes")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._c = conn
+        self.began = False
+        self._changes = 0
+
+    def begin(self) -> None:
+        # IMMEDIATE: take the write lock now, as a lone transaction does, so read-modify-write stays serialized.
+        self._c.execute("BEGIN IMMEDIATE")
+        self.began = True
+        self._changes = self._c.total_changes
+
+    def wrote(self) -> bool:
+        return self.began and self._c.total_changes != self._changes
+
+    def journal(self, event_id: str, row: bytes) -> None:
+        if not self.began:
+            raise RuntimeError("a unit that wrote nothing has nothing to journal")
+        self._c.execute("INSERT INTO audit_outbox (event_id, row) VALUES (?, ?)", (event_id, row))
+
+
 class SqliteStore(_SqliteOps):
     def __init__(self, path: Path | str) -> None:
         # isolation_level=None: autocommit; each read is its own snapshot; transactions are explicit.
@@ -639,6 +673,7 @@ class SqliteStore(_SqliteOps):
         self._seen = b""
         self._memo: dict[tuple[str, Any], Any] = {}
         self._in_transaction = False
+        self._unit: _SqliteUnit | None = None
         self._migrate()
 
     def _remembered(self, kind: str, args: Any, load: Callable[[], _T]) -> _T:
@@ -691,14 +726,17 @@ class SqliteStore(_SqliteOps):
                         self._c.execute(statement)
                 self._c.execute(f"PRAGMA user_version = {number}")
 
+    def transaction(self) -> AbstractContextManager[Transaction]:
+        return self._alone() if self._unit is None else self._step(self._unit)
+
     @contextmanager
-    def transaction(self) -> Iterator[Transaction]:
+    def _alone(self) -> Iterator[Transaction]:
         self._c.execute("BEGIN IMMEDIATE")
         self._in_transaction = True
         try:
             yield self
         except BaseException:
-            self._c.execute("ROLLBACK")
+            self._rollback()
             raise
         finally:
             self._in_transaction = False
@@ -732,6 +770,54 @@ class SqliteStore(_SqliteOps):
             raise
         self._c.execute("COMMIT")
         return old if new is None else new
+
+    @contextmanager
+    def _step(self, unit: _SqliteUnit) -> Iterator[Transaction]:
+        """A transaction inside a unit: begins the unit's transaction if it is the first; a savepoint keeps
+        it atomic on its own (an op may catch the error of one block and go on)."""
+        if not unit.began:
+            unit.begin()
+            self._in_transaction = True  # until the unit ends: its writes are not committed yet
+        self._c.execute("SAVEPOINT step")
+        try:
+            yield self
+        except BaseException:
+            if self._c.in_transaction:
+                self._c.execute("ROLLBACK TO step")
+                self._c.execute("RELEASE step")
+            raise
+        self._c.execute("RELEASE step")
+
+    @contextmanager
+    def unit(self) -> Iterator[Unit]:
+        if self._unit is not None:
+            raise RuntimeError("units do not nest")
+        unit = self._unit = _SqliteUnit(self._c)
+        try:
+            yield unit
+            if unit.began:
+                self._c.execute("COMMIT")
+        except BaseException:
+            if unit.began:
+                self._rollback()
+            raise
+        finally:
+            self._unit = None
+            self._in_transaction = False
+        if unit.wrote():
+            self._epoch.advance()
+
+    def _rollback(self) -> None:
+        # A failed COMMIT (disk full) may have ended the transaction already.
+        if self._c.in_transaction:
+            self._c.execute("ROLLBACK")
+        # Records parsed inside the transaction may carry a revision that now never was: drop them.
+        self._keys.clear()
+        self._access_keys.clear()
+
+    def outbox(self, limit: int) -> tuple[tuple[str, bytes], ...]:
+        rows = self._c.execute("SELECT event_id, row FROM audit_outbox ORDER BY rowid LIMIT ?", (limit,))
+        return tuple((event_id, bytes(row)) for event_id, row in rows)
 
     def close(self) -> None:
         self._c.close()
