@@ -216,3 +216,98 @@ def test_reads_inside_a_transaction_ask_the_database(tmp_path: Path) -> None:
         assert fresh is not None and fresh.description == "theirs"
     store.close()
     other.close()
+
+
+def test_a_unit_commits_its_transactions_and_journal_together(store: Store) -> None:
+    with store.unit() as unit:
+        assert not unit.wrote()
+        with store.transaction() as tx:
+            tx.insert_key(_key(40), b"w", "{}", [])
+        with store.transaction() as tx:
+            tx.put_tags(_key(40).key_id, [Tag("t", "1")])
+        assert unit.wrote()
+        unit.journal("event-1", b"row-1")
+    assert store.get_key(_key(40).key_id) is not None
+    assert store.get_tags(_key(40).key_id) == (Tag("t", "1"),)
+    with store.transaction() as tx:
+        tx.insert_key(_key(41), b"w", "{}", [])
+    with store.unit() as unit:
+        with store.transaction() as tx:
+            tx.delete_key(_key(41).key_id)
+        unit.journal("event-2", b"row-2")
+    assert store.outbox(10) == (("event-1", b"row-1"), ("event-2", b"row-2"))
+    assert store.outbox(1) == (("event-1", b"row-1"),)
+    with store.transaction() as tx:
+        tx.delete_outbox(["event-1"])
+    assert store.outbox(10) == (("event-2", b"row-2"),)
+
+
+def test_a_unit_that_raises_leaves_nothing(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.unit() as unit:
+        with store.transaction() as tx:
+            tx.insert_key(_key(42), b"w", "{}", [])  # this block ended normally, but the unit did not
+        unit.journal("event-3", b"row-3")
+        raise RuntimeError("the commit of the record failed")
+    assert store.get_key(_key(42).key_id) is None
+    assert store.outbox(10) == ()
+
+
+def test_a_failed_transaction_in_a_unit_undoes_only_itself(store: Store) -> None:
+    with store.unit() as unit:
+        with store.transaction() as tx:
+            tx.insert_key(_key(43), b"w", "{}", [])
+        with pytest.raises(DuplicateError), store.transaction() as tx:
+            tx.put_tags(_key(43).key_id, [Tag("undone", "1")])
+            tx.insert_alias(Alias(ACCOUNT, REGION, AliasName("alias/a"), _key(43).key_id, NOW, NOW))
+            tx.insert_alias(Alias(ACCOUNT, REGION, AliasName("alias/a"), _key(43).key_id, NOW, NOW))
+        unit.journal("event-4", b"row-4")
+    assert store.get_key(_key(43).key_id) is not None
+    assert store.get_tags(_key(43).key_id) == ()
+    assert store.get_alias(ACCOUNT, REGION, AliasName("alias/a")) is None
+    assert store.outbox(10) == (("event-4", b"row-4"),)
+
+
+def test_a_unit_that_only_reads_writes_nothing(store: Store) -> None:
+    with store.unit() as unit:
+        assert store.get_key(_key(44).key_id) is None
+        with store.transaction() as tx:
+            assert tx.get_key(_key(44).key_id) is None
+        assert not unit.wrote()
+        with pytest.raises(RuntimeError):
+            unit.journal("event-5", b"row-5")  # never done: there is no change to record
+    assert store.outbox(10) == ()
+
+
+def test_a_unit_holds_no_lock_before_its_first_transaction_nor_shows_its_writes(tmp_path: Path) -> None:
+    store, other = SqliteStore(tmp_path / "u.db"), SqliteStore(tmp_path / "u.db")
+    try:
+        with store.unit():
+            with other.transaction() as tx:  # would wait for the busy timeout, then fail, if the unit held it
+                tx.insert_key(_key(45), b"w", "{}", [])
+            assert store.get_key(_key(45).key_id) is not None
+            with store.transaction() as tx:
+                tx.update_key(_key(45).evolve(description="in the unit"), 1)
+            assert store.get_key(_key(45).key_id).description == "in the unit"  # type: ignore[union-attr]
+            assert other.get_key(_key(45).key_id).description == ""  # type: ignore[union-attr]
+        assert other.get_key(_key(45).key_id).description == "in the unit"  # type: ignore[union-attr]
+    finally:
+        store.close()
+        other.close()
+
+
+def test_a_rolled_back_unit_leaves_no_stale_memo(tmp_path: Path) -> None:
+    store, other = SqliteStore(tmp_path / "m.db"), SqliteStore(tmp_path / "m.db")
+    try:
+        with store.transaction() as tx:
+            tx.insert_key(_key(46), b"w", "{}", [])
+        with pytest.raises(RuntimeError), store.unit():
+            with store.transaction() as tx:
+                tx.update_key(_key(46).evolve(description="never"), 1)
+            assert store.get_key(_key(46).key_id).description == "never"  # type: ignore[union-attr]
+            raise RuntimeError
+        with other.transaction() as tx:  # the same revision, with other contents
+            tx.update_key(_key(46).evolve(description="real"), 1)
+        assert store.get_key(_key(46).key_id).description == "real"  # type: ignore[union-attr]
+    finally:
+        store.close()
+        other.close()

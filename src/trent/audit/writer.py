@@ -186,5 +186,7 @@ def serve(chain: ChainWriter, listener: socket.socket, ready: Callable[[], None]
         if time.monotonic() >= next_drain:  # after the acknowledgements: they are what requests wait for
             more = _drain_quietly(chain, outbox)
             next_drain = time.monotonic() + (0 if more else DRAIN_SECONDS)
+    for client in buffers:
+        client.close()
     selector.close()
     listener.close()

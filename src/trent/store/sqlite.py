@@ -654,8 +654,8 @@ class _SqliteUnit:
         return self.began and self._c.total_changes != self._changes
 
     def journal(self, event_id: str, row: bytes) -> None:
-        if not self.began:
-            raise RuntimeError("a unit that wrote nothing has nothing to journal")
+        if not self.wrote():
+            raise RuntimeError("a unit that changed nothing has nothing to journal")
         self._c.execute("INSERT INTO audit_outbox (event_id, row) VALUES (?, ?)", (event_id, row))
 
 
