@@ -19,9 +19,9 @@ import pytest
 
 from tests.unit.audit.test_chain import KEY, _event
 from trent.audit import writer
-from trent.audit.chain import verify
 from trent.audit.remote import RECONNECT_SECONDS, RemoteAuditLog
-from trent.audit.sinks import AuditWriteError, ChainWriter, pack_row, read_head, read_records, row_of
+from trent.audit.sinks import AuditWriteError, ChainWriter, pack_row, row_of
+from trent.audit.verify import Tally, verify_log
 
 
 class FakeOutbox:
@@ -48,7 +48,7 @@ def test_a_journaled_row_is_chained_once(tmp_path: Path) -> None:
     assert chain.append([change]) == 0
     assert chain.append([read]) == 1  # not journaled: each submission is its own request's record
     assert _chained_ids(chain) == ["evt-1", "evt-2", "evt-2"]
-    assert verify(read_records(chain.connection), read_head(chain.connection), KEY)[1] == []
+    assert list(verify_log(chain.connection, KEY, None, None, Tally())) == []
     chain.close()
 
 
