@@ -2,7 +2,7 @@
 
 Spec: AWS General Reference, "Signature Version 4 signing process" (create a canonical request, a string
 to sign, derive the signing key, compute the signature). Function names follow the spec and botocore's
-SigV4Auth. Check order and error texts follow KMS-SEMANTICS.md §B: header present, well-formed, known
+SigV4Auth. Check order and error texts follow docs/aws-semantics.md §B: header present, well-formed, known
 access key, date window (±5 minutes), credential scope, then the signature, compared in constant time.
 """
 

@@ -15,7 +15,7 @@
     ├── ConflictException, CustomKeyStoreNotFoundException
     └── KMSInternalException, KeyUnavailableException, DependencyTimeoutException  (our fault; no detail)
 
-The message is what AWS puts in the body; several AWS errors carry none (KMS-SEMANTICS.md A.1).
+The message is what AWS puts in the body; several AWS errors carry none (docs/aws-semantics.md A.1).
 How an error is rendered on a wire (type string, HTTP status, member name) lives in the protocol layer.
 """
 

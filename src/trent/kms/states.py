@@ -1,6 +1,6 @@
 """STATE_RULES: which key states each operation accepts, transcribed from AWS's key-state page.
 
-Source: AWS KMS Developer Guide, "Key states of AWS KMS keys" (key-state.html), and KMS-SEMANTICS.md A.4.
+Source: AWS KMS Developer Guide, "Key states of AWS KMS keys" (key-state.html), and docs/aws-semantics.md A.4.
 Operations that take no existing key (CreateKey, ListKeys, GenerateRandom, ...) are absent.
 """
 

@@ -228,7 +228,7 @@ def schedule_key_deletion(
 
 
 def cancel_key_deletion(deps: Deps, ctx: RequestContext, *, key_id: str) -> CancelKeyDeletionResult:
-    # "After CancelKeyDeletion the key is Disabled, not Enabled" (KMS-SEMANTICS.md A.4, recorded from AWS).
+    # "After CancelKeyDeletion the key is Disabled, not Enabled" (docs/aws-semantics.md A.4, recorded from AWS).
     key = _set_state(deps, ctx, key_id, Operation.CancelKeyDeletion, KeyState.DISABLED)
     return CancelKeyDeletionResult(key.arn)
 

@@ -1,6 +1,6 @@
 """TagResource, UntagResource, ListResourceTags, and the tag rules CreateKey shares.
 
-Rules recorded from AWS (KMS-SEMANTICS.md A.5 CreateKey): at most 50 tags per key ("Too many tags"),
+Rules recorded from AWS (docs/aws-semantics.md A.5 CreateKey): at most 50 tags per key ("Too many tags"),
 no duplicate keys in one request ("Duplicate tag keys"), and the aws: prefix (any case) is reserved.
 """
 

@@ -1,7 +1,7 @@
 """Process model: a supervisor and N worker processes, each with its own SO_REUSEPORT listening socket.
 
 The kernel spreads connections over the workers' sockets (a single shared accept socket was measured to
-leave one worker nearly idle: ../shared/bench/README.md). The supervisor holds the port (bound, not
+leave one worker nearly idle: docs/decisions/0001-http-stack.md). The supervisor holds the port (bound, not
 listening) so `--port 0` resolves once for all workers, restarts a worker that dies, runs background
 jobs, and on SIGTERM/SIGINT stops the workers and waits for their in-flight requests.
 """

@@ -1,6 +1,6 @@
 """SigV4 verification against requests signed by botocore's own SigV4Auth, as boto3 signs KMS calls.
 
-Error types and texts are those of KMS-SEMANTICS.md §B. Vectors at the end come from the AWS General
+Error types and texts are those of docs/aws-semantics.md §B. Vectors at the end come from the AWS General
 Reference (Signature Version 4 examples) and the aws-sig-v4-test-suite (get-vanilla).
 """
 
@@ -32,7 +32,7 @@ SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 REGION = "eu-west-1"
 HOST = "kms.eu-west-1.amazonaws.com"
 BODY = b'{"KeyId": "alias/app", "Plaintext": "aGVsbG8="}'
-# The moment of the KMS "Signature expired" response quoted in KMS-SEMANTICS.md §B (aws-sdk-js-v3#6400).
+# The moment of the KMS "Signature expired" response quoted in docs/aws-semantics.md §B (aws-sdk-js-v3#6400).
 SIGNED_AT = datetime(2024, 8, 20, 23, 1, 43, tzinfo=UTC)
 SIGNATURE_MISMATCH = (
     "The request signature we calculated does not match the signature you provided. Check your AWS Secret "

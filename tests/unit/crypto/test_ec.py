@@ -17,7 +17,7 @@ CURVES: dict[str, ec.EllipticCurve] = {
     "secp521r1": ec.SECP521R1(),
 }
 
-# (tests, valid, acceptable, invalid), counted independently (KMS-SEMANTICS.md, section D), so a loader that
+# (tests, valid, acceptable, invalid), counted independently (docs/aws-semantics.md, section D), so a loader that
 # silently yields nothing, or a file swapped for another, fails instead of passing vacuously.
 WYCHEPROOF_ECDH: dict[str, tuple[int, int, int, int]] = {
     "ecdh_secp256r1_test.json": (612, 330, 230, 52),

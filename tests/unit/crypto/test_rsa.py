@@ -21,7 +21,7 @@ WYCHEPROOF_OAEP = {
     "rsa_oaep_2048_sha1_mgf1sha1_test.json": SHA_1,
     "rsa_oaep_2048_sha256_mgf1sha256_test.json": SHA_256,
 }
-# Empty-label vectors per file (KMS-SEMANTICS.md, section D): 10 valid, 19 invalid (13 bad padding, 6 bad length).
+# Empty-label vectors per file (docs/aws-semantics.md, section D): 10 valid, 19 invalid (13 bad padding, 6 bad length).
 EMPTY_LABEL_VALID, EMPTY_LABEL_INVALID = 10, 19
 
 

@@ -1,4 +1,4 @@
-"""parse_key_identifier: the one parser for a KeyId parameter (KMS-SEMANTICS.md A.3)."""
+"""parse_key_identifier: the one parser for a KeyId parameter (docs/aws-semantics.md A.3)."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def test_alias_arn() -> None:
     [
         "x",
         "fake-key-id",
-        # A UUID without its dashes is not a key id (recorded from AWS, KMS-SEMANTICS.md A.3).
+        # A UUID without its dashes is not a key id (recorded from AWS, docs/aws-semantics.md A.3).
         "134f2428cec14b25a1ae9048164dba47",
         "mrk-fake-key-id",
         KEY_ID.upper(),

@@ -1,4 +1,4 @@
-"""KmsError → AWS JSON error body and HTTP status (KMS-SEMANTICS.md A.1, A.7 and §B)."""
+"""KmsError → AWS JSON error body and HTTP status (docs/aws-semantics.md A.1, A.7 and §B)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""decode_request: JSON document → snake_case parameters, with AWS's Coral validation messages (KMS-SEMANTICS.md A.2).
+"""decode_request: JSON document → snake_case parameters, with AWS's Coral validation messages (docs/aws-semantics.md A.2).
 
 Expected texts are the ones recorded from AWS where one exists; the others follow the same Coral form.
 """

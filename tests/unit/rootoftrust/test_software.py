@@ -260,7 +260,7 @@ def test_open_refuses_a_malformed_file(key_file: Path, doc: object) -> None:
 
 
 def test_open_refuses_an_unknown_file_version(tmp_path: Path) -> None:
-    """Readers accept every version they ever wrote (STYLE.md 9), and only those: the writer has only written 1."""
+    """Readers accept every version they ever wrote (a format once written is read forever), and only those: the writer has only written 1."""
     keyring = {"active": "rk-a", "keys": {"rk-a": _b64(KEY_A)}}
     accepted: list[object] = []
     for version in (0, 2, "1", None, "missing"):

@@ -1,7 +1,7 @@
 """KmsError → the AWS JSON 1.1 error response: HTTP status, `__type`, and `message` or `Message`.
 
 Statuses are what AWS sends on the wire, not the Smithy model's httpError codes: KMS answers its client
-errors with 400 (KMS-SEMANTICS.md A.1). Anything that is not a KmsError is our fault: a 500
+errors with 400 (docs/aws-semantics.md A.1). Anything that is not a KmsError is our fault: a 500
 KMSInternalException with no detail (the request id in the headers ties it to the server log).
 """
 

@@ -1,6 +1,6 @@
 """The AWS JSON 1.1 front: one request in, one response out.
 
-Order (KMS-SEMANTICS.md §B and A.4): authenticate (SigV4) → content type → X-Amz-Target → JSON →
+Order (docs/aws-semantics.md §B and A.4): authenticate (SigV4) → content type → X-Amz-Target → JSON →
 model validation → typed binding → the operation → the response. Every failure is an AWS error body.
 """
 
