@@ -1,4 +1,4 @@
-"""Crash trials (decision 0007): kill -9 the whole server, the audit writer, or a worker at random moments of a
+"""Crash trials (decision 0009): kill -9 the whole server, the audit writer, or a worker at random moments of a
 mixed write load (CreateKey, CreateAlias, CreateGrant, TagResource, PutKeyPolicy, and Encrypt), then count
 the changes in the store without their record in the audit chain and the event ids chained twice. As root,
 also a full disk: the data directory on a small tmpfs, filled up under the load, then freed.

@@ -1,4 +1,4 @@
-"""Crash trials (decision 0007): a mixed write load from threads against a real `trent serve`, kill -9 of a
+"""Crash trials (decision 0009): a mixed write load from threads against a real `trent serve`, kill -9 of a
 worker, of the audit writer or of the whole server at random moments, then an account of every change in
 the store without its record in the audit chain, and of every event id chained twice.
 

@@ -1,4 +1,4 @@
-"""Crash trials on a real server (decision 0007): under a mixed write load, kill -9 a worker, the audit
+"""Crash trials on a real server (decision 0009): under a mixed write load, kill -9 a worker, the audit
 writer, or the whole server at random moments; afterwards every change in the store has its record in the
 audit chain, no event id is chained twice, and the chain verifies. And one process dying takes no other
 down: a worker's death leaves the writer and the other worker serving without a single 500."""

@@ -54,7 +54,7 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS head (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER, hash BLOB, mac BLOB)",
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL)",
     # The event ids of journaled records already chained: a change's record reaches the writer twice (the
-    # worker's submission and the outbox drain) and is chained once (decision 0007).
+    # worker's submission and the outbox drain) and is chained once (decision 0009).
     "CREATE TABLE IF NOT EXISTS journaled (event_id TEXT PRIMARY KEY) WITHOUT ROWID",
 )
 _INSERT = "INSERT INTO events (seq, event_time, key_arn, body, hash) VALUES (?, ?, ?, ?, ?)"

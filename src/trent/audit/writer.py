@@ -9,7 +9,7 @@ data: no code is ever loaded from it). Worker → writer: (batch id, [row, ...])
 Writer → worker: (batch id, error or None). The socket is reachable only by the server's own user.
 
 The writer also drains the store's audit outbox (the records committed with the changes they describe,
-decision 0007): at start and about every second it chains those not chained yet, then forgets them. A
+decision 0009): at start and about every second it chains those not chained yet, then forgets them. A
 client's socket failing (a worker killed mid-write) is that client gone, never the writer's end.
 """
 

@@ -7,7 +7,7 @@ fails with KMSInternalException and its result is withheld (fail closed).
 
 An operation that may change something runs in a store unit: its changes and their audit record (in the
 store's outbox) commit in one transaction, so no change is ever durable without its record; the record
-then goes to the audit writer, which chains it once however often it arrives (decision 0007).
+then goes to the audit writer, which chains it once however often it arrives (decision 0009).
 """
 
 from __future__ import annotations

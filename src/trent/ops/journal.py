@@ -1,5 +1,5 @@
 """Audit events for what happens in ops: one per request (dispatch), and one per background action; and
-the outbox entry that commits a change's event with the change (decision 0007)."""
+the outbox entry that commits a change's event with the change (decision 0009)."""
 
 from __future__ import annotations
 

@@ -242,7 +242,7 @@ def update_key_description(deps: Deps, ctx: RequestContext, *, key_id: str, desc
 
 def delete_due_keys(deps: Deps) -> int:
     """Destroy every key whose deletion window has ended; run by a background task. Idempotent.
-    Each destruction commits with its audit record (decision 0007)."""
+    Each destruction commits with its audit record (decision 0009)."""
     now = deps.clock()
     destroyed = 0
     for due in deps.store.keys_due_for_deletion(now):

@@ -133,7 +133,7 @@ def rotate_due_keys(deps: Deps) -> int:
     The rotation and the next date commit in one transaction that re-reads the key under the write lock,
     so a second runner (another process, or a retry after a crash) finds the key no longer due. A disabled
     or pending-deletion key is not rotated; it stays due and rotates once it is enabled again. Each
-    rotation commits with its audit record (decision 0007).
+    rotation commits with its audit record (decision 0009).
     """
     now = deps.clock()
     rotated = 0

@@ -5,7 +5,7 @@ Reads on a Store are fresh (each sees every commit that returned before it start
 Transaction, which is atomic and serialized against other writers (also in other processes or nodes).
 Updates of a key are compare-and-set on its revision: ConflictError when someone else changed it first.
 A Unit groups the transactions of one request with the audit record of what they changed (the outbox): they
-commit as one, or not at all (docs/decisions/0007-audit-atomicity.md).
+commit as one, or not at all (docs/decisions/0009-audit-atomicity.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A change and its audit record become durable together or not at all (decision 0007), in-process through
+"""A change and its audit record become durable together or not at all (decision 0009), in-process through
 the front and in the background jobs: the record commits in the store's outbox with the change, the chain
 holds it once, a change whose record cannot be committed does not stay, and reads journal nothing."""
 
