@@ -50,6 +50,12 @@ def main() -> None:
 @click.option("--port", type=int, help="Port to listen on; 0 picks a free one [TRENT_PORT; default 9600].")
 @click.option("--account-id", help="Account created at first start [TRENT_ACCOUNT_ID; default 111122223333].")
 @click.option("--workers", type=int, help="Worker processes [TRENT_WORKERS; default: one per core].")
+@click.option(
+    "--tls-cert",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="PEM certificate chain: serve HTTPS (with --tls-key) [TRENT_TLS_CERT].",
+)
+@click.option("--tls-key", type=click.Path(path_type=Path, dir_okay=False), help="PEM private key [TRENT_TLS_KEY].")
 def serve(config: Path | None, **flags: object) -> None:
     """Run the KMS endpoint (creates the data directory, root key and admin key on first start)."""
     settings = _settings(config, **flags)
