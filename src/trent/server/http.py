@@ -13,7 +13,8 @@ Why not a framework: docs/decisions/0001-http-stack.md. It routes by (method, pa
 - What a connection holds is bounded: reading pauses while an answer is pending or the client does not read
   its answers (write buffer over its high-water mark), and at most MAX_PIPELINE answers are queued.
 - After its last answer a connection is half-closed and drained for LINGER seconds before it is closed, so
-  a client's unread bytes do not turn our close into a reset that destroys that answer.
+  a client's unread bytes do not turn our close into a reset that destroys that answer; one that crossed a
+  head limit or broke the framing is closed at once.
 - Shutdown (`serve`, when `stop` is set): stop listening, close idle connections, answer what was read
   (`connection: close` on each connection's last answer), then return; bounded by SHUTDOWN_TIMEOUT.
 """
@@ -100,6 +101,7 @@ class HttpConnection(asyncio.Protocol):
         self._write_blocked = False
         self._continue_due = False
         self._draining = False
+        self._abrupt = False  # close right after the last answer, without lingering
         self.busy_since: float | None = None  # when the request being read or answered began (None: idle)
         self.idle_since = 0.0
         self.linger_until: float | None = None
@@ -261,9 +263,11 @@ class HttpConnection(asyncio.Protocol):
         raise _Stop
 
     def _refuse(self, status: int, reason: str = "") -> None:
-        """Answer `status` after the answers owed, then close; parse nothing more."""
+        """Answer `status` after the answers owed, then close; parse nothing more. A broken or oversized head
+        is closed at once; a 413 lingers (LINGER), so that a client still sending its body reads the answer."""
         if not self._stopped:
             self._stopped = True
+            self._abrupt = status != 413
             if reason:
                 log.debug("refused a request from %s: %s", self._client, reason)
             request = self._request(b"")
@@ -328,7 +332,7 @@ class HttpConnection(asyncio.Protocol):
         """The last answer is written: half-close and drain what the client still sends, then close."""
         self._stopped = True
         self._queue.clear()
-        if not transport.can_write_eof():  # TLS: close_notify, then close
+        if self._abrupt or not transport.can_write_eof():  # (TLS: close_notify, then close)
             transport.close()
             return
         transport.write_eof()
