@@ -46,3 +46,13 @@ def test_unknown_file_setting(tmp_path: Path) -> None:
     toml.write_text("colour = 'blue'\n")
     with pytest.raises(ConfigError, match="colour"):
         load_settings({}, environ={}, toml_path=toml)
+
+
+def test_tls_files_come_together_from_any_source(tmp_path: Path) -> None:
+    toml = tmp_path / "trent.toml"
+    toml.write_text('tls_cert = "/etc/trent/cert.pem"\n')
+    settings = load_settings({}, {"TRENT_TLS_KEY": "/etc/trent/key.pem"}, toml)
+    assert (settings.tls_cert, settings.tls_key) == (Path("/etc/trent/cert.pem"), Path("/etc/trent/key.pem"))
+    assert load_settings({}, {}).tls_cert is None
+    with pytest.raises(ConfigError, match="'tls_cert' and 'tls_key' go together"):
+        load_settings({"tls_cert": "/etc/trent/cert.pem"}, {})
