@@ -22,7 +22,7 @@ ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 ACCOUNT = "111122223333"
 REGION = "us-east-1"
-_ENDPOINT = re.compile(r"listening on (http://\S+)")
+_ENDPOINT = re.compile(r"listening on (https?://\S+)")
 
 
 def trent_command() -> list[str]:

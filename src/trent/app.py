@@ -1,4 +1,4 @@
-"""Composition root: Settings → store, root of trust, deps, the AWS JSON front, the server.
+"""Composition root: Settings → store, root of trust, deps, the fronts and their routes, the server.
 
 The only module that names concrete adapters (SQLite, the software root of trust).
 """
@@ -57,6 +57,7 @@ from trent.protocol.awsjson.front import AwsJsonFront
 from trent.rootoftrust.base import RootOfTrust, UnwrapError, WrappedMaterial, audit_key_aad
 from trent.rootoftrust.software import RootKeyFileError, SoftwareRoot
 from trent.server import supervisor
+from trent.server.types import Answer, Request, Response, Site, plain
 from trent.store.base import Store
 from trent.store.sqlite import SqliteStore, read_blobs
 
@@ -271,11 +272,36 @@ def ensure_admin_key(settings: Settings, deps: Deps) -> AdminKey | None:
     return AdminKey(record.access_key_id, secret, account)
 
 
-def build_service(settings: Settings) -> AwsJsonFront:
+_HEALTHY = Response(200, (("content-type", "text/plain"),), b"ok\n")
+
+
+def health(_request: Request) -> Response:
+    """GET /healthz: the worker's event loop answers (liveness)."""
+    return _HEALTHY
+
+
+def site_for(front: AwsJsonFront) -> Site:
+    """The route table. Each front is a sibling entry; a later one (readiness, metrics) is one more row."""
+
+    def refuse(status: int, request: Request) -> Answer:
+        # Aimed at the KMS API: its path, or any path with an operation named. Those get AWS's error shape
+        # and an audit record; anything else a plain answer.
+        if request.path == "/" or "x-amz-target" in request.headers:
+            return front.refuse(status, request)
+        return plain(status)
+
+    return Site(
+        routes={("POST", "/"): front.prepare, ("GET", "/healthz"): health},
+        refuse=refuse,
+        start=front.start,
+    )
+
+
+def build_service(settings: Settings) -> Site:
     """Run in each worker process: its own store connection, root of trust and caches."""
     logs.configure(settings.log_level, settings.log_format)
     deps = open_deps(settings, create=False, remote_audit=True)
-    return AwsJsonFront(deps, Authenticator(deps.store, deps.root_of_trust), utc_now)
+    return site_for(AwsJsonFront(deps, Authenticator(deps.store, deps.root_of_trust), utc_now))
 
 
 class StoreOutbox:
@@ -341,6 +367,8 @@ def _serve_locked(settings: Settings, announce: Callable[[str, AdminKey | None],
             workers=settings.workers,
             max_body_bytes=settings.max_body_bytes,
             job_interval=settings.job_interval,
+            tls_cert=settings.tls_cert,
+            tls_key=settings.tls_key,
         ),
         factory=build_service,
         factory_arg=settings,

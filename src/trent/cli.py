@@ -66,6 +66,12 @@ def main() -> None:
     "111122223333 on first start].",
 )
 @click.option("--workers", type=int, help="Worker processes [TRENT_WORKERS; default: one per core].")
+@click.option(
+    "--tls-cert",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="PEM certificate chain: serve HTTPS (with --tls-key) [TRENT_TLS_CERT].",
+)
+@click.option("--tls-key", type=click.Path(path_type=Path, dir_okay=False), help="PEM private key [TRENT_TLS_KEY].")
 def serve(config: Path | None, **flags: object) -> None:
     """Run the KMS endpoint (creates the data directory, root key and admin key on first start)."""
     settings = _settings(config, **flags)

@@ -85,6 +85,8 @@ class Settings:
     log_format: str = "auto"  # json, text, or auto: text on a terminal, else JSON (trent/logs.py)
     audit_path: Path | None = None  # default: <data_dir>/audit.db
     audit_socket: Path | None = None  # where workers reach the audit writer; chosen by `trent serve`
+    tls_cert: Path | None = None  # PEM certificate chain; with tls_key, the listener speaks HTTPS
+    tls_key: Path | None = None  # PEM private key (unencrypted)
 
     @property
     def audit_database_path(self) -> Path:
@@ -112,6 +114,8 @@ _PARSERS: Mapping[str, Callable[[str], Any]] = {
     "log_level": _log_level,
     "log_format": lambda v: _choice(v.lower(), ("json", "text", "auto")),
     "audit_path": lambda v: Path(v).expanduser(),
+    "tls_cert": lambda v: Path(v).expanduser(),
+    "tls_key": lambda v: Path(v).expanduser(),
 }
 
 
@@ -147,5 +151,7 @@ def load_settings(
     for name, value in (flags or {}).items():
         if value is not None:
             values[name] = _parse(name, value, "flag for setting")
+    if ("tls_cert" in values) != ("tls_key" in values):
+        raise ConfigError("settings 'tls_cert' and 'tls_key' go together: give both or neither")
     known = {f.name for f in fields(Settings)}
     return Settings(**{k: v for k, v in values.items() if k in known})

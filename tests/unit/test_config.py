@@ -74,3 +74,13 @@ def test_a_bad_file_is_one_config_error(tmp_path: Path, text: str) -> None:
     toml.write_text(text)
     with pytest.raises(ConfigError, match=str(toml)):
         load_settings({}, environ={}, toml_path=toml)
+
+
+def test_tls_files_come_together_from_any_source(tmp_path: Path) -> None:
+    toml = tmp_path / "trent.toml"
+    toml.write_text('tls_cert = "/etc/trent/cert.pem"\n')
+    settings = load_settings({}, {"TRENT_TLS_KEY": "/etc/trent/key.pem"}, toml)
+    assert (settings.tls_cert, settings.tls_key) == (Path("/etc/trent/cert.pem"), Path("/etc/trent/key.pem"))
+    assert load_settings({}, {}).tls_cert is None
+    with pytest.raises(ConfigError, match="'tls_cert' and 'tls_key' go together"):
+        load_settings({"tls_cert": "/etc/trent/cert.pem"}, {})

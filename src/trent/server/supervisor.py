@@ -22,10 +22,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any
 
 from trent import logs
-from trent.server.http import Service, serve
+from trent.server.http import serve
+from trent.server.tls import server_context
+from trent.server.types import Site
 
 log = logging.getLogger("trent.supervisor")
 Announce = Callable[[str], None]
@@ -39,6 +42,8 @@ class Plan:
     workers: int
     max_body_bytes: int
     job_interval: float
+    tls_cert: Path | None = None  # both or neither: HTTPS
+    tls_key: Path | None = None
 
 
 class PortInUseError(OSError):
@@ -89,12 +94,13 @@ def _sidecar(target: Callable[[Any, Callable[[], None]], None], arg: Any, ready:
     """Entry point of a sidecar process (the audit writer): runs `target` until SIGTERM."""
     _die_with_parent()
     logs.name_process("audit writer")
+    # Its own process group: Ctrl-C (SIGINT to the terminal's group) or a SIGTERM to the server's group must
+    # not stop it while workers still wait for their last records. The supervisor stops it, last.
+    os.setpgid(0, 0)
     target(arg, lambda: ready.put(True))
 
 
-def _worker(
-    factory: Callable[[Any], Service], factory_arg: Any, host: str, port: int, max_body: int, ready: Any, index: int
-) -> None:
+def _worker(factory: Callable[[Any], Site], factory_arg: Any, plan: Plan, port: int, ready: Any, index: int) -> None:
     """Entry point of a worker process (spawned, so it shares no state with the supervisor)."""
     import uvloop
 
@@ -103,8 +109,9 @@ def _worker(
     # Workers run at the audit writer's priority. At +5 the writer committed sooner but in smaller batches:
     # the same throughput for ~12% more CPU per request and a worse p99 (decision 0004, third session).
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when workers stop
-    service = factory(factory_arg)
-    sock = _socket(host, port)
+    site = factory(factory_arg)
+    tls = None if plan.tls_cert is None or plan.tls_key is None else server_context(plan.tls_cert, plan.tls_key)
+    sock = _socket(plan.host, port)
     sock.listen(2048)
     sock.setblocking(False)
 
@@ -120,9 +127,10 @@ def _worker(
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         watcher = asyncio.create_task(watch_parent(stop))
-        await service.start()
+        if site.start is not None:
+            await site.start()
         ready.put(True)
-        await serve(sock, service.prepare, max_body, stop)
+        await serve(sock, site, plan.max_body_bytes, stop, tls)
         watcher.cancel()
 
     profile_to = os.environ.get("TRENT_PROFILE")  # for performance work: cProfile each worker (CPU time)
@@ -140,13 +148,18 @@ def _worker(
 def run(
     plan: Plan,
     *,
-    factory: Callable[[Any], Service],
+    factory: Callable[[Any], Site],
     factory_arg: Any,
     jobs: Callable[[], None],
     announce: Announce,
     sidecar: Callable[[Any, Callable[[], None]], None] | None = None,
 ) -> int:
-    """Start the sidecar (if any), then the workers; run the jobs; restart whatever dies; stop on a signal."""
+    """Start the sidecar (if any), then the workers; run the jobs; restart whatever dies; stop on a signal.
+
+    Stopping (SIGTERM or SIGINT to the supervisor): each worker stops listening, answers what it has read and
+    exits (http.SHUTDOWN_TIMEOUT); then the audit writer, which those answers waited on, stops last."""
+    if plan.tls_cert is not None and plan.tls_key is not None:
+        server_context(plan.tls_cert, plan.tls_key)  # a bad file fails the start here, in one line
     check_port_free(plan.host, plan.port)
     # No SO_REUSEADDR on the reserve, so that a second server's probe (check_port_free) fails even before
     # this one's workers listen; SO_REUSEPORT lets those workers bind beside it.
@@ -174,7 +187,7 @@ def run(
     def start(index: int) -> BaseProcess:
         process = _CTX.Process(
             target=_worker,
-            args=(factory, factory_arg, plan.host, port, plan.max_body_bytes, ready, index),
+            args=(factory, factory_arg, plan, port, ready, index),
             name="trent-worker",
             daemon=True,
         )
@@ -203,7 +216,7 @@ def run(
                 log.error("a worker failed to start (exit code %s)", failed[0].exitcode if failed else None)
                 return 1
     host = f"[{plan.host}]" if ":" in plan.host else plan.host
-    announce(f"http://{host}:{port}")
+    announce(f"{'https' if plan.tls_cert else 'http'}://{host}:{port}")
     next_job = 0.0
     while not stopping:
         now = time.monotonic()

@@ -14,11 +14,32 @@ import orjson
 
 from trent.kms.errors import KmsError
 
+
+class MalformedHttpRequestException(KmsError):
+    """The HTTP layer could not read the request (AWS Common Errors); the wire's concern, not the domain's."""
+
+
+class RequestEntityTooLargeException(KmsError):
+    """The request is larger than the HTTP layer accepts (AWS Common Errors: 413)."""
+
+
 _STATUS: Mapping[str, int] = MappingProxyType(
-    {"KMSInternalException": 500, "KeyUnavailableException": 500, "DependencyTimeoutException": 503}
+    {
+        "KMSInternalException": 500,
+        "KeyUnavailableException": 500,
+        "DependencyTimeoutException": 503,
+        "RequestEntityTooLargeException": 413,
+    }
 )
 # Coral framework errors use "Message"; the service's own (modeled) errors use "message".
-_CAPITAL_MESSAGE = frozenset({"SerializationException", "UnknownOperationException"})
+_CAPITAL_MESSAGE = frozenset(
+    {
+        "SerializationException",
+        "UnknownOperationException",
+        "MalformedHttpRequestException",
+        "RequestEntityTooLargeException",
+    }
+)
 
 
 def status_of(error: KmsError) -> int:

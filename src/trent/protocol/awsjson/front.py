@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 import orjson
 
@@ -30,7 +31,12 @@ from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
 from trent.protocol.awsjson.binding import bind, operation_for
 from trent.protocol.awsjson.codec import encode_response
-from trent.protocol.awsjson.errors import error_body, status_of
+from trent.protocol.awsjson.errors import (
+    MalformedHttpRequestException,
+    RequestEntityTooLargeException,
+    error_body,
+    status_of,
+)
 from trent.protocol.awsjson.validate import decode_request
 
 log = logging.getLogger("trent.request")
@@ -42,6 +48,37 @@ _NO_CACHE = (
     ("expires", "0"),
     ("pragma", "no-cache"),
 )
+
+
+class Incoming(Protocol):
+    """What the front reads of a request. The server's `Request` (server/types.py) has this shape; the server
+    sits above this layer, so it is matched structurally, not imported."""
+
+    @property
+    def method(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def query(self) -> str: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...  # lowercase names
+    @property
+    def body(self) -> bytes: ...
+    @property
+    def client_ip(self) -> str: ...
+
+
+# What the HTTP layer refused, as the AWS front end names it (AWS's Common Errors page: "Problems with the
+# request at the HTTP level", MalformedHttpRequestException 400, RequestEntityTooLargeException 413). A path or
+# method that is not the API's is an operation that does not exist (KMS-SEMANTICS.md A.7).
+_REFUSALS: Mapping[int, Callable[[], KmsError]] = {
+    400: lambda: MalformedHttpRequestException("Problems with the request at the HTTP level."),
+    404: UnknownOperationException,
+    405: UnknownOperationException,
+    413: lambda: RequestEntityTooLargeException(
+        "Problems with the request at the HTTP level. The request entity is too large."
+    ),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,16 +133,42 @@ class AwsJsonFront:
         """Run once in the event loop that will serve: connects the audit log."""
         await self._deps.audit.start()
 
-    def prepare(self, request: WireRequest) -> Pending:
+    def prepare(self, request: Incoming) -> Pending:
         """Everything but waiting: the response, and the audit event it must wait for. Never raises."""
         request_id = new_request_id()
         try:
             return self._serve(request, request_id)
         except Exception:
             log.exception("internal error serving request %s", request_id)
+            return self._unauthenticated(request, request_id, KMSInternalException(), 500)
+
+    def refuse(self, status: int, request: Incoming) -> Pending:
+        """The answer to a request the HTTP layer refused (`status`: 400, 404, 405, 413), as an AWS error, with
+        its audit record. The body was not read, so the caller is not authenticated. Never raises."""
+        request_id = new_request_id()
+        error = _REFUSALS.get(status, MalformedHttpRequestException)()
+        try:
+            return self._unauthenticated(request, request_id, error, status)
+        except Exception:
+            log.exception("internal error refusing request %s", request_id)
             return Pending(_respond(request_id, 500, error_body(KMSInternalException())), None, request_id)
 
-    async def handle(self, request: WireRequest) -> WireResponse:
+    def _unauthenticated(self, request: Incoming, request_id: str, error: KmsError, status: int) -> Pending:
+        headers = request.headers
+        credential = _credential_parts(headers.get("authorization") or "")
+        durable = dispatch.reject(
+            self._deps,
+            event_name=_event_name(headers.get("x-amz-target")),
+            access_key_id=credential[0],
+            region=credential[2],
+            request_id=request_id,
+            source_ip=request.client_ip,
+            user_agent=headers.get("user-agent") or "",
+            error=error,
+        )
+        return Pending(_respond(request_id, status, error_body(error)), durable, request_id)
+
+    async def handle(self, request: Incoming) -> WireResponse:
         """prepare(), then wait for the audit event; the response to send."""
         pending = self.prepare(request)
         if pending.durable is not None:
@@ -116,7 +179,7 @@ class AwsJsonFront:
     def _failure(self, request_id: str, error: KmsError, durable: asyncio.Future[None]) -> Pending:
         return Pending(_respond(request_id, status_of(error), error_body(error)), durable, request_id)
 
-    def _serve(self, request: WireRequest, request_id: str) -> Pending:
+    def _serve(self, request: Incoming, request_id: str) -> Pending:
         http = HttpRequest(request.method, request.path, request.query, request.headers, request.body)
         try:
             principal, region = self._authenticator.authenticate(http, self._clock())
