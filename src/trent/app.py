@@ -19,7 +19,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from trent import logs
+from trent import logs, metrics
 from trent.audit import cloudtrail as ct
 from trent.audit import writer
 from trent.audit.anchor import BASE, CHAIN_ID_BYTES, CHECKPOINT, Checkpointer, Identity, Position, later, unseal
@@ -53,11 +53,12 @@ from trent.ops import principals as principal_ops
 from trent.ops import rotation as rotation_ops
 from trent.ops.deps import Deps, utc_now
 from trent.ops.keyring import Keyring
+from trent.protocol import probes
 from trent.protocol.awsjson.front import AwsJsonFront
 from trent.rootoftrust.base import RootOfTrust, UnwrapError, WrappedMaterial, audit_key_aad
 from trent.rootoftrust.software import RootKeyFileError, SoftwareRoot
 from trent.server import supervisor
-from trent.server.types import Answer, Request, Response, Site, plain
+from trent.server.types import Answer, Request, Site, plain
 from trent.store.base import Store
 from trent.store.sqlite import SqliteStore, read_blobs
 
@@ -272,16 +273,8 @@ def ensure_admin_key(settings: Settings, deps: Deps) -> AdminKey | None:
     return AdminKey(record.access_key_id, secret, account)
 
 
-_HEALTHY = Response(200, (("content-type", "text/plain"),), b"ok\n")
-
-
-def health(_request: Request) -> Response:
-    """GET /healthz: the worker's event loop answers (liveness)."""
-    return _HEALTHY
-
-
-def site_for(front: AwsJsonFront) -> Site:
-    """The route table. Each front is a sibling entry; a later one (readiness, metrics) is one more row."""
+def site_for(front: AwsJsonFront, deps: Deps) -> Site:
+    """The route table. Each front is a sibling entry: the AWS JSON API and the operations endpoints."""
 
     def refuse(status: int, request: Request) -> Answer:
         # Aimed at the KMS API: its path, or any path with an operation named. Those get AWS's error shape
@@ -291,7 +284,12 @@ def site_for(front: AwsJsonFront) -> Site:
         return plain(status)
 
     return Site(
-        routes={("POST", "/"): front.prepare, ("GET", "/healthz"): health},
+        routes={
+            ("POST", "/"): front.prepare,
+            ("GET", "/healthz"): probes.health,
+            ("GET", "/readyz"): probes.Readiness(deps),
+            ("GET", "/metrics"): probes.exposition,
+        },
         refuse=refuse,
         start=front.start,
     )
@@ -301,7 +299,7 @@ def build_service(settings: Settings) -> Site:
     """Run in each worker process: its own store connection, root of trust and caches."""
     logs.configure(settings.log_level, settings.log_format)
     deps = open_deps(settings, create=False, remote_audit=True)
-    return site_for(AwsJsonFront(deps, Authenticator(deps.store, deps.root_of_trust), utc_now))
+    return site_for(AwsJsonFront(deps, Authenticator(deps.store, deps.root_of_trust), utc_now), deps)
 
 
 class StoreOutbox:
@@ -360,6 +358,7 @@ def _serve_locked(settings: Settings, announce: Callable[[str, AdminKey | None],
     deps = open_deps(settings)
     admin = ensure_admin_key(settings, deps)
     settings = replace(settings, account_id=serving_account(settings, deps), audit_socket=_audit_socket(settings))
+    metrics.prepare(settings.data_dir / "metrics")  # before any worker or the audit writer starts
     return supervisor.run(
         supervisor.Plan(
             host=settings.host,

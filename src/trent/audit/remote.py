@@ -105,6 +105,16 @@ class RemoteAuditLog(AuditReads):
     async def record(self, event: AuditEvent) -> None:
         await self.submit(event)
 
+    async def writable(self) -> None:
+        """An empty batch: the writer takes its write lock, commits nothing and acknowledges it."""
+        if self._transport is None or self._transport.is_closing():
+            raise AuditWriteError("no audit writer")
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._batches += 1
+        self._waiting[self._batches] = [future]
+        self._transport.write(frame((self._batches, [])))
+        await future
+
     def record_now(self, events: Sequence[AuditEvent], *, journaled: bool = False) -> None:
         raise AuditWriteError("workers record through the event loop")
 

@@ -102,6 +102,10 @@ class AuditLog(Protocol):
         """Get ready to record, inside the event loop that will submit events."""
         ...
 
+    async def writable(self) -> None:
+        """Return if a record could be made durable now (readiness); AuditWriteError otherwise."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -303,6 +307,12 @@ class SqliteAuditLog(AuditReads):
 
     async def start(self) -> None:
         return None
+
+    async def writable(self) -> None:
+        try:
+            self._chain.append([])  # takes the write lock and commits nothing
+        except sqlite3.Error as exc:
+            raise AuditWriteError(str(exc)) from exc
 
     def close(self) -> None:
         if self._reader is not self._chain.connection:

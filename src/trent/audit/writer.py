@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from trent import metrics
 from trent.audit.sinks import ChainWriter, Row, unpack_row
 
 log = logging.getLogger("trent.audit.writer")
@@ -115,8 +116,12 @@ def _drain_quietly(chain: ChainWriter, outbox: Outbox | None) -> bool:
 def _append(chain: ChainWriter, received: list[tuple[socket.socket, int, list[Row]]]) -> None:
     """Chain every batch received, in one transaction, and acknowledge each (with the error, if it failed)."""
     error: str | None = None
+    rows = [row for _, _, batch in received for row in batch]
+    started = time.perf_counter()
     try:
-        chain.append([row for _, _, rows in received for row in rows])
+        chain.append(rows)
+        if rows:  # an empty batch is a readiness probe (RemoteAuditLog.writable), not a commit to count
+            metrics.audit_commit(len(rows), time.perf_counter() - started)
     except Exception as exc:  # every request of these batches fails closed
         log.error("audit write failed: %s", exc)
         error = f"audit write failed: {exc}"

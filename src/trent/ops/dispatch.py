@@ -24,6 +24,8 @@ from trent.audit.sinks import AuditWriteError
 from trent.kms.errors import KmsError, KMSInternalException
 from trent.kms.ids import unique_id
 from trent.kms.operations import Operation
+from trent.metrics import OTHER
+from trent.metrics import request as count_request
 from trent.ops import grants
 from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
@@ -37,15 +39,25 @@ access = logging.getLogger("trent.access")  # one line per request, once its rec
 def _submit(deps: Deps, event: AuditEvent, started: float, *, journaled: bool = False) -> asyncio.Future[None]:
     """Submit the request's one event; once it settles, its access log line (if that logger is on)."""
     durable = _chained_or_journaled(deps.audit.submit(event, journaled=True)) if journaled else deps.audit.submit(event)
-    if access.isEnabledFor(logging.INFO):
-        durable.add_done_callback(lambda done: _log_request(event, done, started))
+    durable.add_done_callback(lambda done: _settled(event, done, started))
     return durable
 
 
-def _log_request(event: AuditEvent, durable: asyncio.Future[None], started: float) -> None:
-    """The fields come from the audit record (allow-listed: no secret, plaintext or body can be among them)."""
+_KNOWN = frozenset(Operation)
+
+
+def _settled(event: AuditEvent, durable: asyncio.Future[None], started: float) -> None:
+    """Count the request (trent/metrics.py) and write its access log line (if that logger is on)."""
     unaudited = durable.cancelled() or durable.exception() is not None
     error = "KMSInternalException" if unaudited else event.error_code
+    # The event name may be whatever an unauthenticated client put in X-Amz-Target: not a label value.
+    count_request(event.event_name if event.event_name in _KNOWN else OTHER, error, time.perf_counter() - started)
+    if access.isEnabledFor(logging.INFO):
+        _log_request(event, error, started)
+
+
+def _log_request(event: AuditEvent, error: str | None, started: float) -> None:
+    """The fields come from the audit record (allow-listed: no secret, plaintext or body can be among them)."""
     fields = {
         "request_id": event.request_id,
         "operation": event.event_name,
