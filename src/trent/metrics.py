@@ -60,9 +60,21 @@ def prepare(directory: Path) -> None:
     os.environ[MULTIPROC_DIR] = str(directory)
 
 
+_counters: dict[tuple[str, str], Counter] = {}
+_timers: dict[str, Histogram] = {}
+
+
 def request(operation: str, error_code: str | None, seconds: float) -> None:
-    REQUESTS.labels(operation, error_code or "").inc()
-    REQUEST_SECONDS.labels(operation).observe(seconds)
+    # The children by label, kept here: labels() takes a lock and builds its key on every call.
+    code = error_code or ""
+    counter = _counters.get((operation, code))
+    if counter is None:
+        counter = _counters[operation, code] = REQUESTS.labels(operation, code)
+    timer = _timers.get(operation)
+    if timer is None:
+        timer = _timers[operation] = REQUEST_SECONDS.labels(operation)
+    counter.inc()
+    timer.observe(seconds)
 
 
 def audit_commit(records: int, seconds: float) -> None:

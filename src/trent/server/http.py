@@ -284,7 +284,11 @@ class HttpConnection(asyncio.Protocol):
         if durable is not None and not durable.done():
             self._inflight.add(durable)
             durable.add_done_callback(self._flush)
-        self._pause()  # the client's next requests stay in the kernel until these are answered
+        if len(queue) > 1:
+            # A client that pipelines: its next requests stay in the kernel until these are answered. One
+            # answer pending is the common case (a client waiting for it sends nothing more): no pause, which
+            # spares two epoll changes per request; what one more read can add is bounded by the limits.
+            self._pause()
         if len(queue) > MAX_PIPELINE and not self._stopped:
             self._stopped = True  # answer what ran, then close; run nothing more
             queue[-1] = (answer, False)
