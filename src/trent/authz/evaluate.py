@@ -15,6 +15,7 @@ from trent.authz.conditions import Facts, FactValue
 from trent.authz.grants import GrantView, grant_allows
 from trent.authz.policy import Effect, Policy
 from trent.authz.statements import Reach, applies, reach
+from trent.kms.operations import OPERATION_FACTS
 
 __all__ = [
     "CROSS_ACCOUNT_ACTIONS",
@@ -30,33 +31,13 @@ __all__ = [
 
 # "Cross-account permission is effective only for the following operations ... If you give a user in a different
 # account permission for other operations, those permissions have no effect." (KMS developer guide, "Allowing users
-# in other accounts to use a KMS key"; the "Cross-account use: Yes" operations of botocore's KMS model.)
-CROSS_ACCOUNT_ACTIONS = frozenset(
-    f"kms:{name}".lower()
-    for name in (
-        "CreateGrant",
-        "Decapsulate",
-        "Decrypt",
-        "DeriveSharedSecret",
-        "DescribeKey",
-        "Encapsulate",
-        "Encrypt",
-        "GenerateDataKey",
-        "GenerateDataKeyPair",
-        "GenerateDataKeyPairWithoutPlaintext",
-        "GenerateDataKeyWithoutPlaintext",
-        "GenerateMac",
-        "GetKeyRotationStatus",
-        "GetPublicKey",
-        "ListGrants",
-        "ReEncryptFrom",
-        "ReEncryptTo",
-        "RetireGrant",
-        "RevokeGrant",
-        "Sign",
-        "Verify",
-        "VerifyMac",
-    )
+# in other accounts to use a KMS key"; the "Cross-account use: Yes" operations of botocore's KMS model.) The IAM
+# actions, lower-cased, of the operations OPERATION_FACTS marks cross_account (ReEncrypt: ReEncryptFrom, ReEncryptTo).
+CROSS_ACCOUNT_ACTIONS: frozenset[str] = frozenset(
+    permission.action.lower()
+    for facts in OPERATION_FACTS.values()
+    if facts.cross_account
+    for permission in facts.permissions
 )
 
 # aws:PrincipalType by the shape of the caller's ARN (IAM, "AWS global condition context keys").

@@ -5,22 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from trent.kms.operations import OPERATION_FACTS
 from trent.kms.principals import root_arn
 
 # The grant operations that take an encryption context. "AWS KMS applies the grant constraints only to
 # cryptographic operations that support an encryption context ... Grant constraints are not applied to operations
 # that do not support an encryption context, such as ... DescribeKey or RetireGrant." (KMS API, GrantConstraints)
-CONTEXT_OPERATIONS = frozenset(
-    {
-        "Encrypt",
-        "Decrypt",
-        "ReEncryptFrom",
-        "ReEncryptTo",
-        "GenerateDataKey",
-        "GenerateDataKeyWithoutPlaintext",
-        "GenerateDataKeyPair",
-        "GenerateDataKeyPairWithoutPlaintext",
-    }
+# The grant operations of the operations OPERATION_FACTS marks encryption_context.
+CONTEXT_OPERATIONS: frozenset[str] = frozenset(
+    permission.grant_operation.value
+    for facts in OPERATION_FACTS.values()
+    if facts.encryption_context
+    for permission in facts.permissions
+    if permission.grant_operation is not None
 )
 
 

@@ -17,8 +17,7 @@ from trent.authz.evaluate import AccessRequest, Caller, Decision, GrantView, aut
 from trent.authz.policy import Policy, PolicyError, parse_policy
 from trent.kms.errors import AccessDeniedException
 from trent.kms.keys import Grant, Key
-from trent.kms.operations import Operation
-from trent.kms.specs import GrantOperation
+from trent.kms.operations import OPERATION_FACTS, Operation
 from trent.ops.context import RequestContext
 from trent.store.base import Reader
 
@@ -115,9 +114,16 @@ def _identity(cache: PolicyCache, reader: Reader, ctx: RequestContext) -> list[C
     return [cache.get(user.arn, user.policy_revision, lambda: user.policy, "identity")]
 
 
-def _grant_operation(operation: Operation) -> str:
-    """What a grant must list to allow `operation`; "" when no grant can allow it (EnableKey, PutKeyPolicy...)."""
-    return operation.value if operation.value in GrantOperation.__members__ else ""
+def _permission(operation: Operation, action: str | None, grant_operation: str | None) -> tuple[str, str]:
+    """The IAM action and the grant operation ("" when no grant can allow it: EnableKey, PutKeyPolicy...) to check:
+    the ones given, else the operation's permission in OPERATION_FACTS. ReEncrypt, authorized as two actions,
+    names each (ops/encryption.py)."""
+    if action and grant_operation is not None:
+        return action, grant_operation
+    default = OPERATION_FACTS[operation].permission
+    if grant_operation is None:
+        grant_operation = "" if default.grant_operation is None else default.grant_operation.value
+    return action or default.action, grant_operation
 
 
 def check(
@@ -136,7 +142,7 @@ def check(
     """Decide whether the caller may do `operation` (IAM action `action`) on `key` (None: on no key); raise
     AccessDeniedException with AWS's text if not. `grant_operation` names what a grant must list ("" for
     operations no grant can allow)."""
-    action = action or f"kms:{operation}"
+    action, grant_operation = _permission(operation, action, grant_operation)
     resource = key.arn if key is not None else "*"
     identity = _identity(cache, reader, ctx)
     key_policy = (
@@ -176,7 +182,7 @@ def check(
         None if key_policy is None else key_policy.policy,
         [c.policy for c in identity if c.policy is not None],
         _LazyGrants(reader, key),
-        operation=_grant_operation(operation) if grant_operation is None else grant_operation,
+        operation=grant_operation,
         encryption_context=encryption_context,
     )
     if not decision.allowed:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 
 from trent.crypto import ciphertext, context, rsa, symmetric
+from trent.kms import operations
 from trent.kms.errors import (
     AccessDeniedException,
     DryRunOperationException,
@@ -18,7 +19,7 @@ from trent.kms.errors import (
 )
 from trent.kms.ids import KeyId, is_key_id
 from trent.kms.keys import Key
-from trent.kms.operations import Operation
+from trent.kms.operations import Operation, Permission
 from trent.kms.results import DecryptResult, EncryptResult, ReEncryptResult
 from trent.kms.sensitive import Sensitive
 from trent.kms.specs import EncryptionAlgorithm, Family, KeyUsage
@@ -46,8 +47,9 @@ _SYM = EncryptionAlgorithm.SYMMETRIC_DEFAULT
 
 @dataclass(frozen=True, slots=True)
 class Purpose:
-    """Which use of a key a request makes: its operation, and the IAM action and grant operation when they
-    differ from the operation's name (ReEncrypt is ReEncryptFrom on the source key, ReEncryptTo on the other)."""
+    """Which use of a key a request makes: its operation, and the IAM action and grant operation when the
+    operation has several (OPERATION_FACTS: ReEncrypt is ReEncryptFrom on the source key, ReEncryptTo on the
+    other); None: the operation's one permission."""
 
     operation: Operation
     action: str | None = None
@@ -55,8 +57,14 @@ class Purpose:
 
 
 ENCRYPT, DECRYPT = Purpose(Operation.Encrypt), Purpose(Operation.Decrypt)
-REENCRYPT_FROM = Purpose(Operation.ReEncrypt, "kms:ReEncryptFrom", "ReEncryptFrom")
-REENCRYPT_TO = Purpose(Operation.ReEncrypt, "kms:ReEncryptTo", "ReEncryptTo")
+
+
+def _re_encrypt(permission: Permission) -> Purpose:
+    grant = permission.grant_operation
+    return Purpose(Operation.ReEncrypt, permission.action, None if grant is None else grant.value)
+
+
+REENCRYPT_FROM, REENCRYPT_TO = _re_encrypt(operations.REENCRYPT_FROM), _re_encrypt(operations.REENCRYPT_TO)
 
 
 def use_key(

@@ -14,59 +14,19 @@ from trent.audit.sinks import AuditWriteError, pack_row, row_of
 from trent.kms.errors import KmsError
 from trent.kms.ids import unique_id
 from trent.kms.keys import Key
-from trent.kms.operations import Operation
+from trent.kms.operations import OPERATION_FACTS, Operation
 from trent.kms.principals import Principal
 from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
 from trent.store.base import Unit
 
 log = logging.getLogger("trent.jobs")
-_O = Operation
 # CloudTrail's readOnly: operations that change nothing (the cryptographic ones included, as CloudTrail has it).
-READ_ONLY = frozenset(
-    op
-    for op in Operation
-    if op.value.startswith(("Describe", "List", "Get"))
-    or op
-    in (
-        _O.Encrypt,
-        _O.Decrypt,
-        _O.ReEncrypt,
-        _O.GenerateDataKey,
-        _O.GenerateDataKeyWithoutPlaintext,
-        _O.GenerateDataKeyPair,
-        _O.GenerateDataKeyPairWithoutPlaintext,
-        _O.GenerateRandom,
-        _O.Sign,
-        _O.Verify,
-        _O.GenerateMac,
-        _O.VerifyMac,
-        _O.DeriveSharedSecret,
-        _O.Encapsulate,
-        _O.Decapsulate,
-    )
-)
-
+# Operations not in it run in a store unit (ops/dispatch.py).
+READ_ONLY: frozenset[Operation] = frozenset(op for op, facts in OPERATION_FACTS.items() if facts.read_only)
 
 # KeyLastUsageTrackingOperation in the KMS model: the cryptographic operations GetKeyLastUsage reports.
-TRACKED_USES = frozenset(
-    {
-        "Decrypt",
-        "DeriveSharedSecret",
-        "Encrypt",
-        "GenerateDataKey",
-        "GenerateDataKeyPair",
-        "GenerateDataKeyPairWithoutPlaintext",
-        "GenerateDataKeyWithoutPlaintext",
-        "GenerateMac",
-        "ReEncrypt",
-        "Sign",
-        "Verify",
-        "VerifyMac",
-        "Encapsulate",
-        "Decapsulate",
-    }
-)
+TRACKED_USES: frozenset[str] = frozenset(op.value for op, facts in OPERATION_FACTS.items() if facts.tracked_use)
 
 
 @lru_cache(maxsize=4096)
