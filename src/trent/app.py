@@ -135,7 +135,7 @@ def _refuse_a_new_root_for_old_data(settings: Settings) -> None:
     if held:
         raise SetupError(
             f"root key file {settings.root_key_path} is missing, but {' and '.join(held)} hold data wrapped by it; "
-            f"restore root.key from your backup into {settings.data_dir} (chmod 600), or start with an empty "
+            f"restore it from your backup to {settings.root_key_path} (chmod 600), or start with an empty "
             "data directory (Trent never makes a new root key for existing data)"
         )
 
@@ -226,7 +226,7 @@ def _audit_key(settings: Settings, root: RootOfTrust, wrapped: bytes) -> bytes:
     except (UnwrapError, ValueError):
         raise SetupError(
             f"root key file {settings.root_key_path} does not open the audit log {settings.audit_database_path} "
-            "(it was made with another root key): restore the root.key this data directory was made with"
+            "(it was made with another root key): restore the root key file this data directory was made with"
         ) from None
 
 

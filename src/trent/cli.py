@@ -6,9 +6,10 @@ import contextlib
 import json
 import sqlite3
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -25,6 +26,8 @@ from trent.ops.deps import Deps
 
 
 def _settings(config: Path | None, **flags: object) -> Settings:
+    context = click.get_current_context(silent=True)
+    flags = {**(context.meta.get(_WHERE, {}) if context is not None else {}), **flags}
     try:
         return load_settings(flags, toml_path=config)
     except ConfigError as exc:
@@ -34,9 +37,27 @@ def _settings(config: Path | None, **flags: object) -> Settings:
 _config_option = click.option(
     "--config", type=click.Path(path_type=Path, dir_okay=False, exists=True), help="TOML settings file."
 )
-_data_dir_option = click.option(
-    "--data-dir", type=click.Path(path_type=Path, file_okay=False), help="Data directory [TRENT_DATA_DIR]."
-)
+_WHERE = "trent.where"
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: object) -> object:
+    """Where the data lives, beyond --data-dir: kept in the context for _settings, not passed to each command."""
+    if value is not None and param.name is not None:
+        ctx.meta.setdefault(_WHERE, {})[param.name] = value
+    return value
+
+
+def _data_dir_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    command = click.option(
+        "--root-key-file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        expose_value=False,
+        callback=_remember,
+        help="The software root key file; several nodes share one [TRENT_ROOT_KEY_FILE; default: DATA_DIR/root.key].",
+    )(command)
+    return click.option(
+        "--data-dir", type=click.Path(path_type=Path, file_okay=False), help="Data directory [TRENT_DATA_DIR]."
+    )(command)
 
 
 class _Trent(click.Group):

@@ -87,6 +87,7 @@ class Settings:
     audit_socket: Path | None = None  # where workers reach the audit writer; chosen by `trent serve`
     tls_cert: Path | None = None  # PEM certificate chain; with tls_key, the listener speaks HTTPS
     tls_key: Path | None = None  # PEM private key (unencrypted)
+    root_key_file: Path | None = None  # the software root key; default <data_dir>/root.key (several nodes share one)
 
     @property
     def audit_database_path(self) -> Path:
@@ -98,7 +99,7 @@ class Settings:
 
     @property
     def root_key_path(self) -> Path:
-        return self.data_dir / "root.key"
+        return self.root_key_file or self.data_dir / "root.key"
 
 
 _PARSERS: Mapping[str, Callable[[str], Any]] = {
@@ -116,6 +117,7 @@ _PARSERS: Mapping[str, Callable[[str], Any]] = {
     "audit_path": lambda v: Path(v).expanduser(),
     "tls_cert": lambda v: Path(v).expanduser(),
     "tls_key": lambda v: Path(v).expanduser(),
+    "root_key_file": lambda v: Path(v).expanduser(),
 }
 
 

@@ -216,7 +216,7 @@ def test_a_missing_root_key_beside_existing_data_is_refused_not_replaced(used_da
     (data_dir / "root.key").unlink()
     done = _fails(data_dir, "serve", "--port", "0", "--workers", "1")
     assert f"root key file {data_dir / 'root.key'} is missing, but {data_dir / 'trent.db'}" in done.stderr
-    assert "restore root.key from your backup" in done.stderr
+    assert f"restore it from your backup to {data_dir / 'root.key'} (chmod 600)" in done.stderr
     assert not (data_dir / "root.key").exists()  # no new root key for the old data
     done = _fails(data_dir, "admin", "list-access-keys")
     assert "does not exist; restore it from your backup (mode 0600)" in done.stderr
@@ -289,3 +289,21 @@ def test_admin_without_a_data_directory_is_one_line(tmp_path: Path) -> None:
         f"Error: data directory {missing} does not exist; start `trent serve` with it once first"
     )
     assert not missing.exists()
+
+
+def test_a_root_key_file_outside_the_data_directory(tmp_path: Path) -> None:
+    """--root-key-file / TRENT_ROOT_KEY_FILE: the first start makes it there (0600), never in the data directory,
+    and every later command must be given it; another root key file is refused, saying so."""
+    data_dir, shared = tmp_path / "data", tmp_path / "keys" / "root.key"
+    with TrentServer(data_dir, workers=1, env={"TRENT_ROOT_KEY_FILE": str(shared)}) as server:
+        server.client().create_key()
+    assert shared.stat().st_mode & 0o777 == 0o600
+    assert not (data_dir / "root.key").exists()
+    listed = _trent("admin", "list-access-keys", "--data-dir", str(data_dir), "--root-key-file", str(shared))
+    assert listed.returncode == 0 and "AKIA" in listed.stdout, listed.stderr
+    done = _fails(data_dir, "admin", "list-access-keys")  # without it: the default place holds none
+    assert f"root key file {data_dir / 'root.key'} does not exist" in done.stderr
+    other = tmp_path / "other.key"
+    SoftwareRoot.open(other, create=True)  # a root key file of some other installation
+    done = _fails(data_dir, "serve", "--port", "0", "--workers", "1", "--root-key-file", str(other))
+    assert f"root key file {other} does not open the audit log" in done.stderr
