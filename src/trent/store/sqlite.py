@@ -688,6 +688,15 @@ class _SqliteUnit:
         self.began = True
         self._changes = self._c.total_changes
 
+    def mark(self) -> tuple[int, int]:
+        return self._c.total_changes, self._changes
+
+    def undo_to(self, mark: tuple[int, int]) -> None:
+        """A failed block was rolled back to `mark`: total_changes still counts its changes, so stop counting
+        them (whatever blocks inside it already did), and wrote() answers as it did at the mark."""
+        total, changes = mark
+        self._changes = changes + self._c.total_changes - total
+
     def wrote(self) -> bool:
         return self.began and self._c.total_changes != self._changes
 
@@ -848,12 +857,17 @@ class SqliteStore(_SqliteOps):
             unit.begin()
             self._in_transaction = True  # until the unit ends: its writes are not committed yet
         self._c.execute("SAVEPOINT step")
+        mark = unit.mark()
         try:
             yield self
         except BaseException:
             if self._c.in_transaction:
                 self._c.execute("ROLLBACK TO step")
                 self._c.execute("RELEASE step")
+            unit.undo_to(mark)
+            # Records parsed inside the block may carry a revision that now never was, as in _rollback.
+            self._keys.clear()
+            self._access_keys.clear()
             raise
         self._c.execute("RELEASE step")
 
