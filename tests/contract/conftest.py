@@ -39,6 +39,9 @@ def _sqlite_memory(tmp_path: Path) -> Iterator[Opener]:
     yield lambda: shared
 
 
+# One entry per adapter. PostgreSQL joins as `"postgresql": _postgresql`: a context manager that creates a
+# database of its own for the test, yields `lambda: PostgresStore(dsn)` (each call a new handle with its own
+# connection, as another worker or node would hold) and drops the database when the test ends.
 ADAPTERS: dict[str, Callable[[Path], AbstractContextManager[Opener]]] = {
     "memory": _memory,
     "sqlite-file": _sqlite_file,
