@@ -278,7 +278,7 @@ def _constraints_json(constraints: GrantConstraints | None) -> str | None:
 _CACHE_SIZE = 20_000
 # Ids per statement of a many-record read: below SQLite's 999-variable limit of old builds, even for 3 per alias.
 _CHUNK = 300
-_ALIAS_COLUMNS = "account, region, name, key_id, creation_date, last_updated_date"
+_ALIAS_SELECTED = "a.account, a.region, a.name, a.key_id, a.creation_date, a.last_updated_date"
 
 _GRANT_COLUMNS = "grant_id, key_id, grantee, operations, issuing_account, created, name, retiring, constraints"
 _USER_COLUMNS = "arn, account, name, created, policy, policy_revision"
@@ -381,9 +381,12 @@ class _SqliteOps:
         unique = list(dict.fromkeys(refs))
         for start in range(0, len(unique), _CHUNK):
             chunk = unique[start : start + _CHUNK]
+            # A join from the wanted rows, not `(account, region, name) IN (VALUES ...)`: SQLite plans that
+            # as a scan of every alias, and this as one primary-key search per wanted row.
             rows = self._c.execute(
-                f"SELECT {_ALIAS_COLUMNS} FROM aliases WHERE (account, region, name) IN "
-                f"(VALUES {', '.join(['(?, ?, ?)'] * len(chunk))})",
+                f"WITH wanted (account, region, name) AS (VALUES {', '.join(['(?, ?, ?)'] * len(chunk))}) "
+                f"SELECT {_ALIAS_SELECTED} FROM wanted CROSS JOIN aliases AS a "
+                "ON a.account = wanted.account AND a.region = wanted.region AND a.name = wanted.name",
                 [part for ref in chunk for part in ref],
             )
             for row in rows:

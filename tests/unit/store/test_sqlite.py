@@ -185,5 +185,7 @@ def test_get_aliases_costs_one_statement_per_chunk(tmp_path: Path) -> None:
         store._c.set_trace_callback(statements.append)
         found = store.get_aliases([(ACCOUNT, REGION, AliasName(f"alias/n{n}")) for n in range(400)])
         assert len(found) == 100 and len(statements) == 2
+        plan = store._c.execute("EXPLAIN QUERY PLAN " + statements[0]).fetchall()  # traced with its values
+        assert not any(str(step[3]).startswith("SCAN a") for step in plan)  # a key search per alias, no scan
     finally:
         store.close()
