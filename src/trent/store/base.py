@@ -50,8 +50,8 @@ class Reader(Protocol):
     def get_key(self, key_id: KeyId) -> Key | None: ...
 
     def get_keys(self, key_ids: Sequence[KeyId]) -> Mapping[KeyId, Key]:
-        """The keys of `key_ids` that exist, read together (one statement per few hundred ids); absent ids
-        are missing from the answer."""
+        """The keys of `key_ids` that exist, read together (a statement per few hundred ids, not one per id),
+        as fresh as get_key; absent ids are missing from the answer."""
         ...
 
     def list_keys(self, account: AccountId, region: Region, after: str | None, limit: int) -> Page[Key]: ...
