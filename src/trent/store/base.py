@@ -6,15 +6,19 @@ Transaction, which is atomic and serialized against other writers (also in other
 Updates of a key are compare-and-set on its revision: ConflictError when someone else changed it first.
 A Unit groups the transactions of one request with the audit record of what they changed (the outbox): they
 commit as one, or not at all (docs/decisions/0009-audit-atomicity.md).
+
+The many-record reads (get_keys, get_aliases) are for a per-node batcher: it gathers the requests that arrived
+while its last flush ran and reads their keys in one statement that starts after every one of them arrived,
+so each request still sees every commit that returned before it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeAlias, TypeVar
 
 from trent.kms.ids import AccountId, AliasName, KeyId, Region
 from trent.kms.keys import AccessKey, Account, Alias, Grant, Key, MaterialVersion, Tag, User
@@ -30,6 +34,9 @@ class DuplicateError(Exception):
 
 T = TypeVar("T")
 
+# Where an alias lives: its name is unique within an account and region.
+AliasRef: TypeAlias = tuple[AccountId, Region, AliasName]
+
 
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
@@ -41,6 +48,11 @@ class Reader(Protocol):
     """Reads, valid inside and outside a transaction."""
 
     def get_key(self, key_id: KeyId) -> Key | None: ...
+
+    def get_keys(self, key_ids: Sequence[KeyId]) -> Mapping[KeyId, Key]:
+        """The keys of `key_ids` that exist, read together (a statement per few hundred ids, not one per id),
+        as fresh as get_key; absent ids are missing from the answer."""
+        ...
 
     def list_keys(self, account: AccountId, region: Region, after: str | None, limit: int) -> Page[Key]: ...
 
@@ -55,6 +67,10 @@ class Reader(Protocol):
     def get_tags(self, key_id: KeyId) -> tuple[Tag, ...]: ...
 
     def get_alias(self, account: AccountId, region: Region, name: AliasName) -> Alias | None: ...
+
+    def get_aliases(self, refs: Sequence[AliasRef]) -> Mapping[AliasRef, Alias]:
+        """The aliases of `refs` that exist, read together, as get_keys; absent ones are missing."""
+        ...
 
     def list_aliases(
         self, account: AccountId, region: Region, key_id: KeyId | None, after: str | None, limit: int
@@ -165,6 +181,15 @@ class Store(Reader, Protocol):
 
     def outbox(self, limit: int) -> tuple[tuple[str, bytes], ...]:
         """Up to `limit` journaled audit records not yet forgotten, oldest first: (event id, row)."""
+        ...
+
+    def get_blob(self, name: str) -> bytes | None:
+        """An opaque record that another component authenticates itself (the audit chain's anchor)."""
+        ...
+
+    def update_blob(self, name: str, change: Callable[[bytes | None], bytes | None]) -> bytes | None:
+        """Store `change(old)` unless it returns None, atomically, in a transaction of its own (never inside
+        one, nor inside a unit's); return what is stored afterwards."""
         ...
 
     def close(self) -> None: ...

@@ -16,7 +16,7 @@ import json
 import mmap
 import os
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,9 +35,10 @@ from trent.kms.keys import (
     User,
 )
 from trent.kms.specs import ExpirationModel, KeySpec, KeyState, KeyUsage, Origin
-from trent.store.base import ConflictError, DuplicateError, Page, Transaction, Unit
+from trent.store.base import AliasRef, ConflictError, DuplicateError, Page, Transaction, Unit
 
 _T = TypeVar("_T")
+_K = TypeVar("_K")
 
 _SCHEMA: tuple[str, ...] = (
     # version 1
@@ -275,6 +276,9 @@ def _constraints_json(constraints: GrantConstraints | None) -> str | None:
 
 
 _CACHE_SIZE = 20_000
+# Ids per statement of a many-record read: below SQLite's 999-variable limit of old builds, even for 3 per alias.
+_CHUNK = 300
+_ALIAS_SELECTED = "a.account, a.region, a.name, a.key_id, a.creation_date, a.last_updated_date"
 
 _GRANT_COLUMNS = "grant_id, key_id, grantee, operations, issuing_account, created, name, retiring, constraints"
 _USER_COLUMNS = "arn, account, name, created, policy, policy_revision"
@@ -309,6 +313,25 @@ class _SqliteOps:
             self._keys.clear()
         self._keys[key_id] = key
         return key
+
+    def get_keys(self, key_ids: Sequence[KeyId]) -> Mapping[KeyId, Key]:
+        found: dict[KeyId, Key] = {}
+        unique = list(dict.fromkeys(key_ids))
+        for start in range(0, len(unique), _CHUNK):
+            chunk = unique[start : start + _CHUNK]
+            rows = self._c.execute(
+                f"SELECT {_KEY_COLUMNS} FROM keys WHERE key_id IN ({', '.join('?' * len(chunk))})", chunk
+            )
+            for row in rows:
+                # A revision's parsed record never changes: reuse it, as get_key does.
+                cached = self._keys.get(row[0])
+                key = cached if cached is not None and cached.revision == row[12] else _key(row)
+                if cached is not key:
+                    if len(self._keys) >= _CACHE_SIZE:
+                        self._keys.clear()
+                    self._keys[key.key_id] = key
+                found[key.key_id] = key
+        return found
 
     def list_keys(self, account: AccountId, region: Region, after: str | None, limit: int) -> Page[Key]:
         rows = self._c.execute(
@@ -352,6 +375,24 @@ class _SqliteOps:
             (account, region, name),
         ).fetchone()
         return None if row is None else _alias(row)
+
+    def get_aliases(self, refs: Sequence[AliasRef]) -> Mapping[AliasRef, Alias]:
+        found: dict[AliasRef, Alias] = {}
+        unique = list(dict.fromkeys(refs))
+        for start in range(0, len(unique), _CHUNK):
+            chunk = unique[start : start + _CHUNK]
+            # A join from the wanted rows, not `(account, region, name) IN (VALUES ...)`: SQLite plans that
+            # as a scan of every alias, and this as one primary-key search per wanted row.
+            rows = self._c.execute(
+                f"WITH wanted (account, region, name) AS (VALUES {', '.join(['(?, ?, ?)'] * len(chunk))}) "
+                f"SELECT {_ALIAS_SELECTED} FROM wanted CROSS JOIN aliases AS a "
+                "ON a.account = wanted.account AND a.region = wanted.region AND a.name = wanted.name",
+                [part for ref in chunk for part in ref],
+            )
+            for row in rows:
+                alias = _alias(row)
+                found[(alias.account, alias.region, alias.name)] = alias
+        return found
 
     def list_aliases(
         self, account: AccountId, region: Region, key_id: KeyId | None, after: str | None, limit: int
@@ -650,6 +691,15 @@ class _SqliteUnit:
         self.began = True
         self._changes = self._c.total_changes
 
+    def mark(self) -> tuple[int, int]:
+        return self._c.total_changes, self._changes
+
+    def undo_to(self, mark: tuple[int, int]) -> None:
+        """A failed block was rolled back to `mark`: total_changes still counts its changes, so stop counting
+        them (whatever blocks inside it already did), and wrote() answers as it did at the mark."""
+        total, changes = mark
+        self._changes = changes + self._c.total_changes - total
+
     def wrote(self) -> bool:
         return self.began and self._c.total_changes != self._changes
 
@@ -707,6 +757,37 @@ class SqliteStore(_SqliteOps):
         return self._remembered(
             "alias", (account, region, name), lambda: super(SqliteStore, self).get_alias(account, region, name)
         )
+
+    def get_keys(self, key_ids: Sequence[KeyId]) -> Mapping[KeyId, Key]:
+        # The memo's entries are get_key's, so a batch and a lone read share them; only the ones it lacks are read.
+        load = super().get_keys
+        return self._remembered_many("key", key_ids, load)
+
+    def get_aliases(self, refs: Sequence[AliasRef]) -> Mapping[AliasRef, Alias]:
+        load = super().get_aliases
+        return self._remembered_many("alias", refs, load)
+
+    def _remembered_many(
+        self, kind: str, ids: Sequence[_K], load: Callable[[Sequence[_K]], Mapping[_K, _T]]
+    ) -> Mapping[_K, _T]:
+        """As _remembered, for many records: the memo answers what it holds, one read the rest (absences too)."""
+        if self._in_transaction:
+            return load(ids)
+        epoch = self._epoch.read()
+        if epoch != self._seen or len(self._memo) + len(ids) > _MEMO_SIZE:
+            self._memo.clear()
+            self._seen = epoch
+        missing = [i for i in ids if (kind, i) not in self._memo]
+        if missing:
+            loaded = load(missing)
+            for i in missing:
+                self._memo[(kind, i)] = loaded.get(i)
+        found: dict[_K, _T] = {}
+        for i in ids:
+            value = self._memo[(kind, i)]
+            if value is not None:
+                found[i] = value
+        return found
 
     def get_user(self, arn: str) -> User | None:
         return self._remembered("user", arn, lambda: super(SqliteStore, self).get_user(arn))
@@ -779,12 +860,17 @@ class SqliteStore(_SqliteOps):
             unit.begin()
             self._in_transaction = True  # until the unit ends: its writes are not committed yet
         self._c.execute("SAVEPOINT step")
+        mark = unit.mark()
         try:
             yield self
         except BaseException:
             if self._c.in_transaction:
                 self._c.execute("ROLLBACK TO step")
                 self._c.execute("RELEASE step")
+            unit.undo_to(mark)
+            # Records parsed inside the block may carry a revision that now never was, as in _rollback.
+            self._keys.clear()
+            self._access_keys.clear()
             raise
         self._c.execute("RELEASE step")
 
