@@ -10,8 +10,9 @@ Why not a framework: docs/decisions/0001-http-stack.md. It routes by (method, pa
 - Pipelined requests run one after another and are answered in request order, each with its own answer:
   an answer that waits for its audit record holds back the ones behind it. A framing error, a crossed
   limit or too many pipelined requests is answered after the answers before it, and nothing after it runs.
-- What a connection holds is bounded: reading pauses while an answer is pending or the client does not read
-  its answers (write buffer over its high-water mark), and at most MAX_PIPELINE answers are queued.
+- What a connection holds is bounded: reading pauses while a second answer is pending (a client that
+  pipelines; one pending answer is the common case and costs no pause) or the client does not read its
+  answers (write buffer over its high-water mark), and at most MAX_PIPELINE answers are queued.
 - After its last answer a connection is half-closed and drained for LINGER seconds before it is closed, so
   a client's unread bytes do not turn our close into a reset that destroys that answer; one that crossed a
   head limit or broke the framing is closed at once.
