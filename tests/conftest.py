@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tests import postgres
 from tests.support import TrentServer
 
 ROOT = Path(__file__).parent
@@ -27,6 +28,23 @@ def kms(server: TrentServer) -> Any:
 def raw_kms(server: TrentServer) -> Any:
     """A client that skips botocore's own parameter validation, so bad input reaches the server."""
     return server.client(validate=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """The PostgreSQL server of this test session (tests/postgres.py): never a skip when there is none."""
+    try:
+        with postgres.server() as conninfo:
+            yield conninfo
+    except postgres.NoPostgresError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database of its own for one test (a libpq conninfo), dropped after it."""
+    with postgres.fresh_database(postgres_server) as conninfo:
+        yield conninfo
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -1,4 +1,4 @@
-"""The store port's contract, run against every adapter (SQLite today; PostgreSQL will join the list)."""
+"""The store port's contract, run against every adapter (SQLite, file and in memory, and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -12,15 +12,20 @@ from trent.kms.ids import AccountId, AliasName, KeyId, Region
 from trent.kms.keys import AccessKey, Alias, Grant, Key, MaterialVersion, Tag, User
 from trent.kms.specs import KeySpec, KeyState, KeyUsage, Origin
 from trent.store.base import ConflictError, DuplicateError, Store
+from trent.store.postgres import PostgresStore
 from trent.store.sqlite import SqliteStore
 
 ACCOUNT, REGION = AccountId("111122223333"), Region("us-east-1")
 NOW = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite-file", "sqlite-memory"])
+@pytest.fixture(params=["sqlite-file", "sqlite-memory", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    adapter: Store = SqliteStore(tmp_path / "t.db" if request.param == "sqlite-file" else ":memory:")
+    adapter: Store
+    if request.param == "postgresql":
+        adapter = PostgresStore(request.getfixturevalue("postgres_url"))
+    else:
+        adapter = SqliteStore(tmp_path / "t.db" if request.param == "sqlite-file" else ":memory:")
     yield adapter
     adapter.close()
 

@@ -12,15 +12,20 @@ from trent.kms.ids import AccountId, KeyId, Region
 from trent.kms.keys import AccessKey, Account, Key, User
 from trent.kms.specs import KeySpec, KeyState, KeyUsage, Origin
 from trent.store.base import Store
+from trent.store.postgres import PostgresStore
 from trent.store.sqlite import SqliteStore
 
 A, B = AccountId("111122223333"), AccountId("444455556666")
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite-file", "sqlite-memory"])
+@pytest.fixture(params=["sqlite-file", "sqlite-memory", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    adapter: Store = SqliteStore(tmp_path / "t.db" if request.param == "sqlite-file" else ":memory:")
+    adapter: Store
+    if request.param == "postgresql":
+        adapter = PostgresStore(request.getfixturevalue("postgres_url"))
+    else:
+        adapter = SqliteStore(tmp_path / "t.db" if request.param == "sqlite-file" else ":memory:")
     yield adapter
     adapter.close()
 
