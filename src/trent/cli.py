@@ -6,9 +6,10 @@ import contextlib
 import json
 import sqlite3
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -23,20 +24,43 @@ from trent.kms.sensitive import Sensitive
 from trent.ops import principals
 from trent.ops.deps import Deps
 
+_DATABASE_FLAG = "trent.database"  # where --database leaves its value, in the click context's meta
+
 
 def _settings(config: Path | None, **flags: object) -> Settings:
+    context = click.get_current_context(silent=True)
+    if context is not None and _DATABASE_FLAG in context.meta:
+        flags.setdefault("database", context.meta[_DATABASE_FLAG])
     try:
         return load_settings(flags, toml_path=config)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
 
 
+def _remember_database(context: click.Context, _: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        context.meta[_DATABASE_FLAG] = value
+
+
 _config_option = click.option(
     "--config", type=click.Path(path_type=Path, dir_okay=False, exists=True), help="TOML settings file."
 )
-_data_dir_option = click.option(
-    "--data-dir", type=click.Path(path_type=Path, file_okay=False), help="Data directory [TRENT_DATA_DIR]."
+# Every command that opens the data directory's store also takes --database; it reaches _settings() through
+# the context, so no command's signature changes.
+_database_option = click.option(
+    "--database",
+    expose_value=False,
+    callback=_remember_database,
+    help="The store: postgresql://... (one database shared by many nodes) or sqlite:///<path> "
+    "[TRENT_DATABASE_URL; default: trent.db in the data directory].",
 )
+
+
+def _data_dir_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    data_dir = click.option(
+        "--data-dir", type=click.Path(path_type=Path, file_okay=False), help="Data directory [TRENT_DATA_DIR]."
+    )
+    return _database_option(data_dir(command))
 
 
 class _Trent(click.Group):
