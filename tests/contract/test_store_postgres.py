@@ -7,9 +7,15 @@ or a plain psycopg connection that sees only what was committed.
 from __future__ import annotations
 
 import functools
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -200,3 +206,47 @@ def test_a_broken_connection_is_replaced_between_transactions(store: PostgresSto
     with pytest.raises(psycopg.OperationalError):
         store.get_key(_key(9).key_id)
     assert store.get_key(_key(9).key_id) == _key(9)
+
+
+_WRITER = """
+import sys
+from datetime import UTC, datetime
+from trent.kms.ids import AccountId, KeyId, Region
+from trent.kms.keys import Key
+from trent.kms.specs import KeySpec, KeyState, KeyUsage, Origin
+from trent.store.postgres import PostgresStore
+
+store = PostgresStore(sys.argv[1])
+for n in range(1_000_000):
+    key = Key(KeyId(f"00000000-0000-4000-8000-{n:012d}"), AccountId("111122223333"), Region("us-east-1"),
+              KeySpec.SYMMETRIC_DEFAULT, KeyUsage.ENCRYPT_DECRYPT, Origin.AWS_KMS, KeyState.ENABLED,
+              datetime.now(UTC))
+    with store.unit() as unit:
+        with store.transaction() as tx:
+            tx.insert_key(key, b"w", "{}", [])
+        unit.journal(f"event-{n}", b"row")
+    print(n, flush=True)  # acknowledged: the commit returned
+"""
+
+
+def test_every_acknowledged_unit_survives_a_kill_9_of_its_writer(postgres_url: str) -> None:
+    """POSTGRES.md's crash rule, kept in the suite: what a writer saw committed is there after it dies."""
+    source = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(source / "src"), str(source)])}
+    acknowledged: list[int] = []
+    with subprocess.Popen(
+        [sys.executable, "-c", _WRITER, postgres_url], stdout=subprocess.PIPE, text=True, env=env
+    ) as writer:
+        assert writer.stdout is not None
+        deadline = time.monotonic() + 30
+        while len(acknowledged) < 150 and time.monotonic() < deadline:
+            line = writer.stdout.readline()
+            if not line:
+                break
+            acknowledged.append(int(line))
+        writer.send_signal(signal.SIGKILL)
+    assert len(acknowledged) >= 150, "the writer did not get going"
+    with psycopg.connect(postgres_url, autocommit=True) as other:
+        keys = {int(r[0][-12:]) for r in other.execute("SELECT key_id FROM keys")}
+        events = {int(r[0].removeprefix("event-")) for r in other.execute("SELECT event_id FROM audit_outbox")}
+    assert set(acknowledged) <= keys and keys == events  # a key and its record: together or not at all
