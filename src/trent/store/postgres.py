@@ -12,17 +12,17 @@ Connections. One per store, not shared across threads, like the SQLite store's. 
 autocommit=True and every transaction is an explicit `with conn.transaction()` block: without autocommit,
 psycopg opens an implicit transaction on the first statement (even a read), after which `transaction()`
 only makes a savepoint and nothing commits. prepare_threshold=0 prepares each statement at its first use on
-the connection (the statements are constant strings, so a handful per connection). The session sets
+the connection (the statements are constant strings: about sixty, within psycopg's cache of 100). The session sets
 idle_in_transaction_session_timeout, so a node frozen inside a transaction (a stalled VM) loses its locks
 after a bound instead of holding every writer up for ever; lock_timeout plays SQLite's busy_timeout. A
 connection found broken is replaced at the next call outside a transaction.
 
 Writers. A transaction first takes one transaction-level advisory lock, the same for every writer, held to
 its commit: writers are serialized as SQLite's BEGIN IMMEDIATE serializes them, so the read-modify-write
-checks the operations make inside a transaction (a count of the account's keys against its quota, "does
-this user exist", an empty store before bootstrap) stay true until the commit. Row locks would not cover
-those (they are checks of absence or of a count, which no row lock protects), and SERIALIZABLE would make
-every caller retry on serialization failures. Writes are the control plane (create, disable, tag ...), so
+checks the operations make inside a transaction stay true until the commit (an account holds no key, user
+or access key when it is deleted; the account exists when a user is added to it). Row locks would not cover
+those (they are checks of absence, which no row lock protects), and SERIALIZABLE would make every caller
+retry on serialization failures. Writes are the control plane (create, disable, tag ...), so
 one writer at a time costs little; the hot path only reads. Updates of a key are also compare-and-set on
 its revision, which the lock makes exact. Blobs (update_blob) lock per blob name instead, so the audit
 writer's checkpoints do not queue behind key writes.
