@@ -32,9 +32,13 @@ def _settings(config: Path | None, **flags: object) -> Settings:
     if context is not None and _DATABASE_FLAG in context.meta:
         flags.setdefault("database", context.meta[_DATABASE_FLAG])
     try:
-        return load_settings(flags, toml_path=config)
+        settings = load_settings(flags, toml_path=config)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
+    if settings.database_kind == "postgresql":
+        # Until app opens the PostgreSQL store: refuse, rather than quietly serve the SQLite one.
+        raise click.UsageError("setting 'database': PostgreSQL is not yet served by this command; use sqlite:///")
+    return settings
 
 
 def _remember_database(context: click.Context, _: click.Parameter, value: str | None) -> None:
@@ -60,7 +64,7 @@ def _data_dir_option(command: Callable[..., Any]) -> Callable[..., Any]:
     data_dir = click.option(
         "--data-dir", type=click.Path(path_type=Path, file_okay=False), help="Data directory [TRENT_DATA_DIR]."
     )
-    return _database_option(data_dir(command))
+    return data_dir(_database_option(command))
 
 
 class _Trent(click.Group):
