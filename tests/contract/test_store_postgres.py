@@ -175,10 +175,13 @@ def test_another_node_reads_each_commit_at_once(store: PostgresStore, postgres_u
             tx.insert_key(_key(7), b"w", "{}", [])
         assert other.get_key(_key(7).key_id) == _key(7)
         with store.unit():
+            with other.transaction() as tx:  # the unit holds no lock before its first transaction
+                tx.put_policy(_key(7).key_id, '{"other": 1}')
             with store.transaction() as tx:
                 tx.update_key(_key(7).evolve(state=KeyState.DISABLED), 1)
             assert other.get_key(_key(7).key_id) == _key(7)  # not committed yet
         assert other.get_key(_key(7).key_id).state is KeyState.DISABLED  # type: ignore[union-attr]
+        assert store.get_policy(_key(7).key_id) == '{"other": 1}'
     finally:
         other.close()
 
