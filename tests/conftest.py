@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests import postgres
 from tests.support import TrentServer
 
 ROOT = Path(__file__).parent
@@ -27,6 +29,27 @@ def kms(server: TrentServer) -> Any:
 def raw_kms(server: TrentServer) -> Any:
     """A client that skips botocore's own parameter validation, so bad input reaches the server."""
     return server.client(validate=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """The PostgreSQL server of this test session (tests/postgres.py): never a skip when there is none."""
+    with contextlib.ExitStack() as stack:
+        try:
+            conninfo = stack.enter_context(postgres.server())
+        except postgres.NoPostgresError as exc:
+            missing = str(exc)
+        else:
+            yield conninfo
+            return
+    pytest.fail(missing, pytrace=False)  # outside the except: the message alone, no chained traceback
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database of its own for one test (a libpq conninfo), dropped after it."""
+    with postgres.fresh_database(postgres_server) as conninfo:
+        yield conninfo
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

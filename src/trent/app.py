@@ -59,7 +59,7 @@ from trent.rootoftrust.base import RootOfTrust, UnwrapError, WrappedMaterial, au
 from trent.rootoftrust.software import RootKeyFileError, SoftwareRoot
 from trent.server import supervisor
 from trent.server.types import Answer, Request, Site, plain
-from trent.store.base import Store
+from trent.store.base import SchemaTooNewError, Store
 from trent.store.sqlite import SqliteStore, read_blobs
 
 log = logging.getLogger("trent")
@@ -75,6 +75,7 @@ OPERATOR_ERRORS: tuple[type[Exception], ...] = (
     RootKeyFileError,
     AuditFormatError,
     AuditWriteError,
+    SchemaTooNewError,  # a newer Trent migrated the store: run that one
     sqlite3.Error,
     OSError,
     ValueError,

@@ -29,9 +29,13 @@ def _settings(config: Path | None, **flags: object) -> Settings:
     context = click.get_current_context(silent=True)
     flags = {**(context.meta.get(_WHERE, {}) if context is not None else {}), **flags}
     try:
-        return load_settings(flags, toml_path=config)
+        settings = load_settings(flags, toml_path=config)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
+    if settings.database_kind == "postgresql":
+        # Until app opens the PostgreSQL store: refuse, rather than quietly serve the SQLite one.
+        raise click.UsageError("setting 'database': PostgreSQL is not yet served by this command; use sqlite:///")
+    return settings
 
 
 _config_option = click.option(
@@ -41,23 +45,34 @@ _WHERE = "trent.where"
 
 
 def _remember(ctx: click.Context, param: click.Parameter, value: object) -> object:
-    """Where the data lives, beyond --data-dir: kept in the context for _settings, not passed to each command."""
+    """Where the data lives, beyond --data-dir (--database, --root-key-file): kept in the context for
+    _settings(), so no command's signature changes."""
     if value is not None and param.name is not None:
         ctx.meta.setdefault(_WHERE, {})[param.name] = value
     return value
 
 
+_database_option = click.option(
+    "--database",
+    expose_value=False,
+    callback=_remember,
+    help="The store: postgresql://... (one database shared by many nodes) or sqlite:///<path> "
+    "[TRENT_DATABASE_URL; default: trent.db in the data directory].",
+)
+_root_key_file_option = click.option(
+    "--root-key-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    expose_value=False,
+    callback=_remember,
+    help="The software root key file; several nodes share one [TRENT_ROOT_KEY_FILE; default: DATA_DIR/root.key].",
+)
+
+
 def _data_dir_option(command: Callable[..., Any]) -> Callable[..., Any]:
-    command = click.option(
-        "--root-key-file",
-        type=click.Path(path_type=Path, dir_okay=False),
-        expose_value=False,
-        callback=_remember,
-        help="The software root key file; several nodes share one [TRENT_ROOT_KEY_FILE; default: DATA_DIR/root.key].",
-    )(command)
-    return click.option(
+    data_dir = click.option(
         "--data-dir", type=click.Path(path_type=Path, file_okay=False), help="Data directory [TRENT_DATA_DIR]."
-    )(command)
+    )
+    return data_dir(_database_option(_root_key_file_option(command)))
 
 
 class _Trent(click.Group):

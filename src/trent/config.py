@@ -70,6 +70,34 @@ def _choice(value: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
+DATABASE_SCHEMES = ("postgresql", "postgres", "sqlite")
+
+
+def _database(value: str) -> str:
+    """postgresql://... (or postgres://), handed to libpq as it is; sqlite:///<absolute path>."""
+    scheme, sep, rest = value.partition("://")
+    if not sep or scheme.lower() not in DATABASE_SCHEMES:
+        raise ValueError("must be postgresql://... or sqlite:///<absolute path>")
+    if scheme.lower() == "sqlite":
+        if not rest.startswith("/") or rest == "/":
+            raise ValueError("a SQLite database is sqlite:///<absolute path> (three slashes, then the path)")
+        return "sqlite://" + rest
+    return value
+
+
+def redact_database(value: object) -> str:
+    """The database URL fit for a message or a log: any password in it replaced by ***."""
+    text = str(value)
+    scheme, sep, rest = text.partition("://")
+    authority, slash, tail = rest.partition("/")
+    if sep and "@" in authority:
+        credentials, _, host = authority.rpartition("@")
+        if ":" in credentials:
+            authority = credentials.split(":", 1)[0] + ":***@" + host
+    text = scheme + sep + authority + slash + tail
+    return re.sub(r"(password=)[^&\s]*", r"\1***", text, flags=re.IGNORECASE)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     host: str = DEFAULT_HOST
@@ -88,6 +116,20 @@ class Settings:
     tls_cert: Path | None = None  # PEM certificate chain; with tls_key, the listener speaks HTTPS
     tls_key: Path | None = None  # PEM private key (unencrypted)
     root_key_file: Path | None = None  # the software root key; default <data_dir>/root.key (several nodes share one)
+    # The store: None is the embedded SQLite in the data directory; else a URL that _database() checked. Kept
+    # out of repr: a PostgreSQL URL may hold a password.
+    database: str | None = field(default=None, repr=False)
+
+    @property
+    def database_kind(self) -> str:
+        """ "postgresql" (a server shared by many nodes) or "sqlite" (embedded, the default)."""
+        if self.database is not None and not self.database.startswith("sqlite://"):
+            return "postgresql"
+        return "sqlite"
+
+    @property
+    def postgres_url(self) -> str | None:
+        return self.database if self.database_kind == "postgresql" else None
 
     @property
     def audit_database_path(self) -> Path:
@@ -95,6 +137,9 @@ class Settings:
 
     @property
     def database_path(self) -> Path:
+        """The SQLite store's file: sqlite:///<path> if given, else trent.db in the data directory."""
+        if self.database is not None and self.database.startswith("sqlite://"):
+            return Path(self.database.removeprefix("sqlite://"))
         return self.data_dir / "trent.db"
 
     @property
@@ -118,14 +163,17 @@ _PARSERS: Mapping[str, Callable[[str], Any]] = {
     "tls_cert": lambda v: Path(v).expanduser(),
     "tls_key": lambda v: Path(v).expanduser(),
     "root_key_file": lambda v: Path(v).expanduser(),
+    "database": _database,
 }
+# Environment variables whose name is not TRENT_<SETTING>.
+_ENV_NAMES: Mapping[str, str] = {"database": ENV_PREFIX + "DATABASE_URL"}
 
 
 def _parse(name: str, value: object, source: str) -> Any:
     try:
         return _PARSERS[name](str(value))
     except (ValueError, TypeError) as exc:
-        shown = "<hidden>" if "secret" in name else repr(value)
+        shown = "<hidden>" if "secret" in name else repr(redact_database(value) if name == "database" else value)
         raise ConfigError(f"{source} {name!r} has value {shown}: {exc}") from None
 
 
@@ -147,9 +195,10 @@ def load_settings(
                 raise ConfigError(f"config file {toml_path}: unknown setting {name!r}")
             values[name] = _parse(name, value, f"config file {toml_path}: setting")
     for name in _PARSERS:
-        env_value = environ.get(ENV_PREFIX + name.upper())
+        env_name = _ENV_NAMES.get(name, ENV_PREFIX + name.upper())
+        env_value = environ.get(env_name)
         if env_value:
-            values[name] = _parse(name, env_value, "environment variable " + ENV_PREFIX + name.upper() + ", setting")
+            values[name] = _parse(name, env_value, "environment variable " + env_name + ", setting")
     for name, value in (flags or {}).items():
         if value is not None:
             values[name] = _parse(name, value, "flag for setting")

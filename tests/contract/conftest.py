@@ -17,35 +17,42 @@ import pytest
 
 from trent.store.base import Store
 from trent.store.memory import MemoryStore
+from trent.store.postgres import PostgresStore
 from trent.store.sqlite import SqliteStore
 
 Opener = Callable[[], Store]
 
 
 @contextmanager
-def _memory(tmp_path: Path) -> Iterator[Opener]:
+def _memory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
     shared = MemoryStore()  # one process's store: every handle is the same one
     yield lambda: shared
 
 
 @contextmanager
-def _sqlite_file(tmp_path: Path) -> Iterator[Opener]:
+def _sqlite_file(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
     yield lambda: SqliteStore(tmp_path / "store.db")
 
 
 @contextmanager
-def _sqlite_memory(tmp_path: Path) -> Iterator[Opener]:
+def _sqlite_memory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
     shared = SqliteStore(":memory:")  # a private database: no second connection can open it
     yield lambda: shared
 
 
-# One entry per adapter. PostgreSQL joins as `"postgresql": _postgresql`: a context manager that creates a
-# database of its own for the test, yields `lambda: PostgresStore(dsn)` (each call a new handle with its own
-# connection, as another worker or node would hold) and drops the database when the test ends.
-ADAPTERS: dict[str, Callable[[Path], AbstractContextManager[Opener]]] = {
+@contextmanager
+def _postgresql(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
+    # A database of its own for the test (tests/conftest.py's postgres_url, dropped when the test ends); each
+    # handle its own connection, as another worker or node would hold.
+    url = request.getfixturevalue("postgres_url")
+    yield lambda: PostgresStore(url)
+
+
+ADAPTERS: dict[str, Callable[[pytest.FixtureRequest, Path], AbstractContextManager[Opener]]] = {
     "memory": _memory,
     "sqlite-file": _sqlite_file,
     "sqlite-memory": _sqlite_memory,
+    "postgresql": _postgresql,
 }
 
 
@@ -54,7 +61,7 @@ def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opene
     """Opens handles to one fresh database of the adapter: a second handle is how another process sees it."""
     opened: list[Store] = []
 
-    with ADAPTERS[request.param](tmp_path) as opener:
+    with ADAPTERS[request.param](request, tmp_path) as opener:
 
         def open_handle() -> Store:
             handle = opener()

@@ -84,3 +84,43 @@ def test_tls_files_come_together_from_any_source(tmp_path: Path) -> None:
     assert load_settings({}, {}).tls_cert is None
     with pytest.raises(ConfigError, match="'tls_cert' and 'tls_key' go together"):
         load_settings({"tls_cert": "/etc/trent/cert.pem"}, {})
+
+
+def test_database_defaults_to_the_embedded_sqlite(tmp_path: Path) -> None:
+    settings = load_settings({"data_dir": str(tmp_path)}, environ={})
+    assert settings.database is None and settings.database_kind == "sqlite"
+    assert settings.database_path == tmp_path / "trent.db" and settings.postgres_url is None
+
+
+def test_database_selects_postgresql_from_flag_environment_or_file(tmp_path: Path) -> None:
+    toml = tmp_path / "trent.toml"
+    toml.write_text('database = "postgresql://file@db.example/trent"\n')
+    from_file = load_settings({}, environ={}, toml_path=toml)
+    assert from_file.database_kind == "postgresql" and from_file.postgres_url == "postgresql://file@db.example/trent"
+    environ = {"TRENT_DATABASE_URL": "postgres://env@db.example/trent"}
+    assert load_settings({}, environ=environ, toml_path=toml).postgres_url == "postgres://env@db.example/trent"
+    flagged = load_settings({"database": "postgresql:///trent?host=/run/pg"}, environ=environ, toml_path=toml)
+    assert flagged.postgres_url == "postgresql:///trent?host=/run/pg"
+
+
+def test_database_sqlite_url_names_the_file(tmp_path: Path) -> None:
+    settings = load_settings({"database": f"sqlite://{tmp_path}/elsewhere.db"}, environ={})
+    assert settings.database_kind == "sqlite" and settings.postgres_url is None
+    assert settings.database_path == tmp_path / "elsewhere.db"
+
+
+@pytest.mark.parametrize(
+    "value", ["mysql://db.example/trent", "db.example:5432", "sqlite://relative.db", "sqlite:///", "file:///x"]
+)
+def test_a_bad_database_is_a_config_error(value: str) -> None:
+    with pytest.raises(ConfigError, match="TRENT_DATABASE_URL"):
+        load_settings({}, environ={"TRENT_DATABASE_URL": value})
+
+
+def test_a_database_password_is_never_shown() -> None:
+    url = "postgresql://trent:hunter2-secret@db.example/trent?sslmode=require"
+    assert "hunter2-secret" not in repr(load_settings({"database": url}, environ={}))
+    with pytest.raises(ConfigError) as refused:
+        load_settings({"database": "mysql://trent:hunter2-secret@db.example/x?password=other-secret"}, environ={})
+    assert "hunter2-secret" not in str(refused.value) and "other-secret" not in str(refused.value)
+    assert "db.example" in str(refused.value)

@@ -32,6 +32,16 @@ class DuplicateError(Exception):
     """An insert collided with an existing record (same alias name, same access key id, ...)."""
 
 
+class SchemaTooNewError(Exception):
+    """The database was migrated by a newer Trent: this one refuses to touch a schema it does not know."""
+
+    def __init__(self, database: str, found: int, known: int) -> None:
+        super().__init__(
+            f"the {database} has schema version {found}, newer than this Trent knows ({known}): run a newer Trent"
+        )
+        self.found, self.known = found, known
+
+
 T = TypeVar("T")
 
 # Where an alias lives: its name is unique within an account and region.

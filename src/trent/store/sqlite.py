@@ -35,7 +35,7 @@ from trent.kms.keys import (
     User,
 )
 from trent.kms.specs import ExpirationModel, KeySpec, KeyState, KeyUsage, Origin
-from trent.store.base import AliasRef, ConflictError, DuplicateError, Page, Transaction, Unit
+from trent.store.base import AliasRef, ConflictError, DuplicateError, Page, SchemaTooNewError, Transaction, Unit
 
 _T = TypeVar("_T")
 _K = TypeVar("_K")
@@ -724,7 +724,11 @@ class SqliteStore(_SqliteOps):
         self._memo: dict[tuple[str, Any], Any] = {}
         self._in_transaction = False
         self._unit: _SqliteUnit | None = None
-        self._migrate()
+        try:
+            self._migrate()
+        except BaseException:
+            self.close()
+            raise
 
     def _remembered(self, kind: str, args: Any, load: Callable[[], _T]) -> _T:
         """`load()`'s answer, from the memo while no write has committed since it was read.
@@ -801,6 +805,8 @@ class SqliteStore(_SqliteOps):
     def _migrate(self) -> None:
         with self.transaction():
             (version,) = self._c.execute("PRAGMA user_version").fetchone()
+            if version > len(_SCHEMA):
+                raise SchemaTooNewError("SQLite store database", version, len(_SCHEMA))
             for number, script in enumerate(_SCHEMA[version:], start=version + 1):
                 for statement in script.split(";"):
                     if statement.strip():

@@ -1,0 +1,154 @@
+"""PostgreSQL store: one database shared by any number of stateless Trent nodes.
+
+Consistency. Every read is a fresh statement on the primary, and nothing mutable is kept between calls: in
+READ COMMITTED each statement takes a new snapshot, so a read that starts after a commit returned (on any
+node) sees it. That is what makes "DisableKey returned, so no node serves the key" hold across nodes. The
+SQLite store's per-process memo (decision 0006) has no counterpart here on purpose: its epoch lives in a
+file that only processes on one machine share. LISTEN/NOTIFY is not used for correctness either: a
+notification is delivered after the commit returned, with no bound on how long after (and not at all while
+a listener reconnects), so a cache it invalidates would serve a disabled key for that long.
+
+Connections. One per store, not shared across threads, like the SQLite store's. Each is opened with
+autocommit=True and every transaction is an explicit `with conn.transaction()` block: without autocommit,
+psycopg opens an implicit transaction on the first statement (even a read), after which `transaction()`
+only makes a savepoint and nothing commits. prepare_threshold=0 prepares each statement at its first use on
+the connection (the statements are constant strings: about sixty, within psycopg's cache of 100). The session sets
+idle_in_transaction_session_timeout, so a node frozen inside a transaction (a stalled VM) loses its locks
+after a bound instead of holding every writer up for ever; lock_timeout plays SQLite's busy_timeout. A
+connection found broken is replaced at the next call outside a transaction.
+
+Writers. A transaction first takes one transaction-level advisory lock, the same for every writer, held to
+its commit: writers are serialized as SQLite's BEGIN IMMEDIATE serializes them, so the read-modify-write
+checks the operations make inside a transaction stay true until the commit (an account holds no key, user
+or access key when it is deleted; the account exists when a user is added to it). Row locks would not cover
+those (they are checks of absence, which no row lock protects), and SERIALIZABLE would make every caller
+retry on serialization failures. Writes are the control plane (create, disable, tag ...), so
+one writer at a time costs little; the hot path only reads. Updates of a key are also compare-and-set on
+its revision, which the lock makes exact. Blobs (update_blob) lock per blob name instead, so the audit
+writer's checkpoints do not queue behind key writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+
+from trent.store.base import Transaction, Unit
+from trent.store.postgres_ops import PostgresOps
+from trent.store.postgres_schema import BLOB_LOCK_CLASS, migrate
+
+
+class _PostgresUnit:
+    """A unit's state: its open transaction (from its first step on) and the change count when it began."""
+
+    __slots__ = ("_store", "stack", "began", "_changes")
+
+    def __init__(self, store: PostgresStore, stack: ExitStack) -> None:
+        self._store = store
+        self.stack = stack
+        self.began = False
+        self._changes = 0
+
+    def begin(self) -> None:
+        self.stack.enter_context(self._store._c.transaction())
+        self._store._lock_writers()
+        self.began = True
+        self._changes = self._store._changes
+
+    def wrote(self) -> bool:
+        return self.began and self._store._changes != self._changes
+
+    def journal(self, event_id: str, row: bytes) -> None:
+        if not self.wrote():
+            raise RuntimeError("a unit that changed nothing has nothing to journal")
+        self._store._write("INSERT INTO audit_outbox (event_id, row) VALUES (%s, %s)", (event_id, row))
+
+
+class PostgresStore(PostgresOps):
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self._unit: _PostgresUnit | None = None
+        try:
+            migrate(self._c)
+        except BaseException:
+            self._c.close()
+            raise
+
+    # -- transactions --------------------------------------------------------------------------------------
+    def transaction(self) -> AbstractContextManager[Transaction]:
+        return self._alone() if self._unit is None else self._step(self._unit)
+
+    @contextmanager
+    def _alone(self) -> Iterator[Transaction]:
+        conn = self._conn()
+        self._in_transaction = True
+        try:
+            # Leaving the block normally sends COMMIT, and returns only once PostgreSQL acknowledged it.
+            with conn.transaction():
+                self._lock_writers()
+                yield self
+        finally:
+            self._in_transaction = False
+
+    @contextmanager
+    def _step(self, unit: _PostgresUnit) -> Iterator[Transaction]:
+        """A transaction inside a unit: begins the unit's transaction if it is the first; a savepoint (a nested
+        psycopg transaction) keeps it atomic on its own, so an op may catch one block's error and go on."""
+        if not unit.began:
+            self._conn()
+            self._in_transaction = True  # until the unit ends: its writes are not committed yet
+            unit.begin()
+        changes = self._changes
+        try:
+            with self._c.transaction():
+                yield self
+        except BaseException:
+            self._changes = changes  # what the savepoint undid was never written
+            raise
+
+    @contextmanager
+    def unit(self) -> Iterator[Unit]:
+        if self._unit is not None:
+            raise RuntimeError("units do not nest")
+        try:
+            # The stack holds the unit's transaction once its first step began it: leaving commits it, or
+            # rolls it back when an exception passes through.
+            with ExitStack() as stack:
+                unit = self._unit = _PostgresUnit(self, stack)
+                yield unit
+        finally:
+            self._unit = None
+            self._in_transaction = False
+
+    def outbox(self, limit: int) -> tuple[tuple[str, bytes], ...]:
+        found = self._all("SELECT event_id, row FROM audit_outbox ORDER BY seq LIMIT %s", (limit,))
+        return tuple((event_id, bytes(row)) for event_id, row in found)
+
+    # -- blobs ---------------------------------------------------------------------------------------------
+    def get_blob(self, name: str) -> bytes | None:
+        row = self._one("SELECT value FROM blobs WHERE name = %s", (name,))
+        return None if row is None else bytes(row[0])
+
+    def update_blob(self, name: str, change: Callable[[bytes | None], bytes | None]) -> bytes | None:
+        """Replace the blob with `change(old)` (unless it returns None) atomically; return what is stored."""
+        conn = self._conn()
+        self._in_transaction = True
+        try:
+            with conn.transaction():
+                # A lock on the name, not on the row: it also covers the blob's first insert.
+                conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (BLOB_LOCK_CLASS, name))
+                row = conn.execute("SELECT value FROM blobs WHERE name = %s", (name,)).fetchone()
+                old = None if row is None else bytes(row[0])
+                new = change(old)
+                if new is not None and new != old:
+                    conn.execute(
+                        "INSERT INTO blobs (name, value) VALUES (%s, %s) "
+                        "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                        (name, new),
+                    )
+        finally:
+            self._in_transaction = False
+        return old if new is None else new
+
+    def close(self) -> None:
+        self._c.close()

@@ -1,0 +1,163 @@
+"""The PostgreSQL store's schema: versioned migrations, applied at start by whichever node gets there first.
+
+Every node runs `migrate()` when it opens the store. The whole migration is one transaction that first takes
+a transaction-level advisory lock on a fixed key, so when several nodes start at once one migrates and the
+others wait, then find the version current and do nothing. The lock is released by the commit (or by the
+rollback when the migrating process dies), never left behind. Advisory-lock keys are per database, so two
+Trent databases on one server do not wait for each other.
+
+The tables mirror the SQLite store's (trent/store/sqlite.py) with PostgreSQL's own types: timestamptz (which
+keeps microseconds, as Python's datetime does), bytea for wrapped material, boolean for flags. Text columns
+that are ordered or paged on use the "C" collation, so the order (and so every paging marker) is the byte
+order SQLite uses, whatever the database's default locale.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from trent.store.base import SchemaTooNewError
+
+# pg_advisory_xact_lock keys (one bigint each). Fixed numbers: every node of every version must agree.
+MIGRATION_LOCK = 0x7472_656E_0001  # "tren" + 1
+WRITER_LOCK = 0x7472_656E_0002
+BLOB_LOCK_CLASS = 0x7472_0003  # the first of two int4 keys (a separate key space); the second hashes the name
+
+SCHEMA: tuple[str, ...] = (
+    # version 1: what SQLite's versions 1-4 built (keys, principals and grants, the audit outbox, blobs)
+    """
+    CREATE TABLE keys (
+        key_id text COLLATE "C" PRIMARY KEY,
+        account text COLLATE "C" NOT NULL,
+        region text COLLATE "C" NOT NULL,
+        spec text NOT NULL,
+        usage text NOT NULL,
+        origin text NOT NULL,
+        state text NOT NULL,
+        creation_date timestamptz NOT NULL,
+        description text NOT NULL DEFAULT '',
+        deletion_date timestamptz,
+        pending_window_days integer,
+        current_version integer NOT NULL,
+        revision bigint NOT NULL,
+        policy_revision bigint NOT NULL,
+        multi_region boolean NOT NULL DEFAULT false,
+        valid_to timestamptz,
+        expiration_model text,
+        rotation_period_days integer,
+        next_rotation_date timestamptz,
+        on_demand_rotation_start timestamptz
+    );
+    CREATE INDEX keys_by_scope ON keys (account, region, key_id);
+    CREATE INDEX keys_by_deletion ON keys (deletion_date) WHERE deletion_date IS NOT NULL;
+    CREATE INDEX keys_by_rotation ON keys (next_rotation_date) WHERE next_rotation_date IS NOT NULL;
+    CREATE TABLE key_material (
+        key_id text COLLATE "C" NOT NULL REFERENCES keys (key_id) ON DELETE CASCADE,
+        version integer NOT NULL,
+        wrapped bytea NOT NULL,
+        created timestamptz NOT NULL,
+        rotation_type text,
+        PRIMARY KEY (key_id, version)
+    );
+    CREATE TABLE key_policies (
+        key_id text COLLATE "C" PRIMARY KEY REFERENCES keys (key_id) ON DELETE CASCADE,
+        policy text NOT NULL
+    );
+    CREATE TABLE tags (
+        key_id text COLLATE "C" NOT NULL REFERENCES keys (key_id) ON DELETE CASCADE,
+        tag_key text COLLATE "C" NOT NULL,
+        tag_value text NOT NULL,
+        PRIMARY KEY (key_id, tag_key)
+    );
+    CREATE TABLE aliases (
+        account text COLLATE "C" NOT NULL,
+        region text COLLATE "C" NOT NULL,
+        name text COLLATE "C" NOT NULL,
+        key_id text COLLATE "C" NOT NULL REFERENCES keys (key_id) ON DELETE CASCADE,
+        creation_date timestamptz NOT NULL,
+        last_updated_date timestamptz NOT NULL,
+        PRIMARY KEY (account, region, name)
+    );
+    CREATE INDEX aliases_by_key ON aliases (key_id);
+    CREATE TABLE access_keys (
+        access_key_id text COLLATE "C" PRIMARY KEY,
+        account text COLLATE "C" NOT NULL,
+        principal_arn text NOT NULL,
+        wrapped_secret bytea NOT NULL,
+        created timestamptz NOT NULL,
+        active boolean NOT NULL DEFAULT true
+    );
+    CREATE TABLE accounts (
+        account text COLLATE "C" PRIMARY KEY,
+        created timestamptz NOT NULL
+    );
+    CREATE TABLE users (
+        arn text COLLATE "C" PRIMARY KEY,
+        account text COLLATE "C" NOT NULL,
+        name text NOT NULL,
+        created timestamptz NOT NULL,
+        policy text,
+        policy_revision bigint NOT NULL DEFAULT 0,
+        UNIQUE (account, name)
+    );
+    CREATE TABLE grants (
+        grant_id text COLLATE "C" PRIMARY KEY,
+        key_id text COLLATE "C" NOT NULL REFERENCES keys (key_id) ON DELETE CASCADE,
+        grantee text NOT NULL,
+        operations text NOT NULL,
+        issuing_account text NOT NULL,
+        created timestamptz NOT NULL,
+        name text,
+        retiring text COLLATE "C",
+        constraints text
+    );
+    CREATE INDEX grants_by_key ON grants (key_id, grant_id);
+    CREATE INDEX grants_by_retiring ON grants (retiring, grant_id);
+    -- The audit outbox (docs/decisions/0009-audit-atomicity.md); seq gives "oldest first".
+    CREATE TABLE audit_outbox (
+        seq bigint GENERATED ALWAYS AS IDENTITY,
+        event_id text PRIMARY KEY,
+        row bytea NOT NULL
+    );
+    CREATE INDEX audit_outbox_by_seq ON audit_outbox (seq);
+    -- Opaque records other components authenticate themselves (docs/decisions/0008-audit-retention.md).
+    CREATE TABLE blobs (
+        name text PRIMARY KEY,
+        value bytea NOT NULL
+    );
+    """,
+)
+
+
+def schema_version(conn: psycopg.Connection[Any]) -> int:
+    """The version a database was migrated to; 0 when no Trent ever migrated it."""
+    row = conn.execute("SELECT to_regclass('trent_schema') IS NOT NULL").fetchone()
+    if row is None or not row[0]:
+        return 0
+    found = conn.execute("SELECT version FROM trent_schema").fetchone()
+    return 0 if found is None else int(found[0])
+
+
+def migrate(conn: psycopg.Connection[Any]) -> int:
+    """Bring the database to the newest version this Trent knows, once, whoever else starts at the same time.
+
+    Raises SchemaTooNewError, changing nothing, when a newer Trent migrated the database already: an older
+    one would misread (or corrupt) tables it does not know. Returns the version it found.
+    """
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        # Under the lock: whoever holds it is alone, so IF NOT EXISTS cannot race another node's CREATE.
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS trent_schema ("
+            "singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton), version integer NOT NULL)"
+        )
+        conn.execute("INSERT INTO trent_schema (version) VALUES (0) ON CONFLICT DO NOTHING")
+        found = schema_version(conn)
+        if found > len(SCHEMA):
+            raise SchemaTooNewError("PostgreSQL store database", found, len(SCHEMA))
+        for number, script in enumerate(SCHEMA[found:], start=found + 1):
+            conn.execute(script, prepare=False)  # several statements: the simple query protocol, never prepared
+            conn.execute("UPDATE trent_schema SET version = %s", (number,))
+    return found
