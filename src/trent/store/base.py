@@ -5,7 +5,8 @@ Reads on a Store are fresh (each sees every commit that returned before it start
 Transaction, which is atomic and serialized against other writers (also in other processes or nodes).
 Updates of a key are compare-and-set on its revision: ConflictError when someone else changed it first.
 A Unit groups the transactions of one request with the audit record of what they changed (the outbox): they
-commit as one, or not at all (docs/decisions/0009-audit-atomicity.md).
+commit as one, or not at all (docs/decisions/0009-audit-atomicity.md). Each key's latest successful use
+(GetKeyLastUsage) is kept here too, recorded by the audit writers once a use is chained.
 """
 
 from __future__ import annotations
@@ -35,6 +36,17 @@ T = TypeVar("T")
 class Page(Generic[T]):
     items: tuple[T, ...]
     next_marker: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyUse:
+    """A successful cryptographic use of a key, as GetKeyLastUsage reports it."""
+
+    key_arn: str
+    when: datetime
+    operation: str
+    event_id: str  # the CloudTrail event id of the use's audit record
+    request_id: str
 
 
 class Reader(Protocol):
@@ -165,6 +177,23 @@ class Store(Reader, Protocol):
 
     def outbox(self, limit: int) -> tuple[tuple[str, bytes], ...]:
         """Up to `limit` journaled audit records not yet forgotten, oldest first: (event id, row)."""
+        ...
+
+    def record_key_uses(self, uses: Sequence[KeyUse]) -> None:
+        """Keep each key's latest use: of `uses` and what is stored, the later (by time; a tie: the one given).
+
+        A commit of its own, outside any transaction or unit, and no invalidation of cached reads. The uses
+        are advisory, so an adapter may make them durable lazily: a crash may lose the latest ones (then
+        GetKeyLastUsage answers an earlier use), never mix two uses into one.
+        """
+        ...
+
+    def key_last_use(self, key_arn: str) -> KeyUse | None:
+        """The latest use recorded for the key (fresh: it sees every record_key_uses that returned)."""
+        ...
+
+    def key_use_tracking_start(self) -> datetime | None:
+        """Since when this store records key uses (GetKeyLastUsage's TrackingStartDate); None: unknown."""
         ...
 
     def close(self) -> None: ...
