@@ -14,8 +14,8 @@ from tests.unit.audit.helpers import CHAIN, KEY, build
 from trent.audit import cloudtrail as ct
 from trent.audit.export import ExportError, continuation, digests, export, prune
 from trent.audit.exported import ExportTally, verify_export
-from trent.audit.sinks import connect_reader, open_readonly
-from trent.audit.verify import Tally, verify_log
+from trent.audit.sqlite import connect_reader, open_readonly, verify_log
+from trent.audit.verify import Tally
 
 SIGNER = ct.new_signing_key()
 
