@@ -393,8 +393,8 @@ def administration(settings: Settings) -> Iterator[Deps]:
     try:
         yield deps
     finally:
+        deps.audit.close()  # first: it hands the store the key uses it holds
         deps.store.close()
-        deps.audit.close()
 
 
 def _anchor(settings: Settings) -> tuple[bytes | None, bytes | None, RootOfTrust]:
