@@ -30,7 +30,7 @@ from trent.audit.exported import ExportTally, verify_export
 from trent.audit.port import Archive, AuditFormatError, AuditLog, AuditQuery, AuditWriteError
 from trent.audit.remote import RemoteAuditLog
 from trent.audit.rows import Use
-from trent.audit.sqlite import ChainWriter, SqliteArchive, SqliteAuditLog, connect_reader
+from trent.audit.sqlite import ChainWriter, SqliteArchive, SqliteAuditLog
 from trent.audit.uses import LastUses
 from trent.audit.verify import Problem, Tally
 from trent.auth.principals import Authenticator
@@ -474,22 +474,19 @@ def export_audit(settings: Settings, directory: Path, until: datetime | None, pr
     try:
         chain = open_chain(settings, root, store)
         signer = _export_key(store, root)
-        conn = connect_reader(settings.audit_database_path)
-        try:
-            result, end = export_records(
-                conn,
-                directory,
-                signer,
-                chain.key,
-                chain.chain_id,
-                settings.account_id or principal_ops.home_account(store) or DEFAULT_ACCOUNT,
-                None if until is None else until.timestamp(),
-            )
-            if prune:
-                result = replace(result, pruned_through=end.last.seq)
-                prune_records(conn, end.last, chain.key, chain.chain_id)
-        finally:
-            conn.close()
+        archive = SqliteArchive(settings.audit_database_path)
+        result, end = export_records(
+            archive,
+            directory,
+            signer,
+            chain.key,
+            chain.chain_id,
+            settings.account_id or principal_ops.home_account(store) or DEFAULT_ACCOUNT,
+            None if until is None else until.timestamp(),
+        )
+        if prune:
+            result = replace(result, pruned_through=end.last.seq)
+            prune_records(archive, end.last, chain.key, chain.chain_id)
     finally:
         store.close()
     return result

@@ -14,7 +14,8 @@ audit/remote.py (an AuditLog of a worker, through the writer process of audit/wr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -103,8 +104,25 @@ class AuditQuery:
     limit: int | None = None
 
 
+class View(Protocol):
+    """One consistent view of a chain at rest: records committed meanwhile are not in it. Values come as
+    stored (a damaged column is whatever it holds: readers check types)."""
+
+    def base(self) -> object:
+        """The sealed base left by pruning (audit/anchor.py), or None."""
+        ...
+
+    def hash_at(self, seq: int) -> object:
+        """The stored hash of record `seq`, or None if there is none."""
+        ...
+
+    def records_after(self, seq: int) -> Iterator[tuple[object, object, object, object]]:
+        """(seq, time, body, hash) of each record after `seq`, in chain order."""
+        ...
+
+
 class Archive(Protocol):
-    """A chain at rest, as `trent serve` checks it at start and `trent audit` reads it."""
+    """A chain at rest, as `trent serve` checks it at start and `trent audit` reads, exports and prunes it."""
 
     def facts(self) -> ChainFacts:
         """Read only; ChainFacts(False) when there is no chain at all."""
@@ -122,6 +140,16 @@ class Archive(Protocol):
 
     def query(self, filters: AuditQuery) -> Iterator[bytes]:
         """The matching records, oldest first, byte for byte as chained."""
+        ...
+
+    def snapshot(self) -> AbstractContextManager[View]:
+        """A view that stays consistent until the block ends (export reads one)."""
+        ...
+
+    def prune(self, through: int, base: bytes, allowed: Callable[[View], bool]) -> int:
+        """In one write transaction: if `allowed(view)`, delete the records up to `through` and store `base`
+        (sealed by the caller) as the new base; how many records were deleted. `allowed` may raise: nothing
+        is changed then."""
         ...
 
 

@@ -12,7 +12,7 @@ import fcntl
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import orjson
@@ -20,7 +20,7 @@ import orjson
 from trent.audit.anchor import BASE, CHECKPOINT, ORIGIN, AnchorError, Checkpointer, unseal
 from trent.audit.chain import GENESIS
 from trent.audit.local import LocalAuditLog
-from trent.audit.port import AuditFormatError, AuditQuery, ChainFacts
+from trent.audit.port import AuditFormatError, AuditQuery, ChainFacts, View
 from trent.audit.rows import Row, link_rows, matches
 from trent.audit.uses import LastUses
 from trent.audit.verify import CheckpointWatch, Problem, Tally, check_checkpoint, check_head, type_name, walk
@@ -282,6 +282,23 @@ def _verify_log(
         yield from check_checkpoint(point, tally.last, watch.matched)
 
 
+class _View:
+    """audit.db on one connection, inside the transaction its caller holds."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._c = conn
+
+    def base(self) -> object:
+        return read_meta(self._c, "base")
+
+    def hash_at(self, seq: int) -> object:
+        row = self._c.execute("SELECT hash FROM events WHERE seq = ?", (seq,)).fetchone()
+        return None if row is None else row[0]
+
+    def records_after(self, seq: int) -> Iterator[tuple[object, object, object, object]]:
+        yield from self._c.execute("SELECT seq, event_time, body, hash FROM events WHERE seq > ? ORDER BY seq", (seq,))
+
+
 class SqliteArchive:
     """The chain in the audit database at `path`, at rest. Reads never write (also a read-only copy)."""
 
@@ -316,5 +333,39 @@ class SqliteArchive:
             yield from query(conn, filters)
         except sqlite3.Error as exc:
             raise ValueError(f"{self._path}: the audit database cannot be read ({exc})") from None
+        finally:
+            conn.close()
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[View]:
+        conn = connect_reader(self._path)  # not open_readonly's immutable mode: a server may be writing
+        try:
+            conn.execute("BEGIN")  # deferred: one read snapshot from the first read to the end of the block
+            try:
+                yield _View(conn)
+            finally:
+                conn.execute("ROLLBACK")
+        finally:
+            conn.close()
+
+    def prune(self, through: int, base: bytes, allowed: Callable[[View], bool]) -> int:
+        conn = connect_reader(self._path)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if not allowed(_View(conn)):
+                    conn.execute("ROLLBACK")
+                    return 0
+                deleted = conn.execute("DELETE FROM events WHERE seq <= ?", (through,)).rowcount
+                conn.execute(
+                    "INSERT INTO meta (name, value) VALUES ('base', ?) "
+                    "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                    (base,),
+                )
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return int(deleted)
         finally:
             conn.close()
