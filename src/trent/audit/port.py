@@ -4,7 +4,8 @@ Three roles, each a Protocol:
 - AuditLog: what ops and the fronts use. Submit an event, learn when it is durable (fail closed).
 - Chain: what a writer appends to. One call chains a batch of rows in one transaction (rows.py says what a row
   is and how it is linked, so that every adapter chains identically).
-- Archive: what the composition root needs of a chain at rest: its facts, its naming, verification, queries.
+- Archive: what the composition root needs of a chain at rest: its facts, its naming, verification, queries,
+  a consistent View for export, and pruning (audit/export.py drives the last two).
 And KeyUses: where the writers hand each key's latest successful use (kept by the store, for GetKeyLastUsage).
 
 Adapters: audit/sqlite.py (the chain in audit.db), audit/local.py (an AuditLog writing in this process),
