@@ -19,8 +19,8 @@ from tests.unit.audit.helpers import KEY, build
 
 _NEW = """
 import resource, sys, time
-from trent.audit.sinks import open_readonly
-from trent.audit.verify import Tally, verify_log
+from trent.audit.sqlite import open_readonly, verify_log
+from trent.audit.verify import Tally
 started, tally = time.perf_counter(), Tally()
 problems = sum(1 for _ in verify_log(open_readonly(sys.argv[1]), bytes.fromhex(sys.argv[2]), None, None, tally))
 print(tally.records, problems, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.perf_counter() - started)
@@ -33,7 +33,7 @@ started, conn = time.perf_counter(), sqlite3.connect(sys.argv[1])
 count, problems = verify(read_records(conn), read_head(conn), bytes.fromhex(sys.argv[2]))
 print(count, len(problems), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.perf_counter() - started)
 """
-_BASELINE = "import resource; import trent.audit.sinks; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+_BASELINE = "import resource; import trent.audit.sqlite; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
 
 
 def _run(script: str, src: str, *args: str) -> list[str]:

@@ -13,7 +13,7 @@ import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -27,22 +27,12 @@ from trent.audit.export import Exported
 from trent.audit.export import export as export_records
 from trent.audit.export import prune as prune_records
 from trent.audit.exported import ExportTally, verify_export
+from trent.audit.port import Archive, AuditFormatError, AuditLog, AuditQuery, AuditWriteError
 from trent.audit.remote import RemoteAuditLog
-from trent.audit.sinks import (
-    AuditFormatError,
-    AuditLog,
-    AuditQuery,
-    AuditWriteError,
-    ChainWriter,
-    SqliteAuditLog,
-    chain_facts,
-    connect_reader,
-    name_chain,
-    open_readonly,
-    query,
-    read_meta,
-)
-from trent.audit.verify import Problem, Tally, verify_log
+from trent.audit.rows import Use
+from trent.audit.sqlite import ChainWriter, SqliteArchive, SqliteAuditLog
+from trent.audit.uses import LastUses
+from trent.audit.verify import Problem, Tally
 from trent.auth.principals import Authenticator
 from trent.config import DEFAULT_ACCOUNT, Settings
 from trent.kms.ids import AccountId
@@ -59,7 +49,7 @@ from trent.rootoftrust.base import RootOfTrust, UnwrapError, WrappedMaterial, au
 from trent.rootoftrust.software import RootKeyFileError, SoftwareRoot
 from trent.server import supervisor
 from trent.server.types import Answer, Request, Site, plain
-from trent.store.base import SchemaTooNewError, Store
+from trent.store.base import KeyUse, SchemaTooNewError, Store
 from trent.store.sqlite import SqliteStore, read_blobs
 
 log = logging.getLogger("trent")
@@ -98,10 +88,11 @@ def open_deps(settings: Settings, *, create: bool = True, remote_audit: bool = F
     try:
         if remote_audit:
             assert settings.audit_socket is not None
-            audit = RemoteAuditLog(settings.audit_database_path, settings.audit_socket)
+            audit = RemoteAuditLog(settings.audit_socket)
         else:
             chain = open_chain(settings, root, store)
-            audit = SqliteAuditLog(settings.audit_database_path, chain.key, checkpointer(chain, store))
+            uses = LastUses(StoreKeyUses(store))
+            audit = SqliteAuditLog(settings.audit_database_path, chain.key, checkpointer(chain, store), uses)
     except (sqlite3.DatabaseError, AuditFormatError) as exc:
         store.close()
         raise SetupError(f"audit log {settings.audit_database_path} cannot be opened: {exc}") from None
@@ -183,7 +174,8 @@ def open_chain(settings: Settings, root: RootOfTrust, store: SqliteStore) -> Cha
     """The audit chain of this data directory, made on first start; refuse an audit database that is missing,
     replaced or older than the checkpoint (fail closed: no request is served without its trail)."""
     path = settings.audit_database_path
-    facts = chain_facts(path)
+    archive: Archive = SqliteArchive(path)
+    facts = archive.facts()
     stored = store.get_blob(CHAIN_BLOB)
     if stored is None:
         if facts.chain_id is not None:
@@ -208,7 +200,7 @@ def open_chain(settings: Settings, root: RootOfTrust, store: SqliteStore) -> Cha
             raise AuditChainError(
                 f"the audit database {path} is missing or empty ({where}): restore it from a backup (docs/audit.md)"
             )
-        named = name_chain(path, identity.chain_id)
+        named = archive.name(identity.chain_id)
     else:
         named = facts.chain_id
     if named != identity.chain_id:
@@ -303,6 +295,21 @@ def build_service(settings: Settings) -> Site:
     return site_for(AwsJsonFront(deps, Authenticator(deps.store, deps.root_of_trust), utc_now), deps)
 
 
+class StoreKeyUses:
+    """The store's record of key uses, handed to the audit writers (which import no store)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def record(self, uses: Sequence[Use]) -> None:
+        self._store.record_key_uses(
+            [
+                KeyUse(u.key_arn, datetime.fromtimestamp(u.when, UTC), u.operation, u.event_id, u.request_id)
+                for u in uses
+            ]
+        )
+
+
 class StoreOutbox:
     """The store's audit outbox, handed to the audit writer (which imports no store) to drain."""
 
@@ -326,7 +333,9 @@ def run_audit_writer(settings: Settings, ready: Callable[[], None]) -> None:
     chain = open_chain(settings, root, store)
     writer_ = ChainWriter(settings.audit_database_path, chain.key, checkpointer(chain, store))
     try:
-        writer.serve(writer_, writer.listen(settings.audit_socket), ready, StoreOutbox(store))
+        writer.serve(
+            writer_, writer.listen(settings.audit_socket), ready, StoreOutbox(store), LastUses(StoreKeyUses(store))
+        )
     finally:
         writer_.close()
         store.close()
@@ -385,8 +394,8 @@ def administration(settings: Settings) -> Iterator[Deps]:
     try:
         yield deps
     finally:
+        deps.audit.close()  # first: it hands the store the key uses it holds
         deps.store.close()
-        deps.audit.close()
 
 
 def _anchor(settings: Settings) -> tuple[bytes | None, bytes | None, RootOfTrust]:
@@ -407,22 +416,19 @@ def verify_audit(settings: Settings, tally: Tally) -> Iterator[Problem]:
             raise FileNotFoundError(f"no audit log at {path}")
         yield Problem(None, "database", f"the audit database {path} is missing (chain {identity.chain_id.hex()})")
         return
-    conn = open_readonly(path)
-    try:
-        wrapped = identity.wrapped_key if identity is not None else _legacy_key(conn, path)
-        key = _audit_key(settings, root, wrapped)
-        tally.anchored = identity is not None
-        yield from verify_log(conn, key, None if identity is None else identity.chain_id, checkpoint, tally)
-    finally:
-        conn.close()
+    archive = SqliteArchive(path)
+    wrapped = identity.wrapped_key if identity is not None else _legacy_key(archive, path)
+    key = _audit_key(settings, root, wrapped)
+    tally.anchored = identity is not None
+    yield from archive.verify(key, None if identity is None else identity.chain_id, checkpoint, tally)
 
 
-def _legacy_key(conn: sqlite3.Connection, path: Path) -> bytes:
+def _legacy_key(archive: Archive, path: Path) -> bytes:
     try:
-        value = read_meta(conn, "audit_key")
+        value = archive.facts().legacy_key
     except sqlite3.Error as exc:
         raise ValueError(f"{path}: not a readable audit database ({exc})") from None
-    if not isinstance(value, bytes):
+    if value is None:
         raise ValueError(f"{path}: the store database anchors no audit chain and the audit database holds no key")
     return value
 
@@ -431,13 +437,7 @@ def query_audit(settings: Settings, filters: AuditQuery) -> Iterator[bytes]:
     path = settings.audit_database_path
     if not path.exists():
         raise FileNotFoundError(f"no audit log at {path}")
-    conn = open_readonly(path)
-    try:
-        yield from query(conn, filters)
-    except sqlite3.Error as exc:
-        raise ValueError(f"{path}: the audit database cannot be read ({exc})") from None
-    finally:
-        conn.close()
+    yield from SqliteArchive(path).query(filters)
 
 
 EXPORT_KEY_BLOB = "audit.export-key"
@@ -475,22 +475,19 @@ def export_audit(settings: Settings, directory: Path, until: datetime | None, pr
     try:
         chain = open_chain(settings, root, store)
         signer = _export_key(store, root)
-        conn = connect_reader(settings.audit_database_path)
-        try:
-            result, end = export_records(
-                conn,
-                directory,
-                signer,
-                chain.key,
-                chain.chain_id,
-                settings.account_id or principal_ops.home_account(store) or DEFAULT_ACCOUNT,
-                None if until is None else until.timestamp(),
-            )
-            if prune:
-                result = replace(result, pruned_through=end.last.seq)
-                prune_records(conn, end.last, chain.key, chain.chain_id)
-        finally:
-            conn.close()
+        archive = SqliteArchive(settings.audit_database_path)
+        result, end = export_records(
+            archive,
+            directory,
+            signer,
+            chain.key,
+            chain.chain_id,
+            settings.account_id or principal_ops.home_account(store) or DEFAULT_ACCOUNT,
+            None if until is None else until.timestamp(),
+        )
+        if prune:
+            result = replace(result, pruned_through=end.last.seq)
+            prune_records(archive, end.last, chain.key, chain.chain_id)
     finally:
         store.close()
     return result
@@ -515,14 +512,9 @@ def verify_exported(
     if identity.chain_id.hex() != tally.chain_id:
         return  # an export of another server: nothing to compare it with
     key = root.unwrap(WrappedMaterial.from_bytes(identity.wrapped_key), audit_key_aad()).reveal()
-    conn = open_readonly(path)
     try:
-        base = read_meta(conn, "base")
-        start = (
-            Position(0, b"")
-            if base is None
-            else unseal(BASE, key, identity.chain_id, base if isinstance(base, bytes) else b"")
-        )
+        base = SqliteArchive(path).facts().base
+        start = Position(0, b"") if base is None else unseal(BASE, key, identity.chain_id, base)
         if start.seq > tally.last.seq:
             yield Problem(
                 None,
@@ -535,5 +527,3 @@ def verify_exported(
         tally.continued_from = start.seq
     except sqlite3.Error as exc:
         yield Problem(None, "database", f"the audit database cannot be read: {exc}")
-    finally:
-        conn.close()

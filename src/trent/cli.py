@@ -15,7 +15,7 @@ import click
 
 from trent import app, logs
 from trent.audit.exported import ExportTally
-from trent.audit.sinks import AuditQuery
+from trent.audit.port import AuditQuery
 from trent.audit.verify import Tally
 from trent.config import ConfigError, Settings, load_settings
 from trent.kms.ids import AccountId

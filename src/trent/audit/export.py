@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from trent.audit import cloudtrail as ct
 from trent.audit.anchor import BASE, ORIGIN, Position, seal, unseal
 from trent.audit.chain import link
+from trent.audit.port import Archive, View
 
 
 class ExportError(ValueError):
@@ -84,24 +84,24 @@ def continuation(root: Path, public: rsa.RSAPublicKey, chain_id: bytes) -> Conti
     return Continuation(last, relative, hashlib.sha256(inflated).hexdigest(), signature, end)
 
 
-def _base(conn: sqlite3.Connection, key: bytes, chain_id: bytes) -> Position:
-    row = conn.execute("SELECT value FROM meta WHERE name = 'base'").fetchone()
-    return ORIGIN if row is None else unseal(BASE, key, chain_id, row[0] if isinstance(row[0], bytes) else b"")
+def _base(view: View, key: bytes, chain_id: bytes) -> Position:
+    stored = view.base()
+    return ORIGIN if stored is None else unseal(BASE, key, chain_id, stored if isinstance(stored, bytes) else b"")
 
 
-def _hash_at(conn: sqlite3.Connection, seq: int, base: Position) -> bytes | None:
+def _hash_at(view: View, seq: int, base: Position) -> bytes | None:
     if seq == base.seq:
         return base.digest
-    row = conn.execute("SELECT hash FROM events WHERE seq = ?", (seq,)).fetchone()
-    return None if row is None else row[0] if isinstance(row[0], bytes) else None
+    stored = view.hash_at(seq)
+    return stored if isinstance(stored, bytes) else None
 
 
-def _check_continues(conn: sqlite3.Connection, at: Position, base: Position, root: Path) -> None:
+def _check_continues(view: View, at: Position, base: Position, root: Path) -> None:
     if at.seq < base.seq:
         raise ExportError(
             f"records {at.seq + 1}-{base.seq} were pruned after an export elsewhere: export into that directory"
         )
-    if _hash_at(conn, at.seq, base) != at.digest:
+    if _hash_at(view, at.seq, base) != at.digest:
         raise ExportError(f"the export in {root} ends at record {at.seq}, which is not this log's record {at.seq}")
 
 
@@ -133,7 +133,7 @@ class _Files:
 
 
 def export(
-    conn: sqlite3.Connection,
+    archive: Archive,
     root: Path,
     signer: rsa.RSAPrivateKey,
     key: bytes,
@@ -144,19 +144,16 @@ def export(
     """Export the records after the export's end up to `until` (or all), then write and sign their digest."""
     public = signer.public_key()
     previous_digest = continuation(root, public, chain_id)
-    conn.execute("BEGIN")  # one snapshot: records committed meanwhile wait for the next run
-    try:
-        base = _base(conn, key, chain_id)
-        _check_continues(conn, previous_digest.last, base, root)
+    with archive.snapshot() as view:  # records committed meanwhile wait for the next run
+        base = _base(view, key, chain_id)
+        _check_continues(view, previous_digest.last, base, root)
         files, at = _Files(root, account), previous_digest.last
         try:
-            at = _write_records(conn, files, at, until)
+            at = _write_records(view, files, at, until)
             files.close()
         except BaseException:
             files.abandon()
             raise
-    finally:
-        conn.execute("ROLLBACK")
     if not files.entries:
         return Exported(0, 0, at, None, None), previous_digest
     for directory in {(root / e["s3Object"]).parent for e in files.entries}:
@@ -166,20 +163,25 @@ def export(
     return Exported(records, len(files.entries), at, digest.digest_object, None), digest
 
 
-def _write_records(conn: sqlite3.Connection, files: _Files, at: Position, until: float | None) -> Position:
-    rows = conn.execute("SELECT seq, event_time, body, hash FROM events WHERE seq > ? ORDER BY seq", (at.seq,))
-    for seq, when, body, digest in rows:
+def _write_records(view: View, files: _Files, at: Position, until: float | None) -> Position:
+    for seq, when, body, digest in view.records_after(at.seq):
         if until is not None and isinstance(when, float | int) and when > until:
             break
-        if seq != at.seq + 1 or not isinstance(body, bytes) or link(at.digest, body) != digest:
+        if (
+            seq != at.seq + 1
+            or not isinstance(body, bytes)
+            or not isinstance(digest, bytes)
+            or not isinstance(when, float | int)
+            or link(at.digest, body) != digest
+        ):
             raise ExportError(f"record {seq} does not verify; run `trent audit verify` (nothing was exported)")
         try:
             record = orjson.loads(body)
             region = str(record.get("awsRegion") or "global")
         except (orjson.JSONDecodeError, AttributeError):
             raise ExportError(f"record {seq} is not a CloudTrail record; run `trent audit verify`") from None
-        files.add(seq, at.digest, body, digest, float(when), region)
-        at = Position(seq, digest)
+        files.add(at.seq + 1, at.digest, body, digest, float(when), region)
+        at = Position(at.seq + 1, digest)
     return at
 
 
@@ -231,23 +233,15 @@ def _write_digest(
     return Continuation(last, relative, hashlib.sha256(inflated).hexdigest(), signature, end)
 
 
-def prune(conn: sqlite3.Connection, through: Position, key: bytes, chain_id: bytes) -> int:
+def prune(archive: Archive, through: Position, key: bytes, chain_id: bytes) -> int:
     """Delete the records up to `through` (an export's verified end) and store the base, atomically."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        base = _base(conn, key, chain_id)
+
+    def allowed(view: View) -> bool:
+        base = _base(view, key, chain_id)
         if through.seq <= base.seq:
-            conn.execute("ROLLBACK")
-            return 0
-        if _hash_at(conn, through.seq, base) != through.digest:
+            return False
+        if _hash_at(view, through.seq, base) != through.digest:
             raise ExportError(f"the export's record {through.seq} is not this log's: nothing was pruned")
-        deleted = conn.execute("DELETE FROM events WHERE seq <= ?", (through.seq,)).rowcount
-        conn.execute(
-            "INSERT INTO meta (name, value) VALUES ('base', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-            (seal(BASE, key, chain_id, through),),
-        )
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-    return int(deleted)
+        return True
+
+    return archive.prune(through.seq, seal(BASE, key, chain_id, through), allowed)

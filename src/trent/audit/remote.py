@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
 from trent.audit.events import AuditEvent
-from trent.audit.sinks import AuditReads, AuditWriteError, Row, connect_reader, row_of, settle
+from trent.audit.port import AuditWriteError, settle
+from trent.audit.rows import Row, row_of
 from trent.audit.writer import frame, frames
 
 log = logging.getLogger("trent.audit")
@@ -34,10 +34,9 @@ class _Acks(asyncio.Protocol):
         self._owner.lost()
 
 
-class RemoteAuditLog(AuditReads):
-    def __init__(self, database: Path, socket_path: Path) -> None:
+class RemoteAuditLog:
+    def __init__(self, socket_path: Path) -> None:
         self._socket_path = socket_path
-        self._reader: sqlite3.Connection = connect_reader(database)
         self._transport: asyncio.Transport | None = None
         self._pending: list[tuple[Row, asyncio.Future[None]]] = []
         self._waiting: dict[int, list[asyncio.Future[None]]] = {}
@@ -123,4 +122,3 @@ class RemoteAuditLog(AuditReads):
             self._reconnector.cancel()
         if self._transport is not None:
             self._transport.close()
-        self._reader.close()

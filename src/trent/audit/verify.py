@@ -1,5 +1,6 @@
-"""Verification of the chain in audit.db, streaming: constant memory whatever the log's size, and every kind
-of damage (edited, moved, deleted, retyped or unreadable records, a forged head) one Problem, never a crash.
+"""Verification of a chain, streaming, whatever database holds it (audit/sqlite.py feeds it audit.db's rows):
+constant memory whatever the log's size, and every kind of damage (edited, moved, deleted, retyped or
+unreadable records, a forged head) one Problem, never a crash.
 
 Rows come straight from the database cursor, so nothing about their types is assumed: a column rewritten
 as another SQLite type, or NULL, is a "damaged" record, not a TypeError.
@@ -8,7 +9,6 @@ as another SQLite type, or NULL, is a "damaged" record, not a TypeError.
 from __future__ import annotations
 
 import hmac
-import sqlite3
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from trent.audit.anchor import BASE, CHECKPOINT, ORIGIN, AnchorError, Position, unseal
+from trent.audit.anchor import ORIGIN, Position
 from trent.audit.chain import head_mac, link
 
 # A record whose hash does not follow from its predecessor is "reordered" when it follows from one of the
@@ -58,7 +58,8 @@ class _Record:
     digest: bytes | None  # None: the stored hash is unusable (reported)
 
 
-def _type(value: object) -> str:
+def type_name(value: object) -> str:
+    """A stored value's type in SQL's words (a damaged column is reported as what it holds)."""
     return _SQL_TYPE.get(type(value), type(value).__name__)
 
 
@@ -66,13 +67,13 @@ def _parse(row: Any) -> tuple[_Record | None, list[Problem]]:
     """A row (seq, body, hash) as stored, or what is wrong with it."""
     seq, body, digest = row
     if not isinstance(seq, int):
-        return None, [Problem(None, "damaged", f"a record's sequence number is {_type(seq)}, not INTEGER")]
+        return None, [Problem(None, "damaged", f"a record's sequence number is {type_name(seq)}, not INTEGER")]
     problems = []
     if isinstance(body, str):  # the same characters, retyped: still checkable against its hash
         problems.append(Problem(seq, "damaged", "its body is TEXT, not BLOB"))
         body = body.encode("utf-8", "surrogatepass")
     elif not isinstance(body, bytes):
-        return None, [Problem(seq, "damaged", f"its body is {_type(body)}, not BLOB")]
+        return None, [Problem(seq, "damaged", f"its body is {type_name(body)}, not BLOB")]
     else:
         try:
             if not isinstance(orjson.loads(body), dict):
@@ -80,7 +81,7 @@ def _parse(row: Any) -> tuple[_Record | None, list[Problem]]:
         except orjson.JSONDecodeError:
             problems.append(Problem(seq, "damaged", "its body is not JSON"))
     if not isinstance(digest, bytes):
-        problems.append(Problem(seq, "damaged", f"its hash is {_type(digest)}, not BLOB"))
+        problems.append(Problem(seq, "damaged", f"its hash is {type_name(digest)}, not BLOB"))
         return _Record(seq, body, None), problems
     if len(digest) != 32:
         problems.append(Problem(seq, "damaged", f"its hash is {len(digest)} bytes, not 32"))
@@ -159,7 +160,7 @@ def check_head(head: Any, last: Position, start: Position, audit_key: bytes) -> 
         return
     seq, digest, mac = head
     if not (isinstance(seq, int) and isinstance(digest, bytes) and isinstance(mac, bytes)):
-        yield Problem(None, "head", f"the head is damaged ({_type(seq)}, {_type(digest)}, {_type(mac)})")
+        yield Problem(None, "head", f"the head is damaged ({type_name(seq)}, {type_name(digest)}, {type_name(mac)})")
         return
     if not hmac.compare_digest(head_mac(audit_key, seq, digest), mac):
         yield Problem(seq, "head", "the head's MAC is invalid: the head was edited or forged")
@@ -199,64 +200,3 @@ class CheckpointWatch:
             if point is not None and row[0] == point.seq:
                 self.matched = row[2] == point.digest
             yield row
-
-
-def verify_log(
-    conn: sqlite3.Connection, audit_key: bytes, chain_id: bytes | None, checkpoint: bytes | None, tally: Tally
-) -> Iterator[Problem]:
-    """Every problem of the audit database on `conn`: its chain identity, base, records, head and checkpoint.
-
-    `chain_id` and `checkpoint` come from outside the database (the store); None when the chain has none
-    (a chain of an earlier version, not yet anchored).
-    """
-    try:
-        yield from _verify_log(conn, audit_key, chain_id, checkpoint, tally)
-    except sqlite3.Error as exc:  # a corrupt page, a file that is not a database, a table of another shape
-        yield Problem(None, "database", f"the audit database cannot be read: {exc}")
-
-
-def _meta(conn: sqlite3.Connection, name: str) -> object:
-    row = conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
-    return None if row is None else row[0]
-
-
-def _verify_log(
-    conn: sqlite3.Connection, audit_key: bytes, chain_id: bytes | None, checkpoint: bytes | None, tally: Tally
-) -> Iterator[Problem]:
-    tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    missing = {"events", "head", "meta"} - tables
-    if missing:
-        yield Problem(
-            None,
-            "database",
-            f"the audit database has no {', '.join(sorted(missing))} table: it was emptied or replaced",
-        )
-        return
-    stored_id = _meta(conn, "chain_id")
-    if chain_id is not None and stored_id != chain_id:
-        found = stored_id.hex() if isinstance(stored_id, bytes) else f"no chain id ({_type(stored_id)})"
-        yield Problem(
-            None, "replaced", f"the audit database is of chain {found}, not {chain_id.hex()}: it was replaced"
-        )
-        return
-    start, point = ORIGIN, None
-    if chain_id is not None:
-        base = _meta(conn, "base")
-        if base is not None:
-            try:
-                start = unseal(BASE, audit_key, chain_id, base if isinstance(base, bytes) else b"")
-            except AnchorError as exc:
-                yield Problem(None, "base", f"{exc}; verifying from the genesis instead")
-        if checkpoint is not None:
-            try:
-                point = unseal(CHECKPOINT, audit_key, chain_id, checkpoint)
-            except AnchorError as exc:
-                yield Problem(None, "checkpoint", str(exc))
-    tally.last = tally.base = start
-    watch = CheckpointWatch(conn.execute("SELECT seq, body, hash FROM events ORDER BY seq"), point, start)
-    yield from walk(watch, start, tally)
-    yield from check_head(
-        conn.execute("SELECT seq, hash, mac FROM head WHERE id = 1").fetchone(), tally.last, start, audit_key
-    )
-    if point is not None:
-        yield from check_checkpoint(point, tally.last, watch.matched)

@@ -5,12 +5,13 @@ arrived from all of them, appends it in one transaction with one fsync, and ackn
 workers' event loops never block on the disk, and the two workers' events share fsyncs.
 
 Frames, both ways: a 4-byte big-endian length, then a `marshal` payload (fast, and able to carry only plain
-data: no code is ever loaded from it). Worker → writer: (batch id, [row, ...]) with rows as audit.sinks.Row.
+data: no code is ever loaded from it). Worker → writer: (batch id, [row, ...]) with rows as audit.rows.Row.
 Writer → worker: (batch id, error or None). The socket is reachable only by the server's own user.
 
 The writer also drains the store's audit outbox (the records committed with the changes they describe,
 decision 0009): at start and about every second it chains those not chained yet, then forgets them. A
-client's socket failing (a worker killed mid-write) is that client gone, never the writer's end.
+client's socket failing (a worker killed mid-write) is that client gone, never the writer's end. Once a
+batch is acknowledged, the keys' latest uses in it go to the store (audit/uses.py).
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from trent import metrics
-from trent.audit.sinks import ChainWriter, Row, unpack_row
+from trent.audit.port import Chain
+from trent.audit.rows import Row, unpack_row
+from trent.audit.uses import LastUses
 
 log = logging.getLogger("trent.audit.writer")
 LENGTH = struct.Struct(">I")
@@ -46,7 +49,7 @@ class Outbox(Protocol):
     def forget(self, event_ids: Sequence[str]) -> None: ...
 
 
-def drain(chain: ChainWriter, outbox: Outbox) -> int:
+def drain(chain: Chain, outbox: Outbox) -> int:
     """Chain up to DRAIN_BATCH outbox records (those chained already are skipped), then forget them.
 
     Forgotten only after the chain committed: a writer killed in between chains nothing twice next time,
@@ -102,7 +105,7 @@ def listen(path: Path) -> socket.socket:
     return sock
 
 
-def _drain_quietly(chain: ChainWriter, outbox: Outbox | None) -> bool:
+def _drain_quietly(chain: Chain, outbox: Outbox | None) -> bool:
     """drain(), never raising (a full disk is retried at the next turn); whether more may be waiting."""
     if outbox is None:
         return False
@@ -113,8 +116,9 @@ def _drain_quietly(chain: ChainWriter, outbox: Outbox | None) -> bool:
         return False
 
 
-def _append(chain: ChainWriter, received: list[tuple[socket.socket, int, list[Row]]]) -> None:
-    """Chain every batch received, in one transaction, and acknowledge each (with the error, if it failed)."""
+def _append(chain: Chain, received: list[tuple[socket.socket, int, list[Row]]], uses: LastUses | None) -> None:
+    """Chain every batch received, in one transaction, and acknowledge each (with the error, if it failed);
+    then record the keys' latest uses (off the requests' path: their responses wait for the acknowledgement)."""
     error: str | None = None
     rows = [row for _, _, batch in received for row in batch]
     started = time.perf_counter()
@@ -128,10 +132,20 @@ def _append(chain: ChainWriter, received: list[tuple[socket.socket, int, list[Ro
     for conn, batch_id, _ in received:
         with contextlib.suppress(OSError):  # that worker is gone: its requests got no answer
             conn.sendall(frame([batch_id, error]))
+    if uses is not None:
+        if error is None:
+            uses.chained(rows)
+        uses.publish()
 
 
-def serve(chain: ChainWriter, listener: socket.socket, ready: Callable[[], None], outbox: Outbox | None = None) -> None:
-    """Run until SIGTERM: read batches, append them, acknowledge them; drain the outbox."""
+def serve(
+    chain: Chain,
+    listener: socket.socket,
+    ready: Callable[[], None],
+    outbox: Outbox | None = None,
+    uses: LastUses | None = None,
+) -> None:
+    """Run until SIGTERM: read batches, append them, acknowledge them, record key uses; drain the outbox."""
     stopping = False
     next_drain = 0.0  # at once
 
@@ -185,12 +199,16 @@ def serve(chain: ChainWriter, listener: socket.socket, ready: Callable[[], None]
                     continue
                 received.extend(batches)
         if received:
-            _append(chain, received)
+            _append(chain, received, uses)
         else:
             chain.idle()
+            if uses is not None:
+                uses.publish()  # uses a failed publish kept
         if time.monotonic() >= next_drain:  # after the acknowledgements: they are what requests wait for
             more = _drain_quietly(chain, outbox)
             next_drain = time.monotonic() + (0 if more else DRAIN_SECONDS)
+    if uses is not None:
+        uses.publish()
     for client in buffers:
         client.close()
     selector.close()

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from trent.audit.sinks import AuditLog
+from trent.audit.port import AuditLog
 from trent.ops.authorization import PolicyCache
 from trent.ops.keyring import Keyring
 from trent.rootoftrust.base import RootOfTrust

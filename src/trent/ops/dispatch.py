@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trent.audit.events import AuditEvent, UserIdentity
-from trent.audit.sinks import AuditWriteError
+from trent.audit.port import AuditWriteError
 from trent.kms.errors import KmsError, KMSInternalException
 from trent.kms.ids import unique_id
 from trent.kms.operations import Operation

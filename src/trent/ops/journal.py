@@ -10,7 +10,8 @@ from functools import lru_cache
 from typing import Any
 
 from trent.audit.events import REQUEST_PARAMETERS, RESPONSE_ELEMENTS, AuditEvent, UserIdentity, allow_listed
-from trent.audit.sinks import AuditWriteError, pack_row, row_of
+from trent.audit.port import AuditWriteError
+from trent.audit.rows import pack_row, row_of
 from trent.kms.errors import KmsError
 from trent.kms.ids import unique_id
 from trent.kms.keys import Key

@@ -282,8 +282,8 @@ def get_public_key(
 
 
 def get_key_last_usage(deps: Deps, ctx: RequestContext, *, key_id: str) -> GetKeyLastUsageResult:
-    """The key's most recent successful cryptographic use, answered from the audit log."""
+    """The key's most recent successful cryptographic use, as the audit writers recorded it in the store."""
     key = resolve_key(deps, ctx, key_id, Operation.GetKeyLastUsage)
-    use = deps.audit.last_use(key.arn)
-    last = None if use is None else KeyLastUsage(use.timestamp, use.operation, use.event_id, use.request_id)
-    return GetKeyLastUsageResult(key.arn, key.creation_date, last, deps.audit.tracking_start())
+    use = deps.store.key_last_use(key.arn)
+    last = None if use is None else KeyLastUsage(use.when, use.operation, use.event_id, use.request_id)
+    return GetKeyLastUsageResult(key.arn, key.creation_date, last, deps.store.key_use_tracking_start())

@@ -5,7 +5,8 @@ Reads on a Store are fresh (each sees every commit that returned before it start
 Transaction, which is atomic and serialized against other writers (also in other processes or nodes).
 Updates of a key are compare-and-set on its revision: ConflictError when someone else changed it first.
 A Unit groups the transactions of one request with the audit record of what they changed (the outbox): they
-commit as one, or not at all (docs/decisions/0009-audit-atomicity.md).
+commit as one, or not at all (docs/decisions/0009-audit-atomicity.md). Each key's latest successful use
+(GetKeyLastUsage) is kept here too, recorded by the audit writers once a use is chained.
 
 The many-record reads (get_keys, get_aliases) are for a per-node batcher: it gathers the requests that arrived
 while its last flush ran and reads their keys in one statement that starts after every one of them arrived,
@@ -52,6 +53,17 @@ AliasRef: TypeAlias = tuple[AccountId, Region, AliasName]
 class Page(Generic[T]):
     items: tuple[T, ...]
     next_marker: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyUse:
+    """A successful cryptographic use of a key, as GetKeyLastUsage reports it."""
+
+    key_arn: str
+    when: datetime
+    operation: str
+    event_id: str  # the CloudTrail event id of the use's audit record
+    request_id: str
 
 
 class Reader(Protocol):
@@ -200,6 +212,23 @@ class Store(Reader, Protocol):
     def update_blob(self, name: str, change: Callable[[bytes | None], bytes | None]) -> bytes | None:
         """Store `change(old)` unless it returns None, atomically, in a transaction of its own (never inside
         one, nor inside a unit's); return what is stored afterwards."""
+        ...
+
+    def record_key_uses(self, uses: Sequence[KeyUse]) -> None:
+        """Keep each key's latest use: of `uses` and what is stored, the later (by time; a tie: the one given).
+
+        A commit of its own, outside any transaction or unit, and no invalidation of cached reads. The uses
+        are advisory, so an adapter may make them durable lazily: a crash may lose the latest ones (then
+        GetKeyLastUsage answers an earlier use), never mix two uses into one.
+        """
+        ...
+
+    def key_last_use(self, key_arn: str) -> KeyUse | None:
+        """The latest use recorded for the key (fresh: it sees every record_key_uses that returned)."""
+        ...
+
+    def key_use_tracking_start(self) -> datetime | None:
+        """Since when this store records key uses (GetKeyLastUsage's TrackingStartDate); None: unknown."""
         ...
 
     def close(self) -> None: ...

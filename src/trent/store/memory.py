@@ -13,12 +13,13 @@ Nothing is durable: a MemoryStore forgets everything when it is dropped.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime
 from itertools import islice
 from typing import TYPE_CHECKING
 
-from trent.store.base import DuplicateError, Store, Transaction, Unit
+from trent.store.base import DuplicateError, KeyUse, Store, Transaction, Unit
 from trent.store.memory_tables import MemoryTransaction, Reads, Tables, Work
 
 
@@ -53,6 +54,8 @@ class MemoryStore(Reads):
         self._lock = threading.Lock()  # held by the one writer: a transaction, or a unit once it began
         self._committed = Tables()  # replaced whole at each commit, never changed in place
         self._blobs: dict[str, bytes] = {}
+        self._uses: dict[str, KeyUse] = {}
+        self._tracking_since = datetime.now(UTC)
         self._local = threading.local()  # this thread's working tables and unit, if any
 
     def _work(self) -> Work | None:
@@ -130,6 +133,21 @@ class MemoryStore(Reads):
             if new is not None and new != old:
                 self._blobs[name] = bytes(new)
         return old if new is None else new
+
+    def record_key_uses(self, uses: Sequence[KeyUse]) -> None:
+        if self._work() is not None or self._current_unit() is not None:
+            raise RuntimeError("key uses are recorded outside any transaction")
+        with self._lock:
+            for use in uses:
+                kept = self._uses.get(use.key_arn)
+                if kept is None or use.when >= kept.when:
+                    self._uses[use.key_arn] = use
+
+    def key_last_use(self, key_arn: str) -> KeyUse | None:
+        return self._uses.get(key_arn)
+
+    def key_use_tracking_start(self) -> datetime | None:
+        return self._tracking_since
 
     def close(self) -> None:
         """Nothing to release: the tables go when the store does."""

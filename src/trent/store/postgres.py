@@ -30,10 +30,11 @@ writer's checkpoints do not queue behind key writes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
+from datetime import datetime
 
-from trent.store.base import Transaction, Unit
+from trent.store.base import KeyUse, Transaction, Unit
 from trent.store.postgres_ops import PostgresOps
 from trent.store.postgres_schema import BLOB_LOCK_CLASS, migrate
 
@@ -149,6 +150,36 @@ class PostgresStore(PostgresOps):
         finally:
             self._in_transaction = False
         return old if new is None else new
+
+    # -- key uses ------------------------------------------------------------------------------------------
+    def record_key_uses(self, uses: Sequence[KeyUse]) -> None:
+        """One autocommitted statement, no writer lock: each row keeps the later use whoever writes at once."""
+        if self._in_transaction or self._unit is not None:
+            raise RuntimeError("key uses are recorded outside any transaction")
+        if not uses:
+            return
+        self._conn().execute(
+            "INSERT INTO key_use (key_arn, used, operation, event_id, request_id) "
+            "SELECT DISTINCT ON (a) a, u, o, e, r FROM unnest(%s::text[], %s::timestamptz[], %s::text[], "
+            "%s::text[], %s::text[]) WITH ORDINALITY AS t(a, u, o, e, r, n) ORDER BY a, u DESC, n DESC "
+            "ON CONFLICT (key_arn) DO UPDATE SET used = excluded.used, operation = excluded.operation, "
+            "event_id = excluded.event_id, request_id = excluded.request_id WHERE excluded.used >= key_use.used",
+            (
+                [u.key_arn for u in uses],
+                [u.when for u in uses],
+                [u.operation for u in uses],
+                [u.event_id for u in uses],
+                [u.request_id for u in uses],
+            ),
+        )
+
+    def key_last_use(self, key_arn: str) -> KeyUse | None:
+        row = self._one("SELECT used, operation, event_id, request_id FROM key_use WHERE key_arn = %s", (key_arn,))
+        return None if row is None else KeyUse(key_arn, row[0], row[1], row[2], row[3])
+
+    def key_use_tracking_start(self) -> datetime | None:
+        row = self._one("SELECT since FROM key_use_tracking WHERE id = 1")
+        return None if row is None else row[0]
 
     def close(self) -> None:
         self._c.close()

@@ -128,6 +128,18 @@ SCHEMA: tuple[str, ...] = (
         value bytea NOT NULL
     );
     """,
+    # version 2: each key's latest use (GetKeyLastUsage), recorded by the audit writers
+    """
+    CREATE TABLE key_use (
+        key_arn text COLLATE "C" PRIMARY KEY,
+        used timestamptz NOT NULL,
+        operation text NOT NULL,
+        event_id text NOT NULL,
+        request_id text NOT NULL
+    );
+    CREATE TABLE key_use_tracking (id integer PRIMARY KEY CHECK (id = 1), since timestamptz NOT NULL);
+    INSERT INTO key_use_tracking (id, since) VALUES (1, now());
+    """,
 )
 
 

@@ -35,7 +35,16 @@ from trent.kms.keys import (
     User,
 )
 from trent.kms.specs import ExpirationModel, KeySpec, KeyState, KeyUsage, Origin
-from trent.store.base import AliasRef, ConflictError, DuplicateError, Page, SchemaTooNewError, Transaction, Unit
+from trent.store.base import (
+    AliasRef,
+    ConflictError,
+    DuplicateError,
+    KeyUse,
+    Page,
+    SchemaTooNewError,
+    Transaction,
+    Unit,
+)
 
 _T = TypeVar("_T")
 _K = TypeVar("_K")
@@ -151,6 +160,28 @@ _SCHEMA: tuple[str, ...] = (
         value BLOB NOT NULL
     );
     """,
+    # version 5: each key's latest successful use (GetKeyLastUsage), recorded by the audit writers (before
+    # issue 12 audit.db kept it), and since when: this version's arrival. Uses audit.db recorded before it
+    # are not carried over, so TrackingStartDate says from when the answers are complete.
+    """
+    CREATE TABLE key_use (
+        key_arn TEXT PRIMARY KEY,
+        used REAL NOT NULL,
+        operation TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        request_id TEXT NOT NULL
+    );
+    CREATE TABLE key_use_tracking (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        since REAL NOT NULL
+    );
+    INSERT INTO key_use_tracking (id, since) VALUES (1, (julianday('now') - 2440587.5) * 86400.0);
+    """,
+)
+_KEY_USE = (
+    "INSERT INTO key_use (key_arn, used, operation, event_id, request_id) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (key_arn) DO UPDATE SET used = excluded.used, operation = excluded.operation, "
+    "event_id = excluded.event_id, request_id = excluded.request_id WHERE excluded.used >= key_use.used"
 )
 
 _KEY_COLUMNS = (
@@ -910,6 +941,38 @@ class SqliteStore(_SqliteOps):
     def outbox(self, limit: int) -> tuple[tuple[str, bytes], ...]:
         rows = self._c.execute("SELECT event_id, row FROM audit_outbox ORDER BY rowid LIMIT ?", (limit,))
         return tuple((event_id, bytes(row)) for event_id, row in rows)
+
+    def record_key_uses(self, uses: Sequence[KeyUse]) -> None:
+        """No epoch advance: no memo holds key uses. The commit is made with synchronous=NORMAL: in WAL mode
+        that is still atomic and survives a crash of the process, but not a power loss before the next commit
+        with synchronous=FULL (any other write): the audit writer, which calls this after each batch, is
+        spared an fsync per batch for data that is advisory."""
+        if self._c.in_transaction or self._unit is not None:
+            raise RuntimeError("key uses are recorded outside any transaction")
+        if not uses:
+            return
+        rows = [(u.key_arn, _ts(u.when), u.operation, u.event_id, u.request_id) for u in uses]
+        self._c.execute("PRAGMA synchronous = NORMAL")
+        try:
+            self._c.execute("BEGIN IMMEDIATE")
+            try:
+                self._c.executemany(_KEY_USE, rows)
+            except BaseException:
+                self._c.execute("ROLLBACK")
+                raise
+            self._c.execute("COMMIT")
+        finally:
+            self._c.execute("PRAGMA synchronous = FULL")
+
+    def key_last_use(self, key_arn: str) -> KeyUse | None:
+        row = self._c.execute(
+            "SELECT used, operation, event_id, request_id FROM key_use WHERE key_arn = ?", (key_arn,)
+        ).fetchone()
+        return None if row is None else KeyUse(key_arn, datetime.fromtimestamp(row[0], UTC), row[1], row[2], row[3])
+
+    def key_use_tracking_start(self) -> datetime | None:
+        row = self._c.execute("SELECT since FROM key_use_tracking WHERE id = 1").fetchone()
+        return None if row is None else datetime.fromtimestamp(row[0], UTC)
 
     def close(self) -> None:
         self._c.close()

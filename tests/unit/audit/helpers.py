@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from trent.audit.events import AuditEvent, UserIdentity
-from trent.audit.sinks import ChainWriter, row_of
+from trent.audit.rows import row_of
+from trent.audit.sqlite import ChainWriter
 
 KEY = os.urandom(32)
 CHAIN = os.urandom(16)

@@ -12,8 +12,8 @@ import pytest
 
 from trent.audit.chain import GENESIS, canonical, head_mac, link
 from trent.audit.events import AuditEvent, UserIdentity
-from trent.audit.sinks import SqliteAuditLog
-from trent.audit.verify import Tally, verify_log
+from trent.audit.sqlite import SqliteAuditLog, verify_log
+from trent.audit.verify import Tally
 
 KEY = os.urandom(32)
 

@@ -14,8 +14,8 @@ from tests.unit.audit.helpers import CHAIN, KEY, build
 from trent.audit import cloudtrail as ct
 from trent.audit.export import ExportError, continuation, digests, export, prune
 from trent.audit.exported import ExportTally, verify_export
-from trent.audit.sinks import connect_reader, open_readonly
-from trent.audit.verify import Tally, verify_log
+from trent.audit.sqlite import SqliteArchive, open_readonly, verify_log
+from trent.audit.verify import Tally
 
 SIGNER = ct.new_signing_key()
 
@@ -35,11 +35,7 @@ def out(tmp_path: Path) -> Path:
 
 
 def _export(db: Path, out: Path, until: float | None = None) -> Any:
-    conn = connect_reader(db)
-    try:
-        return export(conn, out, SIGNER, KEY, CHAIN, "111122223333", until)
-    finally:
-        conn.close()
+    return export(SqliteArchive(db), out, SIGNER, KEY, CHAIN, "111122223333", until)
 
 
 def _check(out: Path) -> tuple[list[str], ExportTally]:
@@ -104,12 +100,10 @@ def test_tampering_with_the_export_is_found(db: Path, out: Path, tamper: str) ->
 def test_pruning_deletes_only_exported_records_and_keeps_the_chain_provable(db: Path, out: Path) -> None:
     _, end = _export(db, out, until=1767225600 + 10 * 60)
     build(db, 5, start=31)  # more records meanwhile
-    conn = connect_reader(db)
-    try:
-        assert prune(conn, end.last, KEY, CHAIN) == 10
+    assert prune(SqliteArchive(db), end.last, KEY, CHAIN) == 10
+    assert prune(SqliteArchive(db), end.last, KEY, CHAIN) == 0  # pruned already: nothing more
+    with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT min(seq), count(*) FROM events").fetchone() == (11, 25)
-    finally:
-        conn.close()
     assert _live(db) == []  # the rest verifies from the base
     _export(db, out)  # and the next export continues across the cut
     problems, tally = _check(out)
@@ -122,13 +116,10 @@ def test_an_export_of_another_log_is_refused_and_nothing_is_pruned(db: Path, out
     _export(other, out)
     with pytest.raises(ExportError, match="not this log's record 12"):
         _export(db, out)
-    conn = connect_reader(db)
-    try:
-        with pytest.raises(ExportError):
-            prune(conn, continuation(out, SIGNER.public_key(), CHAIN).last, KEY, CHAIN)
+    with pytest.raises(ExportError):
+        prune(SqliteArchive(db), continuation(out, SIGNER.public_key(), CHAIN).last, KEY, CHAIN)
+    with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM events").fetchone() == (30,)
-    finally:
-        conn.close()
 
 
 def test_a_damaged_log_is_not_exported(db: Path, out: Path) -> None:

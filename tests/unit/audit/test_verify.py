@@ -14,8 +14,9 @@ import pytest
 
 from tests.unit.audit.helpers import CHAIN, KEY, build, loosen
 from trent.audit.anchor import CHECKPOINT, Position, seal
-from trent.audit.sinks import AuditQuery, open_readonly, query
-from trent.audit.verify import Tally, verify_log
+from trent.audit.port import AuditQuery
+from trent.audit.sqlite import open_readonly, query, verify_log
+from trent.audit.verify import Tally
 
 
 @pytest.fixture
@@ -135,8 +136,8 @@ def test_a_read_only_copy_without_wal_files_verifies_and_answers_queries(db: Pat
 
 _RSS_SCRIPT = """
 import resource, sys
-from trent.audit.sinks import open_readonly
-from trent.audit.verify import Tally, verify_log
+from trent.audit.sqlite import open_readonly, verify_log
+from trent.audit.verify import Tally
 tally = Tally()
 problems = sum(1 for _ in verify_log(open_readonly(sys.argv[1]), bytes.fromhex(sys.argv[2]), None, None, tally))
 assert problems == 0 and tally.records > 0

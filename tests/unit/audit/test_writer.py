@@ -19,9 +19,11 @@ import pytest
 
 from tests.unit.audit.test_chain import KEY, _event
 from trent.audit import writer
+from trent.audit.port import AuditWriteError
 from trent.audit.remote import RECONNECT_SECONDS, RemoteAuditLog
-from trent.audit.sinks import AuditWriteError, ChainWriter, pack_row, row_of
-from trent.audit.verify import Tally, verify_log
+from trent.audit.rows import pack_row, row_of
+from trent.audit.sqlite import ChainWriter, verify_log
+from trent.audit.verify import Tally
 
 
 class FakeOutbox:
@@ -137,7 +139,7 @@ def test_a_worker_starts_without_the_writer_and_connects_once_it_is_up(tmp_path:
     done = asyncio.Event()
 
     async def main() -> None:
-        log = RemoteAuditLog(tmp_path / "audit.db", path)
+        log = RemoteAuditLog(path)
         await log.start()  # no writer yet: the worker starts all the same
         with pytest.raises(AuditWriteError):
             await log.submit(_event(1))  # and fails closed meanwhile

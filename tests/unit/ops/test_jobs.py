@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from trent.audit.sinks import SqliteAuditLog
+from trent.audit.sqlite import SqliteAuditLog
 from trent.kms.ids import AccountId, Region
 from trent.kms.principals import Principal
 from trent.kms.sensitive import Sensitive

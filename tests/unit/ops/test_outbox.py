@@ -17,7 +17,8 @@ import pytest
 from tests.unit.protocol.test_front import NOW, Harness, b64
 from trent.app import StoreOutbox
 from trent.audit import writer
-from trent.audit.sinks import ChainWriter, SqliteAuditLog, unpack_row
+from trent.audit.rows import unpack_row
+from trent.audit.sqlite import ChainWriter, SqliteAuditLog
 from trent.auth.principals import Authenticator
 from trent.kms.ids import AliasName, Region
 from trent.kms.principals import DEFAULT_ACCOUNT, Principal, root_arn

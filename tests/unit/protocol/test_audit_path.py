@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from tests.unit.protocol.test_front import NOW, Harness
-from trent.audit.sinks import SqliteAuditLog
+from trent.audit.sqlite import SqliteAuditLog
 from trent.auth.principals import Authenticator
 from trent.kms.principals import DEFAULT_ACCOUNT, root_arn
 from trent.ops.deps import Deps

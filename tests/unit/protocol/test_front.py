@@ -18,7 +18,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from trent.audit.sinks import SqliteAuditLog
+from trent.audit.sqlite import SqliteAuditLog
 from trent.auth.principals import Authenticator
 from trent.kms.operations import Operation
 from trent.kms.principals import DEFAULT_ACCOUNT, root_arn
