@@ -23,6 +23,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -162,3 +163,22 @@ def fresh_database(server_conninfo: str) -> Iterator[str]:
 
 def database_name(conninfo: str) -> str:
     return str(conninfo_to_dict(conninfo)["dbname"])
+
+
+def url_of(conninfo: str) -> str:
+    """The conninfo as a postgresql:// URL (what TRENT_DATABASE_URL takes); a socket directory goes in `host=`."""
+    parts = conninfo_to_dict(conninfo)
+    host = str(parts.pop("host", ""))
+    user = str(parts.pop("user", ""))
+    dbname = str(parts.pop("dbname", ""))
+    query = {"host": host} if host.startswith("/") else {}
+    netloc = ("" if not user else f"{user}@") + ("" if host.startswith("/") else host)
+    if "port" in parts:
+        port = str(parts.pop("port"))
+        if host.startswith("/"):
+            query["port"] = port
+        else:
+            netloc += f":{port}"
+    query.update({k: str(v) for k, v in parts.items()})
+    tail = "&".join(f"{k}={quote(v, safe='/')}" for k, v in query.items())
+    return f"postgresql://{netloc}/{dbname}" + (f"?{tail}" if tail else "")
