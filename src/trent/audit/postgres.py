@@ -24,8 +24,9 @@ of every chain that moved since the last anchor, hash-chained and MACed with the
 chain whose tail was deleted and whose head row was put back to an older (genuinely MACed) head is caught.
 Why: docs/decisions/0011-audit-on-postgresql.md.
 
-Measured (benchmarks/audit_postgres.py, 2 shared cores, server on the same machine, fsync on, 1 KB bodies):
-see docs/decisions/0011-audit-on-postgresql.md.
+Measured (benchmarks/audit_postgres.py; 2 cores shared with the server, fsync on, ~1 KB records; the table in
+docs/decisions/0011-audit-on-postgresql.md): one chain, batches of 1/32/128: 2.3k/23k/21k records/s at
+133/18/17 µs of client CPU a record; two chains at once: 1.4k/22k/23k records/s at 172/20/17 µs.
 """
 
 from __future__ import annotations
