@@ -7,6 +7,7 @@ PostgreSQL each PostgresChain starts a chain of its own. Each PostgreSQL test ha
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -23,9 +24,11 @@ import psycopg
 import pytest
 
 from tests.unit.audit.helpers import event
-from trent.audit.port import Archive, AuditQuery, Chain
+from trent.audit.anchor import CHECKPOINT, seal
+from trent.audit.port import Archive, AuditQuery, Chain, ChainFacts
 from trent.audit.postgres import ChainFencedError, PostgresChain, anchor
 from trent.audit.postgres_archive import PostgresArchive
+from trent.audit.postgres_schema import connect
 from trent.audit.rows import Row, row_of
 from trent.audit.sqlite import ChainWriter, SqliteArchive
 from trent.audit.verify import Problem, Tally
@@ -407,3 +410,34 @@ def test_every_acknowledged_record_survives_a_kill_9_of_its_writer(postgres_url:
         )
     assert stored >= acknowledged
     assert _pg_problems(postgres_url) == []  # whatever committed last, head and records together
+
+
+def test_anchors_removed_after_a_checkpoint_are_reported(postgres_url: str) -> None:
+    trail = os.urandom(16)
+    archive = PostgresArchive(postgres_url)
+    assert archive.facts() == ChainFacts(False)
+    assert archive.name(trail) == trail and archive.name(os.urandom(16)) == trail  # named once
+    writer = PostgresChain(postgres_url, KEY, "a")
+    writer.append(_rows(1, 2))
+    assert anchor(postgres_url, KEY) is not None
+    writer.append(_rows(3, 2))
+    second = anchor(postgres_url, KEY)
+    assert second is not None and archive.facts() == ChainFacts(True, trail, None, 2, None)
+    checkpoint = seal(CHECKPOINT, KEY, trail, second)
+    assert list(archive.verify(KEY, trail, checkpoint, Tally())) == []
+    _sql(postgres_url, "DELETE FROM audit_anchors WHERE seq = 2")
+    _sql(postgres_url, "DELETE FROM audit_anchored")
+    assert [p.kind for p in archive.verify(KEY, trail, checkpoint, Tally())] == ["truncated"]
+    assert [p.kind for p in archive.verify(KEY, os.urandom(16), None, Tally())] == ["replaced"]
+    writer.close()
+
+
+def test_readers_have_no_idle_timeout_and_writers_do(postgres_url: str) -> None:
+    """A verify or an export reads one snapshot at its consumer's pace; a writer frozen in a transaction must
+    lose its locks."""
+    with (
+        contextlib.closing(connect(postgres_url, reader=True)) as reader,
+        contextlib.closing(connect(postgres_url)) as writer,
+    ):
+        assert reader.execute("SHOW idle_in_transaction_session_timeout").fetchone() == ("0",)
+        assert writer.execute("SHOW idle_in_transaction_session_timeout").fetchone() == ("5s",)

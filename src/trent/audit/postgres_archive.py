@@ -156,11 +156,17 @@ def verify_trail(
             except AnchorError as exc:
                 yield Problem(None, "checkpoint", str(exc))
             else:
+                at = conn.execute("SELECT hash FROM audit_anchors WHERE seq = %s", (point.seq,)).fetchone()
                 if anchored.last.seq < point.seq:
                     yield Problem(
                         None,
                         "truncated",
-                        f"the anchors end at anchor {anchored.last.seq}, below the checkpoint at anchor {point.seq}",
+                        f"the anchors end at anchor {anchored.last.seq}, below the checkpoint at anchor {point.seq}: "
+                        "anchors were removed or the database was rolled back",
+                    )
+                elif at is None or bytes(at[0]) != point.digest:
+                    yield Problem(
+                        None, "checkpoint", f"anchor {point.seq} is not the one checkpointed: it was rewritten"
                     )
         chains = conn.execute(_CHAINS).fetchall()
         total = Tally()
@@ -251,7 +257,7 @@ class PostgresArchive:
     ) -> Iterator[Problem]:
         """`chain_id`: the trail's identity (audit_meta); `checkpoint`: a sealed position of the anchor chain."""
         try:
-            with contextlib.closing(connect(self._url)) as conn:
+            with contextlib.closing(connect(self._url, reader=True)) as conn:
                 yield from verify_trail(conn, audit_key, chain_id, checkpoint, tally)
         except psycopg.Error as exc:  # unreachable, a table of another shape, a column retyped ...
             yield Problem(None, "database", f"the audit tables cannot be read: {exc}")
@@ -272,7 +278,7 @@ class PostgresArchive:
         sql = f"SELECT body FROM audit_records WHERE {' AND '.join(where)} ORDER BY event_time, chain_id, seq"  # noqa: S608
         found = 0
         try:
-            with contextlib.closing(connect(self._url)) as conn, _snapshot(conn):
+            with contextlib.closing(connect(self._url, reader=True)) as conn, _snapshot(conn):
                 for (body,) in _stream(conn, sql, args):
                     if matches(orjson.loads(body), filters):
                         yield bytes(body)
@@ -293,7 +299,7 @@ class PostgresArchive:
     @contextlib.contextmanager
     def snapshot(self, chain_id: bytes | None = None) -> Iterator[View]:
         """A view of one chain (`chain_id`, or the only one) that stays consistent until the block ends."""
-        with contextlib.closing(connect(self._url)) as conn, _snapshot(conn):
+        with contextlib.closing(connect(self._url, reader=True)) as conn, _snapshot(conn):
             yield _View(conn, self._only(conn, chain_id))
 
     def prune(self, through: int, base: bytes, allowed: Callable[[View], bool], chain_id: bytes | None = None) -> int:

@@ -72,14 +72,18 @@ SCHEMA: tuple[str, ...] = (
 )
 
 
-def connect(url: str) -> psycopg.Connection[Any]:
+def connect(url: str, *, reader: bool = False) -> psycopg.Connection[Any]:
     """A connection as every audit session's: autocommit (transactions are explicit blocks: without it psycopg
-    opens one at the first statement and a later transaction() is only a savepoint), prepared statements."""
+    opens one at the first statement and a later transaction() is only a savepoint), prepared statements.
+
+    `reader`: a session that reads one long snapshot at its consumer's pace (verify, query, export), which may
+    pause for longer than 5 s between two pages: no idle timeout (it holds no lock a writer waits for)."""
     conn = psycopg.connect(url, autocommit=True, prepare_threshold=0)
+    settings = {**SESSION_SETTINGS, "idle_in_transaction_session_timeout": "0"} if reader else SESSION_SETTINGS
     try:
         conn.execute(
-            "SELECT " + ", ".join("set_config(%s, %s, false)" for _ in SESSION_SETTINGS),
-            [part for item in SESSION_SETTINGS.items() for part in item],
+            "SELECT " + ", ".join("set_config(%s, %s, false)" for _ in settings),
+            [part for item in settings.items() for part in item],
             prepare=False,
         )
     except BaseException:
