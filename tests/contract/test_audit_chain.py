@@ -26,7 +26,7 @@ import pytest
 from tests.unit.audit.helpers import event
 from trent.audit.anchor import CHECKPOINT, seal
 from trent.audit.port import Archive, AuditQuery, Chain, ChainFacts
-from trent.audit.postgres import ChainFencedError, PostgresChain, anchor
+from trent.audit.postgres import AnchorJob, ChainFencedError, PostgresChain, anchor
 from trent.audit.postgres_archive import PostgresArchive
 from trent.audit.postgres_schema import connect
 from trent.audit.rows import Row, row_of
@@ -441,3 +441,36 @@ def test_readers_have_no_idle_timeout_and_writers_do(postgres_url: str) -> None:
     ):
         assert reader.execute("SHOW idle_in_transaction_session_timeout").fetchone() == ("0",)
         assert writer.execute("SHOW idle_in_transaction_session_timeout").fetchone() == ("5s",)
+
+
+def test_a_writer_whose_connection_dies_goes_on_from_the_head_it_left(postgres_url: str) -> None:
+    writer = PostgresChain(postgres_url, KEY, "a")
+    writer.append(_rows(1, 2))
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+    with pytest.raises(psycopg.OperationalError):
+        writer.append(_rows(3, 2))  # fails closed: its requests get an error
+    assert writer.append(_rows(5, 2)) == 2  # a new connection, from the head that is stored
+    assert writer.head.seq == 4 and _pg_problems(postgres_url) == []
+    writer.close()
+
+
+def test_an_anchor_job_on_every_node_anchors_each_move_once(postgres_url: str) -> None:
+    made: list[int] = []
+    jobs = [AnchorJob(postgres_url, KEY, 0.02, lambda p: made.append(p.seq)) for _ in range(2)]
+    writer = PostgresChain(postgres_url, KEY, "a")
+    for job in jobs:
+        job.start()
+    writer.append(_rows(1, 2))
+    deadline = time.monotonic() + 10
+    while not made and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)  # a few more rounds of both jobs, with nothing moved
+    for job in jobs:
+        job.stop()
+    assert made == [1]
+    assert _pg_problems(postgres_url) == []
+    writer.close()

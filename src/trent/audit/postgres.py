@@ -33,9 +33,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import struct
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +50,7 @@ from trent.audit.postgres_schema import ANCHOR_LOCK, connect, migrate
 from trent.audit.rows import Row, link_rows
 from trent.audit.uses import LastUses
 
+log = logging.getLogger("trent.audit")
 _ANCHOR_LABEL = b"trent-audit-anchor-v1"
 _HEAD = struct.Struct(f">{CHAIN_ID_BYTES}sQ32s")  # one anchored head: chain id, seq, hash (56 bytes)
 
@@ -260,3 +263,51 @@ def anchor(target: str | psycopg.Connection[Any], audit_key: bytes) -> Position 
     finally:
         if isinstance(target, str):
             conn.close()
+
+
+class AnchorJob:
+    """anchor() every `interval` seconds, on a thread and a connection of its own. Every node may run one: the
+    try-lock makes one anchor per round whoever runs. `anchored(position)` hears of each anchor this job made
+    (the composition root saves it, sealed, as the trail's checkpoint). A failure is logged and retried at the
+    next round (records are durable without anchors; anchors only bound what a rollback could hide)."""
+
+    def __init__(
+        self,
+        url: str,
+        audit_key: bytes,
+        interval: float = 5.0,
+        anchored: Callable[[Position], None] | None = None,
+    ) -> None:
+        self._url, self._key, self._interval, self._anchored = url, audit_key, interval, anchored
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="audit-anchor", daemon=True)
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"AnchorJob(every {self._interval} s)"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def run_once(self) -> Position | None:
+        if self._conn is None or self._conn.broken:
+            self._conn = connect(self._url)
+            migrate(self._conn)
+        made = anchor(self._conn, self._key)
+        if made is not None and self._anchored is not None:
+            self._anchored(made)
+        return made
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self.run_once()
+            except Exception as exc:  # the database is down or read-only: the next round tries again
+                log.error("audit anchor failed: %s", exc)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        if self._conn is not None:
+            self._conn.close()
