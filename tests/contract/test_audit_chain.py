@@ -24,7 +24,10 @@ import psycopg
 import pytest
 
 from tests.unit.audit.helpers import event
+from trent.audit import cloudtrail as ct
 from trent.audit.anchor import CHECKPOINT, seal
+from trent.audit.export import export, prune
+from trent.audit.exported import ExportTally, verify_export
 from trent.audit.port import Archive, AuditQuery, Chain, ChainFacts
 from trent.audit.postgres import AnchorJob, ChainFencedError, PostgresChain, anchor
 from trent.audit.postgres_archive import PostgresArchive
@@ -373,6 +376,7 @@ _WRITER = """
 import sys
 from datetime import UTC, datetime
 from tests.unit.audit.helpers import event
+from trent.audit import cloudtrail as ct
 from trent.audit.postgres import PostgresChain
 from trent.audit.rows import row_of
 
@@ -474,3 +478,25 @@ def test_an_anchor_job_on_every_node_anchors_each_move_once(postgres_url: str) -
     assert made == [1]
     assert _pg_problems(postgres_url) == []
     writer.close()
+
+
+def test_each_chain_exports_into_a_directory_of_its_own_and_prunes_provably(
+    postgres_url: str, tmp_path: Path, two_chains: tuple[PostgresChain, PostgresChain]
+) -> None:
+    archive = PostgresArchive(postgres_url)
+    signer = ct.new_signing_key()
+    for chain_id in archive.chains():
+        out = tmp_path / chain_id.hex()
+        out.mkdir()
+        result, end = export(archive, out, signer, KEY, chain_id, "111122223333", None)
+        assert result.records == 5
+        tally = ExportTally()
+        assert list(verify_export(out, None, tally)) == [] and tally.chain_id == chain_id.hex()
+        assert prune(archive, end.last, KEY, chain_id) == 5
+    a, b = two_chains
+    a.append(_rows(6, 2))  # the writers go on after the cut
+    tally = Tally()
+    assert _pg_problems(postgres_url) == []
+    assert list(archive.verify(KEY, None, None, tally)) == [] and tally.records == 2
+    with archive.snapshot(a.chain_id) as view:
+        assert [r[0] for r in view.records_after(5)] == [6, 7]

@@ -146,14 +146,19 @@ class Archive(Protocol):
         """The matching records, oldest first, byte for byte as chained."""
         ...
 
-    def snapshot(self) -> AbstractContextManager[View]:
-        """A view that stays consistent until the block ends (export reads one)."""
+    def chains(self) -> list[bytes]:
+        """The id of every chain, oldest first: one on SQLite (once named), one per writer on PostgreSQL."""
         ...
 
-    def prune(self, through: int, base: bytes, allowed: Callable[[View], bool]) -> int:
-        """In one write transaction: if `allowed(view)`, delete the records up to `through` and store `base`
-        (sealed by the caller) as the new base; how many records were deleted. `allowed` may raise: nothing
-        is changed then."""
+    def snapshot(self, chain_id: bytes | None = None) -> AbstractContextManager[View]:
+        """A view of one chain that stays consistent until the block ends (export reads one). `chain_id`: which
+        chain of several (None: the only one; SQLite has one and ignores it)."""
+        ...
+
+    def prune(self, through: int, base: bytes, allowed: Callable[[View], bool], chain_id: bytes | None = None) -> int:
+        """In one write transaction: if `allowed(view)`, delete the records up to `through` of the chain (as in
+        snapshot()) and store `base` (sealed by the caller) as its new base; how many records were deleted.
+        `allowed` may raise: nothing is changed then."""
         ...
 
 

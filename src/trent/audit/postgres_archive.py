@@ -7,8 +7,9 @@ own hash chain and MACs, and that every chain reaches the head last anchored for
 (a chain truncated, or rolled back to an older genuine head, or rewritten, is reported). Every problem is
 one Problem naming its chain; a database error is one too, never a traceback.
 
-Export and pruning (audit/export.py) read one chain at a time: snapshot() and prune() take the chain (its id),
-which may be left out when there is only one, so the port's single-chain calls keep working.
+Export and pruning (audit/export.py) work one chain at a time: snapshot() and prune() take the chain (a
+writer's chain id, which is also the id its export's digests and its base are sealed under), or none when
+there is only one. Each chain is exported into a directory of its own.
 """
 
 from __future__ import annotations
