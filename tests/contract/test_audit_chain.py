@@ -500,3 +500,16 @@ def test_each_chain_exports_into_a_directory_of_its_own_and_prunes_provably(
     assert list(archive.verify(KEY, None, None, tally)) == [] and tally.records == 2
     with archive.snapshot(a.chain_id) as view:
         assert [r[0] for r in view.records_after(5)] == [6, 7]
+
+
+def test_verify_streams_a_chain_longer_than_a_page_and_locates_damage_in_it(postgres_url: str) -> None:
+    writer = PostgresChain(postgres_url, KEY, "a")
+    for first in range(1, 5001, 500):
+        writer.append(_rows(first, 500))
+    assert anchor(postgres_url, KEY) is not None
+    tally = Tally()
+    assert list(PostgresArchive(postgres_url).verify(KEY, None, None, tally)) == []
+    assert (tally.records, tally.first, tally.last.seq) == (5000, 1, 5000)
+    _sql(postgres_url, "UPDATE audit_records SET body = body || ' ' WHERE seq = 4500")
+    assert _found(_pg_problems(postgres_url)) == [(writer.chain_id.hex(), 4500, "modified")]
+    writer.close()
