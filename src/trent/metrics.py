@@ -55,6 +55,16 @@ AUDIT_BATCH_RECORDS = Histogram(
     buckets=_BATCH_BUCKETS,
 )
 
+READ_BATCH_REQUESTS = Histogram(
+    "trent_read_batch_requests",
+    "Requests per batch of the per-node read batcher (a store whose reads are round trips: PostgreSQL).",
+    buckets=_BATCH_BUCKETS,
+)
+STORE_STATEMENTS = Counter(
+    "trent_store_statements",
+    "Statements sent to the store database by request handling (round trips, less transaction control).",
+)
+
 
 def prepare(directory: Path) -> None:
     """Give this server's processes an empty metrics directory; call before any of them starts."""
@@ -109,6 +119,12 @@ def flush() -> None:
         for index, n in enumerate(buckets):
             if n:
                 child._buckets[index].inc(n)
+
+
+def read_batch(requests: int, statements: int) -> None:
+    """One batch of the read batcher: how many requests, and the statements its requests and prefetch sent."""
+    READ_BATCH_REQUESTS.observe(requests)
+    STORE_STATEMENTS.inc(statements)
 
 
 def audit_commit(records: int, seconds: float) -> None:

@@ -56,6 +56,11 @@ class Prefetching(Protocol):
 
     def end_batch(self) -> None: ...
 
+    @property
+    def statements(self) -> int:
+        """Statements sent so far (a counter for metrics)."""
+        ...
+
 
 def absent(found: dict[_K, _V | None], wanted: Iterable[_K]) -> None:
     """Mark what was looked for and not found, so the batch does not look for it again."""

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from trent import metrics
 from trent.crypto.ciphertext import MalformedBlob, unpack
 from trent.kms.errors import KmsError
 from trent.kms.ids import AliasName, KeyId, Region, parse_key_identifier
@@ -88,6 +89,7 @@ class Batcher:
 
     def _run(self) -> None:
         batch, self._queue = self._queue, []
+        sent = self._store.statements
         needs = ReadNeeds()
         for request, _, _ in batch:
             self._note(request, needs)
@@ -100,6 +102,7 @@ class Batcher:
                 queued.settle(self._serve(request, request_id))  # never raises
         finally:
             self._store.end_batch()
+            metrics.read_batch(len(batch), self._store.statements - sent)
 
     def _note(self, request: Any, needs: ReadNeeds) -> None:
         """What this request will read, as far as its bytes tell; anything unreadable is simply not foreseen."""
