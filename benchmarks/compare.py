@@ -74,14 +74,17 @@ class Server:
             os.killpg(self.process.pid, signal.SIGKILL)
 
 
-def start_trent(workers: int, data_dir: Path, source: Path | None = None, name: str = "trent") -> Server:
-    """Trent from this checkout, or (`source`) from another checkout's src/ directory."""
+def start_trent(
+    workers: int, data_dir: Path, source: Path | None = None, name: str = "trent", env: dict[str, str] | None = None
+) -> Server:
+    """Trent from this checkout, or (`source`) from another checkout's src/ directory; `env` adds settings."""
     env = {
         **os.environ,
         **({} if source is None else {"PYTHONPATH": str(source)}),
         "TRENT_ADMIN_ACCESS_KEY_ID": KEY_ID,
         "TRENT_ADMIN_SECRET_ACCESS_KEY": SECRET,
         "TRENT_LOG_LEVEL": "warning",
+        **(env or {}),
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "trent", "serve", "--port", "0", "--data-dir", str(data_dir), "--workers", str(workers)],
@@ -112,7 +115,7 @@ def start_moto(port: int) -> Server:
     return Server("moto", f"http://127.0.0.1:{port}", process)
 
 
-def drive(load: Path, server: Server, op: str, duration: float) -> dict[str, float] | None:
+def drive(load: Path, server: Server, op: str, duration: float, concurrency: int = 16) -> dict[str, float] | None:
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         done = subprocess.run(
             [
@@ -123,7 +126,7 @@ def drive(load: Path, server: Server, op: str, duration: float) -> dict[str, flo
                 "--op",
                 op,
                 "--concurrency",
-                "16",
+                str(concurrency),
                 "--duration",
                 str(duration),
                 "--warmup",
