@@ -23,6 +23,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote, urlencode
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -162,3 +163,11 @@ def fresh_database(server_conninfo: str) -> Iterator[str]:
 
 def database_name(conninfo: str) -> str:
     return str(conninfo_to_dict(conninfo)["dbname"])
+
+
+def as_url(conninfo: str) -> str:
+    """The conninfo as a postgresql:// URL (what Trent's `database` setting takes): every parameter in the query,
+    so a unix socket directory as host needs no escaping rules of its own."""
+    params = {k: str(v) for k, v in conninfo_to_dict(conninfo).items()}
+    dbname = params.pop("dbname", "")
+    return f"postgresql:///{quote(dbname, safe='')}?{urlencode(params)}"

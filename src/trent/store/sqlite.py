@@ -991,3 +991,13 @@ def read_blobs(path: Path | str) -> dict[str, bytes]:
         return {str(name): value if isinstance(value, bytes) else b"" for name, value in rows}
     finally:
         conn.close()
+
+
+def schema_version(path: Path | str) -> int:
+    """The version the store database at `path` was migrated to (0: never), read without writing."""
+    conn = sqlite3.connect(f"{Path(path).absolute().as_uri()}?mode=ro", uri=True)
+    try:
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        return int(version)
+    finally:
+        conn.close()
