@@ -198,15 +198,23 @@ def _readyz(node: TrentServer) -> tuple[int, str, float]:
 def test_a_node_whose_database_goes_away_is_not_ready_fails_requests_and_recovers(
     postgres_server: str, postgres_url: str, shared: dict[str, str], tmp_path: Path
 ) -> None:
-    """The database refuses connections (and every open one is cut): /readyz answers 503 within the check
-    timeout, requests fail with KMSInternalException (never a hang, never a success), and once the database
-    takes connections again the node serves again by itself."""
+    """Connections cut while the server stays up are replaced unnoticed. The database refusing connections (and
+    every open one cut): /readyz answers 503 within the check timeout, requests fail with KMSInternalException
+    (never a hang, never a success), and once the database takes connections again the node serves again by
+    itself."""
     name = database_name(postgres_url)
     with TrentServer(tmp_path / "a", env=shared) as node:
         kms = node.client()
         key = kms.create_key()["KeyMetadata"]["KeyId"]
         clients = _warm(node, lambda c: c.encrypt(KeyId=key, Plaintext=b"x"))
         assert _readyz(node)[0] == 200
+        # Every connection cut while the server stays up (a restart, a failover): nobody notices.
+        with psycopg.connect(postgres_server, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+        for client in clients:
+            assert client.encrypt(KeyId=key, Plaintext=b"x")["KeyId"].endswith(key)
+        assert kms.create_key()["KeyMetadata"]["KeyState"] == "Enabled"
+        # Then the database refuses connections.
         with psycopg.connect(postgres_server, autocommit=True) as admin:
             admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
             admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))

@@ -78,11 +78,23 @@ class PostgresOps:
             self._c = connect(self._url)
         return self._c
 
+    def _read(self, sql: str, args: Sequence[Any]) -> psycopg.Cursor[Any]:
+        conn = self._conn()
+        try:
+            return conn.execute(sql, args)
+        except psycopg.OperationalError:
+            if self._in_transaction or not conn.broken:
+                raise
+            # The connection had died since its last use (the server restarted, failed over, or cut it): a
+            # connection is only found dead by using it. A read outside a transaction changes nothing, so it
+            # is sent once more on a new connection rather than failing the request for a death long past.
+            return self._conn().execute(sql, args)
+
     def _one(self, sql: str, args: Sequence[Any] = ()) -> Any:
-        return self._conn().execute(sql, args).fetchone()
+        return self._read(sql, args).fetchone()
 
     def _all(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
-        return self._conn().execute(sql, args).fetchall()
+        return self._read(sql, args).fetchall()
 
     def _write(self, sql: str, args: Sequence[Any]) -> int:
         count = self._c.execute(sql, args).rowcount
