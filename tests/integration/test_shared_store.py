@@ -16,9 +16,12 @@ from click.testing import CliRunner
 
 from tests.postgres import as_url
 from trent import app
+from trent.audit.exported import ExportTally
 from trent.audit.verify import Tally
 from trent.cli import main
 from trent.config import Settings
+from trent.kms.ids import AccountId
+from trent.ops import principals
 from trent.ops.deps import Deps
 from trent.rootoftrust.software import SoftwareRoot
 from trent.store.postgres import PostgresStore
@@ -82,6 +85,25 @@ def test_the_settings_choose_the_store(backend: Backend, tmp_path: Path) -> None
         assert deps.store.list_access_keys(None)
     assert (tmp_path / "a" / "trent.db").exists() == (backend.url is None)
     assert (tmp_path / "a" / "audit.db").exists()  # the chain stays in each data directory, for now
+
+
+def test_audit_verify_and_export_find_the_chain_s_anchor_in_the_store(backend: Backend, tmp_path: Path) -> None:
+    settings = backend.settings(tmp_path / "a")
+    _first_start(settings)
+    with app.administration(settings) as deps:
+        record, _ = principals.create_access_key(deps, "111122223333", "arn:aws:iam::111122223333:root")
+        principals.update_access_key(deps, AccountId("111122223333"), record.access_key_id, "Inactive")  # audited
+    tally = Tally()
+    assert list(app.verify_audit(settings, tally)) == []
+    assert tally.anchored and tally.records >= 1
+    exported = tmp_path / "export"
+    exported.mkdir()
+    result = app.export_audit(settings, exported, None, prune=True)
+    assert result.records == tally.records and result.pruned_through == tally.last.seq
+    assert list(app.verify_audit(settings, Tally())) == []
+    shown = ExportTally()
+    assert list(app.verify_exported(settings, exported, None, shown)) == []
+    assert shown.continued_from == tally.last.seq  # compared with the live, pruned log: it continues the export
 
 
 def test_two_data_directories_share_one_postgresql_store_and_root_key(postgres_url: str, tmp_path: Path) -> None:
