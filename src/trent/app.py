@@ -356,9 +356,14 @@ def ensure_admin_key(settings: Settings, deps: Deps) -> AdminKey | None:
         if deps.store.get_access_key(given_id) is None:
             if not given_secret:
                 raise principal_ops.AccessKeyError("TRENT_ADMIN_ACCESS_KEY_ID needs TRENT_ADMIN_SECRET_ACCESS_KEY")
-            principal_ops.create_access_key(
-                deps, account, root_arn(account), given_id, Sensitive(given_secret.encode())
-            )
+            try:
+                principal_ops.create_access_key(
+                    deps, account, root_arn(account), given_id, Sensitive(given_secret.encode())
+                )
+            except principal_ops.PrincipalError:
+                if deps.store.get_access_key(given_id) is None:
+                    raise
+                # Another node sharing the store, started at the same moment, made it first.
         return AdminKey(given_id, None, account)
     if deps.store.list_access_keys(account):
         return None

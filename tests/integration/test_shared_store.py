@@ -7,8 +7,9 @@ trent.db) and PostgreSQL (one database, several data directories).
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -21,15 +22,18 @@ from trent.audit.verify import Tally
 from trent.cli import main
 from trent.config import Settings
 from trent.kms.ids import AccountId
+from trent.kms.keys import AccessKey
 from trent.ops import principals
 from trent.ops.deps import Deps
 from trent.rootoftrust.software import SoftwareRoot
+from trent.store.base import Store
 from trent.store.postgres import PostgresStore
 from trent.store.postgres_schema import SCHEMA as POSTGRES_SCHEMA
 from trent.store.sqlite import _SCHEMA as SQLITE_SCHEMA
 from trent.store.sqlite import SqliteStore
 
 MISMATCH = "does not match the root key"
+ROOT_ARN = "arn:aws:iam::111122223333:root"
 
 
 @dataclass
@@ -124,6 +128,38 @@ def test_two_data_directories_share_one_postgresql_store_and_root_key(postgres_u
     names = backend.blob_names(a)
     assert app.ROOT_CHECK_BLOB in names
     assert len([n for n in names if n.startswith(app.CHAIN_BLOB + ".")]) == 2
+
+
+class _Raced:
+    """A store whose first look for an access key misses it: another node made it just after that look."""
+
+    def __init__(self, store: Store) -> None:
+        self._store, self._looked = store, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def get_access_key(self, access_key_id: str) -> AccessKey | None:
+        if not self._looked:
+            self._looked = True
+            return None
+        return self._store.get_access_key(access_key_id)
+
+
+def test_nodes_started_at_once_with_the_same_given_admin_key_all_start(postgres_url: str, tmp_path: Path) -> None:
+    given = {"admin_access_key_id": "AKIAGIVENADMINKEY000", "admin_secret_access_key": "s" * 40}
+    url, shared_key = as_url(postgres_url), tmp_path / "root.key"
+    a = replace(Backend("postgresql", url).settings(tmp_path / "a", shared_key), **given)
+    b = replace(a, data_dir=tmp_path / "b")
+    _first_start(a)
+    deps = app.open_deps(b)
+    try:
+        raced = replace(deps, store=_Raced(deps.store))
+        assert app.ensure_admin_key(b, raced) == app.AdminKey("AKIAGIVENADMINKEY000", None)
+        with pytest.raises(principals.PrincipalError, match="already exists"):  # not a race: still an error
+            principals.create_access_key(deps, "111122223333", ROOT_ARN, "AKIAGIVENADMINKEY000", None)
+    finally:
+        _close(deps)
 
 
 def test_another_root_key_file_is_refused_saying_so(backend: Backend, tmp_path: Path) -> None:
