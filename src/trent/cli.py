@@ -111,7 +111,8 @@ def serve(config: Path | None, **flags: object) -> None:
     logs.configure(settings.log_level, settings.log_format, process="supervisor")
 
     def announce(endpoint: str, admin: app.AdminKey | None) -> None:
-        lines = [f"Trent is listening on {endpoint}  (data directory: {settings.data_dir})"]
+        store = "" if settings.postgres_url is None else f", store: {app.database_name(settings)}"
+        lines = [f"Trent is listening on {endpoint}  (data directory: {settings.data_dir}{store})"]
         if admin is not None and admin.secret is not None:
             lines += [
                 "Created the admin access key of account " + admin.account + " (shown only this once):",

@@ -72,6 +72,7 @@ def test_one_node_on_postgresql_keeps_everything_across_a_restart(shared: dict[s
         while "KeyLastUsage" not in (usage := kms.get_key_last_usage(KeyId=key)) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert usage["KeyLastUsage"]["Operation"] == "Decrypt"
+        assert f"(data directory: {data_dir}, store: PostgreSQL database postgresql:///trent_t_" in "".join(node.output)
     assert not (data_dir / "trent.db").exists()
     with TrentServer(data_dir, env=shared) as again:
         kms = again.client()
