@@ -23,7 +23,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -165,9 +165,20 @@ def database_name(conninfo: str) -> str:
     return str(conninfo_to_dict(conninfo)["dbname"])
 
 
-def as_url(conninfo: str) -> str:
-    """The conninfo as a postgresql:// URL (what Trent's `database` setting takes): every parameter in the query,
-    so a unix socket directory as host needs no escaping rules of its own."""
-    params = {k: str(v) for k, v in conninfo_to_dict(conninfo).items()}
-    dbname = params.pop("dbname", "")
-    return f"postgresql:///{quote(dbname, safe='')}?{urlencode(params)}"
+def url_of(conninfo: str) -> str:
+    """The conninfo as a postgresql:// URL (what TRENT_DATABASE_URL takes); a socket directory goes in `host=`."""
+    parts = conninfo_to_dict(conninfo)
+    host = str(parts.pop("host", ""))
+    user = str(parts.pop("user", ""))
+    dbname = str(parts.pop("dbname", ""))
+    query = {"host": host} if host.startswith("/") else {}
+    netloc = ("" if not user else f"{user}@") + ("" if host.startswith("/") else host)
+    if "port" in parts:
+        port = str(parts.pop("port"))
+        if host.startswith("/"):
+            query["port"] = port
+        else:
+            netloc += f":{port}"
+    query.update({k: str(v) for k, v in parts.items()})
+    tail = "&".join(f"{k}={quote(v, safe='/')}" for k, v in query.items())
+    return f"postgresql://{netloc}/{dbname}" + (f"?{tail}" if tail else "")

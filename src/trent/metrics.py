@@ -14,6 +14,9 @@ whatever unauthenticated clients send.
 
 from __future__ import annotations
 
+import asyncio
+import bisect
+import math
 import os
 import shutil
 from pathlib import Path
@@ -60,21 +63,52 @@ def prepare(directory: Path) -> None:
     os.environ[MULTIPROC_DIR] = str(directory)
 
 
-_counters: dict[tuple[str, str], Counter] = {}
-_timers: dict[str, Histogram] = {}
+FLUSH_SECONDS = 1.0  # how long a worker's request counts may wait before its shared files have them
+
+# A worker's request counts since the last flush. Updating the shared (memory-mapped) values costs ~4 us per
+# request (a lock and a pid check per value), 3% of a worker's time at ~8k req/s; counting here and adding
+# the sums once a second costs well under 1 us. /metrics flushes its own worker first; the others' counts
+# are at most FLUSH_SECONDS late.
+_BOUNDS = (*_LATENCY_BUCKETS, math.inf)
+_counts: dict[tuple[str, str], int] = {}
+_latencies: dict[str, tuple[list[int], list[float]]] = {}  # operation: (count per bucket, [sum of seconds])
+_flush_due = False
 
 
 def request(operation: str, error_code: str | None, seconds: float) -> None:
-    # The children by label, kept here: labels() takes a lock and builds its key on every call.
-    code = error_code or ""
-    counter = _counters.get((operation, code))
-    if counter is None:
-        counter = _counters[operation, code] = REQUESTS.labels(operation, code)
-    timer = _timers.get(operation)
-    if timer is None:
-        timer = _timers[operation] = REQUEST_SECONDS.labels(operation)
-    counter.inc()
-    timer.observe(seconds)
+    global _flush_due
+    key = (operation, error_code or "")
+    _counts[key] = _counts.get(key, 0) + 1
+    tally = _latencies.get(operation)
+    if tally is None:
+        tally = _latencies[operation] = ([0] * len(_BOUNDS), [0.0])
+    tally[0][bisect.bisect_left(_BOUNDS, seconds)] += 1  # the first bucket whose bound is >= seconds
+    tally[1][0] += seconds
+    if not _flush_due:
+        _flush_due = True
+        try:
+            asyncio.get_running_loop().call_later(FLUSH_SECONDS, flush)
+        except RuntimeError:  # no event loop (a background job, a test): at once
+            flush()
+
+
+def flush() -> None:
+    """Add the counts gathered since the last flush to the shared values."""
+    global _flush_due
+    _flush_due = False
+    counts, latencies = dict(_counts), dict(_latencies)
+    _counts.clear()
+    _latencies.clear()
+    for (operation, code), n in counts.items():
+        REQUESTS.labels(operation, code).inc(n)
+    for operation, (buckets, total) in latencies.items():
+        child = REQUEST_SECONDS.labels(operation)
+        # What observe() does per sample (prometheus_client's Histogram: _sum, then the first bucket whose
+        # bound holds the value), once per bucket; tests/unit/test_metrics.py checks it against observe().
+        child._sum.inc(total[0])
+        for index, n in enumerate(buckets):
+            if n:
+                child._buckets[index].inc(n)
 
 
 def audit_commit(records: int, seconds: float) -> None:
@@ -84,6 +118,7 @@ def audit_commit(records: int, seconds: float) -> None:
 
 def exposition() -> tuple[bytes, str]:
     """The text format of every process's metrics, and its content type."""
+    flush()
     directory = os.environ.get(MULTIPROC_DIR)
     if directory is None:
         return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.postgres import as_url, database_name
+from tests.postgres import database_name, url_of
 from tests.support import ACCOUNT, TrentServer, error_of, kms_client, trent_command
 from trent.rootoftrust.software import SoftwareRoot
 
@@ -28,7 +28,7 @@ ROOT = f"arn:aws:iam::{ACCOUNT}:root"
 @pytest.fixture
 def shared(postgres_url: str, tmp_path: Path) -> dict[str, str]:
     """What every node is given: the database and the root key file (made by the first node to start)."""
-    return {"TRENT_DATABASE_URL": as_url(postgres_url), "TRENT_ROOT_KEY_FILE": str(tmp_path / "keys" / "root.key")}
+    return {"TRENT_DATABASE_URL": url_of(postgres_url), "TRENT_ROOT_KEY_FILE": str(tmp_path / "keys" / "root.key")}
 
 
 def _admin(shared: dict[str, str], data_dir: Path, *args: str) -> str:
@@ -49,7 +49,9 @@ def _policy(*extra: dict[str, Any]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": [allow, *extra]})
 
 
-def test_one_node_on_postgresql_keeps_everything_across_a_restart(shared: dict[str, str], tmp_path: Path) -> None:
+def test_one_node_on_postgresql_keeps_everything_across_a_restart(
+    shared: dict[str, str], postgres_url: str, tmp_path: Path
+) -> None:
     data_dir = tmp_path / "a"
     with TrentServer(data_dir, env=shared) as node:
         kms = node.client()
@@ -72,7 +74,9 @@ def test_one_node_on_postgresql_keeps_everything_across_a_restart(shared: dict[s
         while "KeyLastUsage" not in (usage := kms.get_key_last_usage(KeyId=key)) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert usage["KeyLastUsage"]["Operation"] == "Decrypt"
-        assert f"(data directory: {data_dir}, store: PostgreSQL database postgresql:///trent_t_" in "".join(node.output)
+        first = node.output[0]
+        assert f"(data directory: {data_dir}, store: PostgreSQL database postgresql://" in first
+        assert database_name(postgres_url) in first
     assert not (data_dir / "trent.db").exists()
     with TrentServer(data_dir, env=shared) as again:
         kms = again.client()

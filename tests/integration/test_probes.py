@@ -115,12 +115,11 @@ def test_metrics_add_up_every_worker_and_hold_no_identifiers(tmp_path: Path) -> 
         deadline = time.monotonic() + 10
         while True:
             status, content_type, text = _get(server, "/metrics")
-            if (
-                _sample(
-                    text, "trent_requests_total", operation="Other", error_code="MissingAuthenticationTokenException"
-                )
-                >= 25
-            ):
+            # Each worker adds its counts to the shared files about once a second (trent/metrics.py).
+            other = _sample(
+                text, "trent_requests_total", operation="Other", error_code="MissingAuthenticationTokenException"
+            )
+            if other >= 25 and _sample(text, "trent_requests_total", operation="Encrypt", error_code="") >= 30:
                 break
             assert time.monotonic() < deadline, text
             time.sleep(0.1)

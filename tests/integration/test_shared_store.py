@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from tests.postgres import as_url
+from tests.postgres import url_of
 from trent import app
 from trent.audit.exported import ExportTally
 from trent.audit.verify import Tally
@@ -64,7 +64,7 @@ class Backend:
 def backend(request: pytest.FixtureRequest) -> Backend:
     if request.param == "sqlite":
         return Backend("sqlite", None)
-    return Backend("postgresql", as_url(request.getfixturevalue("postgres_url")))
+    return Backend("postgresql", url_of(request.getfixturevalue("postgres_url")))
 
 
 def _first_start(settings: Settings) -> None:
@@ -111,7 +111,7 @@ def test_audit_verify_and_export_find_the_chain_s_anchor_in_the_store(backend: B
 
 
 def test_two_data_directories_share_one_postgresql_store_and_root_key(postgres_url: str, tmp_path: Path) -> None:
-    backend = Backend("postgresql", as_url(postgres_url))
+    backend = Backend("postgresql", url_of(postgres_url))
     shared_key = tmp_path / "keys" / "root.key"
     a, b = backend.settings(tmp_path / "a", shared_key), backend.settings(tmp_path / "b", shared_key)
     _first_start(a)
@@ -148,7 +148,7 @@ class _Raced:
 
 def test_nodes_started_at_once_with_the_same_given_admin_key_all_start(postgres_url: str, tmp_path: Path) -> None:
     given = {"admin_access_key_id": "AKIAGIVENADMINKEY000", "admin_secret_access_key": "s" * 40}
-    url, shared_key = as_url(postgres_url), tmp_path / "root.key"
+    url, shared_key = url_of(postgres_url), tmp_path / "root.key"
     a = replace(Backend("postgresql", url).settings(tmp_path / "a", shared_key), **given)
     b = replace(a, data_dir=tmp_path / "b")
     _first_start(a)
@@ -210,7 +210,7 @@ def test_a_data_directory_from_before_the_check_value_gets_one_once_its_audit_ke
 def test_the_first_check_value_stored_wins(postgres_url: str, tmp_path: Path) -> None:
     """Two nodes with different root keys start on a new database at once: one stores its check value, and the
     other is then refused, never overwriting it."""
-    url = as_url(postgres_url)
+    url = url_of(postgres_url)
     settings = Settings(data_dir=tmp_path / "a", database=url)
     one, two = SoftwareRoot.open(tmp_path / "one.key"), SoftwareRoot.open(tmp_path / "two.key")
     first, second = PostgresStore(url), PostgresStore(url)

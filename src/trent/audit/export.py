@@ -144,7 +144,7 @@ def export(
     """Export the records after the export's end up to `until` (or all), then write and sign their digest."""
     public = signer.public_key()
     previous_digest = continuation(root, public, chain_id)
-    with archive.snapshot() as view:  # records committed meanwhile wait for the next run
+    with archive.snapshot(chain_id) as view:  # records committed meanwhile wait for the next run
         base = _base(view, key, chain_id)
         _check_continues(view, previous_digest.last, base, root)
         files, at = _Files(root, account), previous_digest.last
@@ -244,4 +244,4 @@ def prune(archive: Archive, through: Position, key: bytes, chain_id: bytes) -> i
             raise ExportError(f"the export's record {through.seq} is not this log's: nothing was pruned")
         return True
 
-    return archive.prune(through.seq, seal(BASE, key, chain_id, through), allowed)
+    return archive.prune(through.seq, seal(BASE, key, chain_id, through), allowed, chain_id)

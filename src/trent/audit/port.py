@@ -8,8 +8,9 @@ Three roles, each a Protocol:
   a consistent View for export, and pruning (audit/export.py drives the last two).
 And KeyUses: where the writers hand each key's latest successful use (kept by the store, for GetKeyLastUsage).
 
-Adapters: audit/sqlite.py (the chain in audit.db), audit/local.py (an AuditLog writing in this process),
-audit/remote.py (an AuditLog of a worker, through the writer process of audit/writer.py).
+Adapters: audit/sqlite.py (the chain in audit.db), audit/postgres.py and postgres_archive.py (a chain per
+writer in the store's PostgreSQL database, anchored; docs/decisions/0011), audit/local.py (an AuditLog
+writing in this process), audit/remote.py (an AuditLog of a worker, through the writer process of audit/writer.py).
 """
 
 from __future__ import annotations
@@ -60,12 +61,14 @@ class AuditLog(Protocol):
 
 
 class Chain(Protocol):
-    """The chain as a writer sees it. Writers of several processes may append to one chain: an adapter
-    serializes them (the head it reads and the head it stores are in one transaction)."""
+    """The chain as a writer sees it. On SQLite writers of several processes append to one chain, serialized
+    (the head read and the head stored are in one transaction); on PostgreSQL each writer has a chain of its own
+    and a second writer on it is fenced out (its append raises, forking nothing)."""
 
     def append(self, rows: Sequence[Row]) -> int:
-        """Chain the rows durably in one transaction, except journaled ones already chained; how many it chained.
-        An empty batch takes the write lock and commits nothing (a readiness probe). Raises on failure."""
+        """Chain the rows durably in one transaction, except journaled ones already chained (by any writer); how
+        many it chained. An empty batch commits nothing: a readiness probe (SQLite takes the write lock;
+        PostgreSQL makes a round trip that checks the head is still this writer's). Raises on failure."""
         ...
 
     def idle(self) -> None:
@@ -143,14 +146,19 @@ class Archive(Protocol):
         """The matching records, oldest first, byte for byte as chained."""
         ...
 
-    def snapshot(self) -> AbstractContextManager[View]:
-        """A view that stays consistent until the block ends (export reads one)."""
+    def chains(self) -> list[bytes]:
+        """The id of every chain, oldest first: one on SQLite (once named), one per writer on PostgreSQL."""
         ...
 
-    def prune(self, through: int, base: bytes, allowed: Callable[[View], bool]) -> int:
-        """In one write transaction: if `allowed(view)`, delete the records up to `through` and store `base`
-        (sealed by the caller) as the new base; how many records were deleted. `allowed` may raise: nothing
-        is changed then."""
+    def snapshot(self, chain_id: bytes | None = None) -> AbstractContextManager[View]:
+        """A view of one chain that stays consistent until the block ends (export reads one). `chain_id`: which
+        chain of several (None: the only one; SQLite has one and ignores it)."""
+        ...
+
+    def prune(self, through: int, base: bytes, allowed: Callable[[View], bool], chain_id: bytes | None = None) -> int:
+        """In one write transaction: if `allowed(view)`, delete the records up to `through` of the chain (as in
+        snapshot()) and store `base` (sealed by the caller) as its new base; how many records were deleted.
+        `allowed` may raise: nothing is changed then."""
         ...
 
 

@@ -336,8 +336,13 @@ class SqliteArchive:
         finally:
             conn.close()
 
+    def chains(self) -> list[bytes]:
+        chain_id = self.facts().chain_id
+        return [] if chain_id is None else [chain_id]
+
     @contextlib.contextmanager
-    def snapshot(self) -> Iterator[View]:
+    def snapshot(self, chain_id: bytes | None = None) -> Iterator[View]:
+        """The only chain (`chain_id` is for backends with several)."""
         conn = connect_reader(self._path)  # not open_readonly's immutable mode: a server may be writing
         try:
             conn.execute("BEGIN")  # deferred: one read snapshot from the first read to the end of the block
@@ -348,7 +353,7 @@ class SqliteArchive:
         finally:
             conn.close()
 
-    def prune(self, through: int, base: bytes, allowed: Callable[[View], bool]) -> int:
+    def prune(self, through: int, base: bytes, allowed: Callable[[View], bool], chain_id: bytes | None = None) -> int:
         conn = connect_reader(self._path)
         try:
             conn.execute("BEGIN IMMEDIATE")

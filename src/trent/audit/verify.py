@@ -34,10 +34,12 @@ class Problem:
     seq: int | None  # None: the problem is the database's, not one record's
     kind: str  # modified, missing, reordered, truncated, head, damaged, base, checkpoint, replaced, database
     detail: str
+    chain: str | None = None  # the chain's id (hex) when the log has several (PostgreSQL: one per writer)
 
     def __str__(self) -> str:
         where = "" if self.seq is None else f"record {self.seq}: "
-        return f"{where}{self.kind}: {self.detail}"
+        of = "" if self.chain is None else f"chain {self.chain}: "
+        return f"{of}{where}{self.kind}: {self.detail}"
 
 
 @dataclass(slots=True)

@@ -25,7 +25,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-from trent import logs
+from trent import logs, metrics
 from trent.server.http import serve
 from trent.server.tls import server_context
 from trent.server.types import Site
@@ -132,6 +132,7 @@ def _worker(factory: Callable[[Any], Site], factory_arg: Any, plan: Plan, port: 
         ready.put(True)
         await serve(sock, site, plan.max_body_bytes, stop, tls)
         watcher.cancel()
+        metrics.flush()  # the counts of its last second, before the worker goes
 
     profile_to = os.environ.get("TRENT_PROFILE")  # for performance work: cProfile each worker (CPU time)
     if profile_to:

@@ -35,9 +35,12 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from datetime import datetime
 
+from trent.kms.ids import AccountId, AliasName, KeyId, Region
+from trent.kms.keys import AccessKey, Alias, Key, User
 from trent.store.base import KeyUse, Transaction, Unit
 from trent.store.postgres_ops import PostgresOps
 from trent.store.postgres_schema import BLOB_LOCK_CLASS, migrate
+from trent.store.prefetch import ReadNeeds, Snapshot, absent
 
 
 class _PostgresUnit:
@@ -70,14 +73,73 @@ class PostgresStore(PostgresOps):
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self._unit: _PostgresUnit | None = None
+        self._snapshot: Snapshot | None = None  # a batch's reads (store/prefetch.py), until its end
         try:
             migrate(self._c)
         except BaseException:
             self._c.close()
             raise
 
+    # -- a batch's reads (store/prefetch.py) ----------------------------------------------------------------
+    def prefetch(self, needs: ReadNeeds) -> None:
+        """At most four statements for the whole batch: access keys, their users, aliases, keys."""
+        snap = Snapshot()
+        if needs.access_key_ids:
+            snap.access_keys.update(self.get_access_keys(sorted(needs.access_key_ids)))
+            absent(snap.access_keys, needs.access_key_ids)
+            arns = {r.principal_arn for r in snap.access_keys.values() if r is not None and ":user/" in r.principal_arn}
+            if arns:
+                snap.users.update(self.get_users(sorted(arns)))
+                absent(snap.users, arns)
+        refs = set(needs.alias_refs)
+        for access_key_id, region, name in needs.aliases:
+            record = snap.access_keys.get(access_key_id)
+            if record is not None:
+                refs.add((record.account, Region(region), name))
+        key_ids = set(needs.key_ids)
+        if refs:
+            snap.aliases.update(self.get_aliases(sorted(refs)))
+            absent(snap.aliases, refs)
+            key_ids.update(alias.target_key_id for alias in snap.aliases.values() if alias is not None)
+        if key_ids:
+            snap.keys.update(self.get_keys(sorted(key_ids)))
+            absent(snap.keys, key_ids)
+        self._snapshot = snap
+
+    def end_batch(self) -> None:
+        self._snapshot = None
+
+    def _batch(self) -> Snapshot | None:
+        return None if self._in_transaction else self._snapshot
+
+    def get_key(self, key_id: KeyId) -> Key | None:
+        snap = self._batch()
+        if snap is not None and key_id in snap.keys:
+            return snap.keys[key_id]
+        return super().get_key(key_id)
+
+    def get_alias(self, account: AccountId, region: Region, name: AliasName) -> Alias | None:
+        snap = self._batch()
+        if snap is not None and (account, region, name) in snap.aliases:
+            return snap.aliases[(account, region, name)]
+        return super().get_alias(account, region, name)
+
+    def get_access_key(self, access_key_id: str) -> AccessKey | None:
+        snap = self._batch()
+        if snap is not None and access_key_id in snap.access_keys:
+            return snap.access_keys[access_key_id]
+        return super().get_access_key(access_key_id)
+
+    def get_user(self, arn: str) -> User | None:
+        snap = self._batch()
+        if snap is not None and arn in snap.users:
+            return snap.users[arn]
+        return super().get_user(arn)
+
     # -- transactions --------------------------------------------------------------------------------------
     def transaction(self) -> AbstractContextManager[Transaction]:
+        # A write ends the batch's snapshot: the requests after it in the batch read what it wrote.
+        self._snapshot = None
         return self._alone() if self._unit is None else self._step(self._unit)
 
     @contextmanager

@@ -69,6 +69,7 @@ class PostgresOps:
         self._c = connect(url)
         self._in_transaction = False
         self._changes = 0  # rows written by this store's statements; a unit compares it to know it wrote
+        self.statements = 0  # statements sent (round trips, less transaction control): for metrics and tests
 
     # -- statements ----------------------------------------------------------------------------------------
     def _conn(self) -> psycopg.Connection[Any]:
@@ -91,12 +92,15 @@ class PostgresOps:
             return self._conn().execute(sql, args)
 
     def _one(self, sql: str, args: Sequence[Any] = ()) -> Any:
+        self.statements += 1
         return self._read(sql, args).fetchone()
 
     def _all(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        self.statements += 1
         return self._read(sql, args).fetchall()
 
     def _write(self, sql: str, args: Sequence[Any]) -> int:
+        self.statements += 1
         count = self._c.execute(sql, args).rowcount
         self._changes += max(count, 0)
         return count
@@ -195,6 +199,10 @@ class PostgresOps:
         row = self._one(_ACCESS_KEYS + " WHERE access_key_id = %s", (access_key_id,))
         return None if row is None else rows.access_key(row)
 
+    def get_access_keys(self, access_key_ids: Sequence[str]) -> dict[str, AccessKey]:
+        found = self._all(_ACCESS_KEYS + " WHERE access_key_id = ANY(%s)", (list(access_key_ids),))
+        return {record.access_key_id: record for record in map(rows.access_key, found)}
+
     def list_access_keys(self, account: AccountId | None) -> tuple[AccessKey, ...]:
         if account is None:
             found = self._all(_ACCESS_KEYS + " ORDER BY access_key_id")
@@ -212,6 +220,9 @@ class PostgresOps:
     def get_user(self, arn: str) -> User | None:
         row = self._one(_USERS + " WHERE arn = %s", (arn,))
         return None if row is None else rows.user(row)
+
+    def get_users(self, arns: Sequence[str]) -> dict[str, User]:
+        return {user.arn: user for user in map(rows.user, self._all(_USERS + " WHERE arn = ANY(%s)", (list(arns),)))}
 
     def list_users(self, account: AccountId | None) -> tuple[User, ...]:
         if account is None:

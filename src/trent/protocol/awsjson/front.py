@@ -29,6 +29,7 @@ from trent.kms.ids import Region, unique_id
 from trent.ops import dispatch
 from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
+from trent.protocol.awsjson.batch import Batcher, Queued
 from trent.protocol.awsjson.binding import bind, operation_for
 from trent.protocol.awsjson.codec import encode_response
 from trent.protocol.awsjson.errors import (
@@ -38,6 +39,7 @@ from trent.protocol.awsjson.errors import (
     status_of,
 )
 from trent.protocol.awsjson.validate import decode_request
+from trent.store.prefetch import Prefetching
 
 log = logging.getLogger("trent.request")
 new_request_id = unique_id
@@ -125,6 +127,10 @@ class AwsJsonFront:
         self._deps = deps
         self._authenticator = authenticator
         self._clock = clock
+        # A store whose reads are round trips (PostgreSQL) gets the requests of each loop iteration together,
+        # with what they read prefetched (batch.py); the embedded store's reads are cheaper than a batch.
+        store = deps.store
+        self._batcher = Batcher(store, self._prepare, _credential_parts) if isinstance(store, Prefetching) else None
 
     def __repr__(self) -> str:
         return "AwsJsonFront()"
@@ -133,9 +139,14 @@ class AwsJsonFront:
         """Run once in the event loop that will serve: connects the audit log."""
         await self._deps.audit.start()
 
-    def prepare(self, request: Incoming) -> Pending:
+    def prepare(self, request: Incoming) -> Pending | Queued:
         """Everything but waiting: the response, and the audit event it must wait for. Never raises."""
         request_id = new_request_id()
+        if self._batcher is not None:
+            return self._batcher.submit(request, request_id)
+        return self._prepare(request, request_id)
+
+    def _prepare(self, request: Incoming, request_id: str) -> Pending:
         try:
             return self._serve(request, request_id)
         except Exception:
