@@ -1,6 +1,6 @@
 """Composition root: Settings → store, root of trust, deps, the fronts and their routes, the server.
 
-The only module that names concrete adapters (SQLite, the software root of trust).
+The only module that names concrete adapters (SQLite or PostgreSQL, the software root of trust).
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import psycopg
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -34,7 +36,7 @@ from trent.audit.sqlite import ChainWriter, SqliteArchive, SqliteAuditLog
 from trent.audit.uses import LastUses
 from trent.audit.verify import Problem, Tally
 from trent.auth.principals import Authenticator
-from trent.config import DEFAULT_ACCOUNT, Settings
+from trent.config import DEFAULT_ACCOUNT, Settings, redact_database
 from trent.kms.ids import AccountId
 from trent.kms.principals import root_arn
 from trent.kms.sensitive import Sensitive
@@ -46,11 +48,17 @@ from trent.ops.keyring import Keyring
 from trent.protocol import probes
 from trent.protocol.awsjson.front import AwsJsonFront
 from trent.rootoftrust.base import RootOfTrust, UnwrapError, WrappedMaterial, audit_key_aad
+from trent.rootoftrust.check import make_check, opens_check
 from trent.rootoftrust.software import RootKeyFileError, SoftwareRoot
 from trent.server import supervisor
 from trent.server.types import Answer, Request, Site, plain
 from trent.store.base import KeyUse, SchemaTooNewError, Store
+from trent.store.postgres import PostgresStore
+from trent.store.postgres_ops import connect as postgres_connect
+from trent.store.postgres_schema import migrate as postgres_migrate
+from trent.store.postgres_schema import schema_version as postgres_schema_version
 from trent.store.sqlite import SqliteStore, read_blobs
+from trent.store.sqlite import schema_version as sqlite_schema_version
 
 log = logging.getLogger("trent")
 
@@ -67,6 +75,7 @@ OPERATOR_ERRORS: tuple[type[Exception], ...] = (
     AuditWriteError,
     SchemaTooNewError,  # a newer Trent migrated the store: run that one
     sqlite3.Error,
+    psycopg.OperationalError,  # the PostgreSQL server went away while a command ran: its text names no secret
     OSError,
     ValueError,
 )
@@ -80,17 +89,21 @@ def open_deps(settings: Settings, *, create: bool = True, remote_audit: bool = F
         if not create:
             raise SetupError(f"data directory {data_dir} does not exist; start `trent serve` with it once first")
         data_dir.mkdir(parents=True, mode=0o700)
-    if create and not settings.root_key_path.exists():
-        _refuse_a_new_root_for_old_data(settings)
-    root = SoftwareRoot.open(settings.root_key_path, create=create)
-    store = _open_store(settings.database_path)
+    store = open_store(settings)
     audit: AuditLog
     try:
+        if create and not settings.root_key_path.exists():
+            _refuse_a_new_root_for_old_data(settings, store)
+        root = SoftwareRoot.open(settings.root_key_path, create=create)
+        # PostgreSQL: before the chain is made, so a node with another root key leaves nothing behind.
+        check_root(settings, root, store, write=settings.database_kind == "postgresql")
         if remote_audit:
             assert settings.audit_socket is not None
             audit = RemoteAuditLog(settings.audit_socket)
         else:
             chain = open_chain(settings, root, store)
+            # Only now, for a data directory of a version before the check value: the audit log's key opened.
+            check_root(settings, root, store, write=True)
             uses = LastUses(StoreKeyUses(store))
             audit = SqliteAuditLog(settings.audit_database_path, chain.key, checkpointer(chain, store), uses)
     except (sqlite3.DatabaseError, AuditFormatError) as exc:
@@ -99,36 +112,105 @@ def open_deps(settings: Settings, *, create: bool = True, remote_audit: bool = F
     except BaseException:
         store.close()
         raise
-    for path in (settings.database_path, settings.audit_database_path):
+    for path in (settings.audit_database_path, *([settings.database_path] if settings.postgres_url is None else [])):
         _restrict(path)
     return Deps(store=store, root_of_trust=root, keyring=Keyring(root), audit=audit)
 
 
-def _open_store(path: Path) -> SqliteStore:
-    try:
-        return SqliteStore(path)
-    except sqlite3.DatabaseError as exc:
-        raise SetupError(f"database {path} cannot be opened: {exc}") from None
+def database_name(settings: Settings) -> str:
+    """The store as messages name it: the SQLite file, or the PostgreSQL URL without its password."""
+    url = settings.postgres_url
+    return str(settings.database_path) if url is None else f"PostgreSQL database {redact_database(url)}"
 
 
-def _refuse_a_new_root_for_old_data(settings: Settings) -> None:
-    """A root key is made only for a data directory that holds nothing: a new one could unwrap none of the
-    stored key material, secrets or the audit log's key, so replacing a lost one would only hide the loss."""
-    held: list[str] = []
-    if settings.database_path.exists():
-        store = _open_store(settings.database_path)
+def open_store(settings: Settings) -> Store:
+    """The store the settings name: the SQLite file (trent.db in the data directory unless told otherwise), or
+    the PostgreSQL database of the URL, shared by every node given it. Either is migrated to this version."""
+    url = settings.postgres_url
+    if url is None:
         try:
-            if not store.is_empty():
-                held.append(str(settings.database_path))
+            return SqliteStore(settings.database_path)
+        except sqlite3.DatabaseError as exc:
+            raise SetupError(f"database {settings.database_path} cannot be opened: {exc}") from None
+    with _reaching(settings):
+        return PostgresStore(url)
+
+
+@contextlib.contextmanager
+def _reaching(settings: Settings) -> Iterator[None]:
+    """A PostgreSQL server that cannot be reached, or a URL libpq cannot use, is one line without the password."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise SetupError(f"{database_name(settings)} cannot be opened: {_without_secrets(settings, exc)}") from None
+
+
+def _without_secrets(settings: Settings, exc: Exception) -> str:
+    text = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
+    url = settings.postgres_url or ""
+    for secret in (url, urlsplit(url).password if "://" in url else None):
+        if secret:
+            text = text.replace(secret, "***")
+    return redact_database(text)
+
+
+def migrate_store(settings: Settings) -> tuple[int, int]:
+    """`trent admin migrate`: bring the store's schema to this version without serving; (before, after)."""
+    url = settings.postgres_url
+    if url is None:
+        path = settings.database_path
+        if not path.exists():
+            raise SetupError(f"database {path} does not exist: nothing to migrate (`trent serve` creates it)")
+        try:
+            before = sqlite_schema_version(path)
+        except sqlite3.DatabaseError as exc:
+            raise SetupError(f"database {path} cannot be opened: {exc}") from None
+        open_store(settings).close()
+        return before, sqlite_schema_version(path)
+    with _reaching(settings):
+        conn = postgres_connect(url)
+        try:
+            return postgres_migrate(conn), postgres_schema_version(conn)
         finally:
-            store.close()
+            conn.close()
+
+
+def _refuse_a_new_root_for_old_data(settings: Settings, store: Store) -> None:
+    """A root key is made only for a store (and data directory) that holds nothing: a new one could unwrap none
+    of the stored key material, secrets or the audit log's key, so replacing a lost one would only hide the
+    loss. The check value counts as data: some node made the store with a root key already."""
+    held: list[str] = []
+    if not store.is_empty() or store.get_blob(ROOT_CHECK_BLOB) is not None:
+        held.append(database_name(settings))
     if settings.audit_database_path.exists():
         held.append(str(settings.audit_database_path))
     if held:
         raise SetupError(
             f"root key file {settings.root_key_path} is missing, but {' and '.join(held)} hold data wrapped by it; "
             f"restore it from your backup to {settings.root_key_path} (chmod 600), or start with an empty "
-            "data directory (Trent never makes a new root key for existing data)"
+            "store and data directory (Trent never makes a new root key for existing data)"
+        )
+
+
+# The key check value (trent/rootoftrust/check.py): the root of trust's wrap of a fixed probe.
+ROOT_CHECK_BLOB = "root-check"
+
+
+def check_root(settings: Settings, root: RootOfTrust, store: Store, *, write: bool = False) -> None:
+    """Refuse a root key file other than the one the store was made with. `write`: store the check value if
+    there is none yet (the first writer wins when nodes race; the others are then checked against it)."""
+    stored = store.get_blob(ROOT_CHECK_BLOB)
+    if stored is None and write:
+        mine = make_check(root)
+        stored = store.update_blob(ROOT_CHECK_BLOB, lambda old: mine if old is None else None)
+    _refuse_another_root(settings, root, stored)
+
+
+def _refuse_another_root(settings: Settings, root: RootOfTrust, check: bytes | None) -> None:
+    if check is not None and not opens_check(root, check):
+        raise SetupError(
+            f"root key file {settings.root_key_path} does not match the root key {database_name(settings)} was "
+            "created with: give every node the root key file the store was made with"
         )
 
 
@@ -168,29 +250,47 @@ class AuditChainError(ValueError):
 class Chain:
     key: bytes = field(repr=False)
     chain_id: bytes
+    checkpoint_blob: str = CHECKPOINT_BLOB
 
 
-def open_chain(settings: Settings, root: RootOfTrust, store: SqliteStore) -> Chain:
+def open_archive(settings: Settings) -> Archive:
+    """The audit chain at rest, for the settings: today audit.db in the node's data directory, whatever the
+    store. The one place to choose another (the chain in the PostgreSQL store, issue 12)."""
+    return SqliteArchive(settings.audit_database_path)
+
+
+def anchor_blobs(settings: Settings, chain_id: bytes) -> tuple[str, str]:
+    """Where the store keeps a chain's identity and checkpoint. A SQLite store belongs to one data directory,
+    so to one chain. A PostgreSQL store is shared by nodes that each keep their own audit.db (until the chain
+    moves into PostgreSQL too), so each chain is anchored under its own id."""
+    if settings.postgres_url is None:
+        return CHAIN_BLOB, CHECKPOINT_BLOB
+    return f"{CHAIN_BLOB}.{chain_id.hex()}", f"{CHECKPOINT_BLOB}.{chain_id.hex()}"
+
+
+def open_chain(settings: Settings, root: RootOfTrust, store: Store) -> Chain:
     """The audit chain of this data directory, made on first start; refuse an audit database that is missing,
     replaced or older than the checkpoint (fail closed: no request is served without its trail)."""
     path = settings.audit_database_path
-    archive: Archive = SqliteArchive(path)
+    archive = open_archive(settings)
     facts = archive.facts()
-    stored = store.get_blob(CHAIN_BLOB)
+    new_id = os.urandom(CHAIN_ID_BYTES)
+    chain_blob, checkpoint_blob = anchor_blobs(settings, facts.chain_id or new_id)
+    stored = store.get_blob(chain_blob)
     if stored is None:
         if facts.chain_id is not None:
             raise AuditChainError(
-                f"{path} holds audit chain {facts.chain_id.hex()}, which {settings.database_path} does not anchor: "
-                "the store database was replaced"
+                f"{path} holds audit chain {facts.chain_id.hex()}, which {database_name(settings)} does not "
+                "anchor: the store database was replaced"
             )
         # First start, or a data directory of a version before 0008, whose key the chain keeps.
         wrapped = facts.legacy_key or root.wrap(Sensitive(os.urandom(32)), audit_key_aad()).to_bytes()
-        mine = Identity(os.urandom(CHAIN_ID_BYTES), wrapped).to_bytes()
-        stored = store.update_blob(CHAIN_BLOB, lambda old: mine if old is None else None)
+        mine = Identity(new_id, wrapped).to_bytes()
+        stored = store.update_blob(chain_blob, lambda old: mine if old is None else None)
         assert stored is not None
     identity = Identity.from_bytes(stored)
     key = _audit_key(settings, root, identity.wrapped_key)
-    checkpoint = store.get_blob(CHECKPOINT_BLOB)
+    checkpoint = store.get_blob(checkpoint_blob)
     point = Position(0, b"") if checkpoint is None else unseal(CHECKPOINT, key, identity.chain_id, checkpoint)
     where = f"audit chain {identity.chain_id.hex()}, checkpointed at record {point.seq}"
     if facts.chain_id is None:
@@ -210,7 +310,7 @@ def open_chain(settings: Settings, root: RootOfTrust, store: SqliteStore) -> Cha
             f"{path} ends at record {facts.head_seq or 0}, below the checkpoint ({where}): it was truncated or "
             "rolled back to an older copy; restore the latest copy (docs/audit.md)"
         )
-    return Chain(key, identity.chain_id)
+    return Chain(key, identity.chain_id, checkpoint_blob)
 
 
 def _audit_key(settings: Settings, root: RootOfTrust, wrapped: bytes) -> bytes:
@@ -223,9 +323,9 @@ def _audit_key(settings: Settings, root: RootOfTrust, wrapped: bytes) -> bytes:
         ) from None
 
 
-def checkpointer(chain: Chain, store: SqliteStore) -> Checkpointer:
+def checkpointer(chain: Chain, store: Store) -> Checkpointer:
     def save(blob: bytes) -> None:
-        store.update_blob(CHECKPOINT_BLOB, lambda old: later(old, blob))
+        store.update_blob(chain.checkpoint_blob, lambda old: later(old, blob))
 
     return Checkpointer(chain.key, chain.chain_id, save)
 
@@ -256,9 +356,14 @@ def ensure_admin_key(settings: Settings, deps: Deps) -> AdminKey | None:
         if deps.store.get_access_key(given_id) is None:
             if not given_secret:
                 raise principal_ops.AccessKeyError("TRENT_ADMIN_ACCESS_KEY_ID needs TRENT_ADMIN_SECRET_ACCESS_KEY")
-            principal_ops.create_access_key(
-                deps, account, root_arn(account), given_id, Sensitive(given_secret.encode())
-            )
+            try:
+                principal_ops.create_access_key(
+                    deps, account, root_arn(account), given_id, Sensitive(given_secret.encode())
+                )
+            except principal_ops.PrincipalError:
+                if deps.store.get_access_key(given_id) is None:
+                    raise
+                # Another node sharing the store, started at the same moment, made it first.
         return AdminKey(given_id, None, account)
     if deps.store.list_access_keys(account):
         return None
@@ -329,8 +434,13 @@ def run_audit_writer(settings: Settings, ready: Callable[[], None]) -> None:
     assert settings.audit_socket is not None
     logs.configure(settings.log_level, settings.log_format)
     root = SoftwareRoot.open(settings.root_key_path, create=False)
-    store = SqliteStore(settings.database_path)
-    chain = open_chain(settings, root, store)
+    store = open_store(settings)
+    try:
+        check_root(settings, root, store)
+        chain = open_chain(settings, root, store)
+    except BaseException:
+        store.close()
+        raise
     writer_ = ChainWriter(settings.audit_database_path, chain.key, checkpointer(chain, store))
     try:
         writer.serve(
@@ -399,10 +509,27 @@ def administration(settings: Settings) -> Iterator[Deps]:
 
 
 def _anchor(settings: Settings) -> tuple[bytes | None, bytes | None, RootOfTrust]:
-    """The chain identity and checkpoint in the store database, read without writing anything."""
+    """The chain identity and checkpoint in the store, read without writing anything (a SQLite store may be a
+    read-only copy), once the root key is known to be the store's."""
     root = SoftwareRoot.open(settings.root_key_path, create=False)
-    blobs = read_blobs(settings.database_path) if settings.database_path.exists() else {}
-    return blobs.get(CHAIN_BLOB), blobs.get(CHECKPOINT_BLOB), root
+    chain_id = b""
+    if settings.postgres_url is not None and settings.audit_database_path.exists():
+        chain_id = open_archive(settings).facts().chain_id or b""
+    chain_blob, checkpoint_blob = anchor_blobs(settings, chain_id)
+    blobs = _read_blobs(settings, (ROOT_CHECK_BLOB, chain_blob, checkpoint_blob))
+    _refuse_another_root(settings, root, blobs.get(ROOT_CHECK_BLOB))
+    return blobs.get(chain_blob), blobs.get(checkpoint_blob), root
+
+
+def _read_blobs(settings: Settings, names: Sequence[str]) -> dict[str, bytes]:
+    if settings.postgres_url is None:
+        found = read_blobs(settings.database_path) if settings.database_path.exists() else {}
+        return {name: found[name] for name in names if name in found}
+    store = open_store(settings)
+    try:
+        return {name: value for name in names if (value := store.get_blob(name)) is not None}
+    finally:
+        store.close()
 
 
 def verify_audit(settings: Settings, tally: Tally) -> Iterator[Problem]:
@@ -416,7 +543,7 @@ def verify_audit(settings: Settings, tally: Tally) -> Iterator[Problem]:
             raise FileNotFoundError(f"no audit log at {path}")
         yield Problem(None, "database", f"the audit database {path} is missing (chain {identity.chain_id.hex()})")
         return
-    archive = SqliteArchive(path)
+    archive = open_archive(settings)
     wrapped = identity.wrapped_key if identity is not None else _legacy_key(archive, path)
     key = _audit_key(settings, root, wrapped)
     tally.anchored = identity is not None
@@ -437,13 +564,13 @@ def query_audit(settings: Settings, filters: AuditQuery) -> Iterator[bytes]:
     path = settings.audit_database_path
     if not path.exists():
         raise FileNotFoundError(f"no audit log at {path}")
-    yield from SqliteArchive(path).query(filters)
+    yield from open_archive(settings).query(filters)
 
 
 EXPORT_KEY_BLOB = "audit.export-key"
 
 
-def _export_key(store: SqliteStore, root: RootOfTrust) -> rsa.RSAPrivateKey:
+def _export_key(store: Store, root: RootOfTrust) -> rsa.RSAPrivateKey:
     """The RSA key that signs export digests, made on first export; its private part wrapped by the root."""
 
     def make(old: bytes | None) -> bytes | None:
@@ -471,11 +598,12 @@ def export_audit(settings: Settings, directory: Path, until: datetime | None, pr
     if not settings.data_dir.exists():
         raise FileNotFoundError(f"data directory {settings.data_dir} does not exist")
     root = SoftwareRoot.open(settings.root_key_path, create=False)
-    store = SqliteStore(settings.database_path)
+    store = open_store(settings)
     try:
+        check_root(settings, root, store)
         chain = open_chain(settings, root, store)
         signer = _export_key(store, root)
-        archive = SqliteArchive(settings.audit_database_path)
+        archive = open_archive(settings)
         result, end = export_records(
             archive,
             directory,
@@ -503,7 +631,7 @@ def verify_exported(
     if tally.digests == 0:
         yield Problem(None, "export", f"{directory} holds no digest: nothing was exported there")
         return
-    if not path.exists() or not settings.database_path.exists():
+    if not path.exists() or (settings.postgres_url is None and not settings.database_path.exists()):
         return
     stored, _, root = _anchor(settings)
     if stored is None:
@@ -513,7 +641,7 @@ def verify_exported(
         return  # an export of another server: nothing to compare it with
     key = root.unwrap(WrappedMaterial.from_bytes(identity.wrapped_key), audit_key_aad()).reveal()
     try:
-        base = SqliteArchive(path).facts().base
+        base = open_archive(settings).facts().base
         start = Position(0, b"") if base is None else unseal(BASE, key, identity.chain_id, base)
         if start.seq > tally.last.seq:
             yield Problem(

@@ -32,9 +32,6 @@ def _settings(config: Path | None, **flags: object) -> Settings:
         settings = load_settings(flags, toml_path=config)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
-    if settings.database_kind == "postgresql":
-        # Until app opens the PostgreSQL store: refuse, rather than quietly serve the SQLite one.
-        raise click.UsageError("setting 'database': PostgreSQL is not yet served by this command; use sqlite:///")
     return settings
 
 
@@ -114,7 +111,8 @@ def serve(config: Path | None, **flags: object) -> None:
     logs.configure(settings.log_level, settings.log_format, process="supervisor")
 
     def announce(endpoint: str, admin: app.AdminKey | None) -> None:
-        lines = [f"Trent is listening on {endpoint}  (data directory: {settings.data_dir})"]
+        store = "" if settings.postgres_url is None else f", store: {app.database_name(settings)}"
+        lines = [f"Trent is listening on {endpoint}  (data directory: {settings.data_dir}{store})"]
         if admin is not None and admin.secret is not None:
             lines += [
                 "Created the admin access key of account " + admin.account + " (shown only this once):",
@@ -378,6 +376,21 @@ def delete_account(config: Path | None, data_dir: Path | None, account_id: str) 
     with _admin(config, data_dir) as deps:
         account = principals.delete_account(deps, account_id)
     click.echo(f"deleted account {account.account}")
+
+
+@admin.command("migrate")
+@_config_option
+@_data_dir_option
+def migrate(config: Path | None, data_dir: Path | None) -> None:
+    """Apply the store's schema migrations without serving (every node also does at start); print the versions.
+    The store: --database, else trent.db in the data directory."""
+    settings = _settings(config, data_dir=data_dir)
+    before, after = app.migrate_store(settings)
+    where = app.database_name(settings)
+    if before == after:
+        click.echo(f"{where}: schema version {after}, already current")
+    else:
+        click.echo(f"{where}: schema version {before} -> {after}")
 
 
 @main.group()

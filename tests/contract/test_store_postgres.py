@@ -201,14 +201,24 @@ def test_every_session_bounds_idling_in_a_transaction(store: PostgresStore) -> N
     assert store._c.autocommit and store._c.prepare_threshold == 0
 
 
+def _cut(store: PostgresStore, postgres_url: str) -> None:
+    """What a server restart or failover does to the store's connection; the store learns of it at its next use."""
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (store._c.info.backend_pid,))
+
+
 def test_a_broken_connection_is_replaced_between_transactions(store: PostgresStore, postgres_url: str) -> None:
     with store.transaction() as tx:
         tx.insert_key(_key(9), b"w", "{}", [])
-    with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", (store._c.info.backend_pid,))
-    with pytest.raises(psycopg.OperationalError):
-        store.get_key(_key(9).key_id)
-    assert store.get_key(_key(9).key_id) == _key(9)
+    _cut(store, postgres_url)
+    assert store.get_key(_key(9).key_id) == _key(9)  # a read outside a transaction: sent again, on a new one
+    _cut(store, postgres_url)
+    with pytest.raises(psycopg.OperationalError), store.transaction() as tx:  # a transaction is never resent
+        tx.put_policy(_key(9).key_id, '{"v": 2}')
+    assert store.get_policy(_key(9).key_id) == "{}"
+    with store.transaction() as tx:
+        tx.put_policy(_key(9).key_id, '{"v": 2}')
+    assert store.get_policy(_key(9).key_id) == '{"v": 2}'
 
 
 _WRITER = """

@@ -254,9 +254,10 @@ def test_a_root_key_of_another_data_directory_is_one_line(used_data_dir: Path, t
     stranger = SoftwareRoot.open(tmp_path / "stranger.key")  # a valid root key file, of no data directory
     assert stranger.active_key_id
     shutil.copy(tmp_path / "stranger.key", data_dir / "root.key")
-    for command in (("serve", "--port", "0", "--workers", "1"), ("audit", "verify")):
+    for command in (("serve", "--port", "0", "--workers", "1"), ("audit", "verify"), ("admin", "list-accounts")):
         done = _fails(data_dir, *command)
-        assert f"does not open the audit log {data_dir / 'audit.db'} (it was made with another root key)" in done.stderr
+        expected = f"root key file {data_dir / 'root.key'} does not match the root key {data_dir / 'trent.db'} was"
+        assert expected in done.stderr
 
 
 @pytest.mark.parametrize(
@@ -306,4 +307,4 @@ def test_a_root_key_file_outside_the_data_directory(tmp_path: Path) -> None:
     other = tmp_path / "other.key"
     SoftwareRoot.open(other, create=True)  # a root key file of some other installation
     done = _fails(data_dir, "serve", "--port", "0", "--workers", "1", "--root-key-file", str(other))
-    assert f"root key file {other} does not open the audit log" in done.stderr
+    assert f"root key file {other} does not match the root key {data_dir / 'trent.db'} was created" in done.stderr

@@ -1,8 +1,9 @@
 """Authorization in ops: load what authz needs (key policy, the caller's identity policy, grants, request facts),
 let authz decide, and turn a denial into AWS's AccessDeniedException.
 
-Parsed policies are cached by (key, policy revision) and (user, policy revision): revisions change with every
-write, and each request reads them fresh, so a new policy applies from the very next request.
+Parsed policies are cached by (key, policy revision) and (user and its creation time, policy revision):
+revisions change with every write, and each request reads them fresh, so a new policy applies from the very
+next request, on every worker and node.
 """
 
 from __future__ import annotations
@@ -111,7 +112,9 @@ def _identity(cache: PolicyCache, reader: Reader, ctx: RequestContext) -> list[C
     user = reader.get_user(ctx.principal.arn)
     if user is None or user.policy is None:
         return []
-    return [cache.get(user.arn, user.policy_revision, lambda: user.policy, "identity")]
+    # A user deleted and made again starts its revisions from 0 again: its creation time tells the two apart.
+    whose = f"{user.arn}@{user.created.timestamp()!r}"
+    return [cache.get(whose, user.policy_revision, lambda: user.policy, "identity")]
 
 
 def _permission(operation: Operation, action: str | None, grant_operation: str | None) -> tuple[str, str]:

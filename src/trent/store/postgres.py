@@ -15,7 +15,8 @@ only makes a savepoint and nothing commits. prepare_threshold=0 prepares each st
 the connection (the statements are constant strings: about sixty, within psycopg's cache of 100). The session sets
 idle_in_transaction_session_timeout, so a node frozen inside a transaction (a stalled VM) loses its locks
 after a bound instead of holding every writer up for ever; lock_timeout plays SQLite's busy_timeout. A
-connection found broken is replaced at the next call outside a transaction.
+connection found broken is replaced at the next call outside a transaction; a read outside a transaction
+that finds it dead is sent once more on the new one (nothing is ever resent inside a transaction).
 
 Writers. A transaction first takes one transaction-level advisory lock, the same for every writer, held to
 its commit: writers are serialized as SQLite's BEGIN IMMEDIATE serializes them, so the read-modify-write

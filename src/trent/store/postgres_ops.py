@@ -9,6 +9,7 @@ from typing import Any
 
 import psycopg
 from psycopg import errors
+from psycopg.conninfo import conninfo_to_dict
 
 from trent.kms.ids import AccountId, AliasName, KeyId, Region
 from trent.kms.keys import AccessKey, Account, Alias, Grant, Key, MaterialVersion, Tag, User
@@ -39,9 +40,15 @@ _UPDATE_KEY = (
 )
 
 
+# Seconds to wait for a connection, unless the URL says (connect_timeout): libpq's own default is none, and
+# psycopg's 130 s would hold a reconnecting worker, and its readiness probe, that long.
+CONNECT_TIMEOUT = 5
+
+
 def connect(url: str) -> psycopg.Connection[Any]:
     """A connection as every store connection must be: autocommit, prepared statements, bounded idling."""
-    conn = psycopg.connect(url, autocommit=True, prepare_threshold=0)
+    timeout: dict[str, Any] = {} if "connect_timeout" in conninfo_to_dict(url) else {"connect_timeout": CONNECT_TIMEOUT}
+    conn = psycopg.connect(url, autocommit=True, prepare_threshold=0, **timeout)
     try:
         conn.execute(
             "SELECT " + ", ".join("set_config(%s, %s, false)" for _ in SESSION_SETTINGS),
@@ -72,13 +79,25 @@ class PostgresOps:
             self._c = connect(self._url)
         return self._c
 
+    def _read(self, sql: str, args: Sequence[Any]) -> psycopg.Cursor[Any]:
+        conn = self._conn()
+        try:
+            return conn.execute(sql, args)
+        except psycopg.OperationalError:
+            if self._in_transaction or not conn.broken:
+                raise
+            # The connection had died since its last use (the server restarted, failed over, or cut it): a
+            # connection is only found dead by using it. A read outside a transaction changes nothing, so it
+            # is sent once more on a new connection rather than failing the request for a death long past.
+            return self._conn().execute(sql, args)
+
     def _one(self, sql: str, args: Sequence[Any] = ()) -> Any:
         self.statements += 1
-        return self._conn().execute(sql, args).fetchone()
+        return self._read(sql, args).fetchone()
 
     def _all(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
         self.statements += 1
-        return self._conn().execute(sql, args).fetchall()
+        return self._read(sql, args).fetchall()
 
     def _write(self, sql: str, args: Sequence[Any]) -> int:
         self.statements += 1

@@ -981,13 +981,27 @@ class SqliteStore(_SqliteOps):
 
 def read_blobs(path: Path | str) -> dict[str, bytes]:
     """Every blob of the store database at `path`, read without writing (also a copy in a read-only directory,
-    which SQLite opens only as immutable when it has no -wal file); {} for a database older than version 4."""
+    which SQLite opens only as immutable when it has no -wal file); {} for a database older than version 4.
+    SchemaTooNewError for one a newer Trent migrated: its blobs may mean something else."""
     mode = "ro" if Path(f"{path}-wal").exists() else "ro&immutable=1"
     conn = sqlite3.connect(f"{Path(path).absolute().as_uri()}?mode={mode}", uri=True)
     try:
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        if version > len(_SCHEMA):
+            raise SchemaTooNewError("SQLite store database", version, len(_SCHEMA))
         if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'blobs'").fetchone() is None:
             return {}
         rows = conn.execute("SELECT name, value FROM blobs")
         return {str(name): value if isinstance(value, bytes) else b"" for name, value in rows}
+    finally:
+        conn.close()
+
+
+def schema_version(path: Path | str) -> int:
+    """The version the store database at `path` was migrated to (0: never), read without writing."""
+    conn = sqlite3.connect(f"{Path(path).absolute().as_uri()}?mode=ro", uri=True)
+    try:
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        return int(version)
     finally:
         conn.close()
