@@ -3,7 +3,7 @@
 Starlette's `types.py` is the model: a few neutral names, no behaviour. Fronts (the AWS JSON API, health,
 later readiness and metrics) sit below the server in the layers (pyproject's import-linter contract), so they
 do not import these: their own request and response types satisfy the Protocols here structurally, and mypy
-checks that where app.py puts them in the route table.
+checks that where app/serving.py puts them in the route table.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def plain(status: int, text: str = "") -> Response:
 @dataclass(frozen=True, slots=True)
 class Site:
     """What a worker serves: routes by (method, path), how refusals are rendered, and `start`, run once in
-    the worker's event loop before it accepts connections. Built by app.py; the server knows no front."""
+    the worker's event loop before it accepts connections. Built by app/serving.py; the server knows no front."""
 
     routes: Mapping[tuple[str, str], Handler]
     refuse: Refuse = lambda status, _request: plain(status)

@@ -1,0 +1,71 @@
+"""Composition root: Settings → store, root of trust, deps, the fronts and their routes, the server.
+
+The only package that names concrete adapters (SQLite or PostgreSQL, the software root of trust):
+storage.py (the store and the root of trust it was made with), trail.py (the audit trail's wiring),
+exports.py (audit export), serving.py (`trent serve` and `trent admin`).
+"""
+
+from trent.app.exports import export_audit, verify_exported
+from trent.app.serving import (
+    AdminKey,
+    administration,
+    build_service,
+    ensure_admin_key,
+    open_deps,
+    run_jobs,
+    serve,
+    serving_account,
+    site_for,
+)
+from trent.app.storage import (
+    OPERATOR_ERRORS,
+    ROOT_CHECK_BLOB,
+    SetupError,
+    check_root,
+    database_name,
+    migrate_store,
+    open_store,
+)
+from trent.app.trail import (
+    CHAIN_BLOB,
+    CHECKPOINT_BLOB,
+    AuditChainError,
+    StoreKeyUses,
+    StoreOutbox,
+    open_archive,
+    open_chain,
+    query_audit,
+    run_audit_writer,
+    verify_audit,
+)
+
+__all__ = [
+    "CHAIN_BLOB",
+    "CHECKPOINT_BLOB",
+    "OPERATOR_ERRORS",
+    "ROOT_CHECK_BLOB",
+    "AdminKey",
+    "AuditChainError",
+    "SetupError",
+    "StoreKeyUses",
+    "StoreOutbox",
+    "administration",
+    "build_service",
+    "check_root",
+    "database_name",
+    "ensure_admin_key",
+    "export_audit",
+    "migrate_store",
+    "open_archive",
+    "open_chain",
+    "open_deps",
+    "open_store",
+    "query_audit",
+    "run_audit_writer",
+    "run_jobs",
+    "serve",
+    "serving_account",
+    "site_for",
+    "verify_audit",
+    "verify_exported",
+]

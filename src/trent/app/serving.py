@@ -1,0 +1,218 @@
+"""`trent serve` and `trent admin`: the deps of a process, the route table, the workers, jobs and admin key."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import sqlite3
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from trent import logs, metrics
+from trent.app.storage import SetupError, check_root, open_store, refuse_a_new_root_for_old_data, restrict_files
+from trent.app.trail import StoreKeyUses, checkpointer, open_chain, run_audit_writer
+from trent.audit.port import AuditFormatError, AuditLog
+from trent.audit.remote import RemoteAuditLog
+from trent.audit.sqlite import SqliteAuditLog
+from trent.audit.uses import LastUses
+from trent.auth.principals import Authenticator
+from trent.config import DEFAULT_ACCOUNT, Settings
+from trent.kms.ids import AccountId
+from trent.kms.principals import root_arn
+from trent.kms.sensitive import Sensitive
+from trent.ops import keys as key_ops
+from trent.ops import principals as principal_ops
+from trent.ops import rotation as rotation_ops
+from trent.ops.deps import Deps, utc_now
+from trent.ops.keyring import Keyring
+from trent.protocol import probes
+from trent.protocol.awsjson.front import AwsJsonFront
+from trent.rootoftrust.software import SoftwareRoot
+from trent.server import supervisor
+from trent.server.types import Answer, Request, Site, plain
+
+log = logging.getLogger("trent")
+
+
+def open_deps(settings: Settings, *, create: bool = True, remote_audit: bool = False) -> Deps:
+    """Open (on first start: create) the data directory, its root key file and its database. A worker
+    (`remote_audit`) records through the audit writer process; anything else writes the audit log itself."""
+    data_dir = settings.data_dir
+    if not data_dir.exists():
+        if not create:
+            raise SetupError(f"data directory {data_dir} does not exist; start `trent serve` with it once first")
+        data_dir.mkdir(parents=True, mode=0o700)
+    store = open_store(settings)
+    audit: AuditLog
+    try:
+        if create and not settings.root_key_path.exists():
+            refuse_a_new_root_for_old_data(settings, store)
+        root = SoftwareRoot.open(settings.root_key_path, create=create)
+        # PostgreSQL: before the chain is made, so a node with another root key leaves nothing behind.
+        check_root(settings, root, store, write=settings.database_kind == "postgresql")
+        if remote_audit:
+            assert settings.audit_socket is not None
+            audit = RemoteAuditLog(settings.audit_socket)
+        else:
+            chain = open_chain(settings, root, store)
+            # Only now, for a data directory of a version before the check value: the audit log's key opened.
+            check_root(settings, root, store, write=True)
+            uses = LastUses(StoreKeyUses(store))
+            audit = SqliteAuditLog(settings.audit_database_path, chain.key, checkpointer(chain, store), uses)
+    except (sqlite3.DatabaseError, AuditFormatError) as exc:
+        store.close()
+        raise SetupError(f"audit log {settings.audit_database_path} cannot be opened: {exc}") from None
+    except BaseException:
+        store.close()
+        raise
+    for path in (settings.audit_database_path, *([settings.database_path] if settings.postgres_url is None else [])):
+        restrict_files(path)
+    return Deps(store=store, root_of_trust=root, keyring=Keyring(root), audit=audit)
+
+
+@contextlib.contextmanager
+def _exclusive(data_dir: Path) -> Iterator[None]:
+    """Held by `trent serve` for its lifetime (an flock, released by the kernel however the process ends):
+    a second server on the same data directory would take over the audit socket and run the same jobs.
+    `trent admin` does not take it: it is meant to work while the server runs."""
+    data_dir.mkdir(parents=True, mode=0o700, exist_ok=True)
+    fd = os.open(data_dir / "serve.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            raise SetupError(
+                f"data directory {data_dir} is in use by another trent serve (pid {holder}); "
+                "stop it first, or choose another --data-dir"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True)
+class AdminKey:
+    access_key_id: str
+    secret: Sensitive | None  # set only when generated now, to be shown once
+    account: str = DEFAULT_ACCOUNT
+
+
+def serving_account(settings: Settings, deps: Deps) -> AccountId:
+    """--account-id if given, else the data directory's own account; DEFAULT_ACCOUNT on first start."""
+    return AccountId(settings.account_id or principal_ops.home_account(deps.store) or DEFAULT_ACCOUNT)
+
+
+def ensure_admin_key(settings: Settings, deps: Deps) -> AdminKey | None:
+    """On first start, the account's admin access key: the one given in settings, or a generated one."""
+    account = serving_account(settings, deps)
+    given_id, given_secret = settings.admin_access_key_id, settings.admin_secret_access_key
+    if given_id:
+        if deps.store.get_access_key(given_id) is None:
+            if not given_secret:
+                raise principal_ops.AccessKeyError("TRENT_ADMIN_ACCESS_KEY_ID needs TRENT_ADMIN_SECRET_ACCESS_KEY")
+            try:
+                principal_ops.create_access_key(
+                    deps, account, root_arn(account), given_id, Sensitive(given_secret.encode())
+                )
+            except principal_ops.PrincipalError:
+                if deps.store.get_access_key(given_id) is None:
+                    raise
+                # Another node sharing the store, started at the same moment, made it first.
+        return AdminKey(given_id, None, account)
+    if deps.store.list_access_keys(account):
+        return None
+    record, secret = principal_ops.create_access_key(deps, account, root_arn(account))
+    return AdminKey(record.access_key_id, secret, account)
+
+
+def site_for(front: AwsJsonFront, deps: Deps) -> Site:
+    """The route table. Each front is a sibling entry: the AWS JSON API and the operations endpoints."""
+
+    def refuse(status: int, request: Request) -> Answer:
+        # Aimed at the KMS API: its path, or any path with an operation named. Those get AWS's error shape
+        # and an audit record; anything else a plain answer.
+        if request.path == "/" or "x-amz-target" in request.headers:
+            return front.refuse(status, request)
+        return plain(status)
+
+    return Site(
+        routes={
+            ("POST", "/"): front.prepare,
+            ("GET", "/healthz"): probes.health,
+            ("GET", "/readyz"): probes.Readiness(deps),
+            ("GET", "/metrics"): probes.exposition,
+        },
+        refuse=refuse,
+        start=front.start,
+    )
+
+
+def build_service(settings: Settings) -> Site:
+    """Run in each worker process: its own store connection, root of trust and caches."""
+    logs.configure(settings.log_level, settings.log_format)
+    deps = open_deps(settings, create=False, remote_audit=True)
+    return site_for(AwsJsonFront(deps, Authenticator(deps.store, deps.root_of_trust), utc_now), deps)
+
+
+def _audit_socket(settings: Settings) -> Path:
+    """In the data directory (mode 0700) when the path fits a Unix socket address, else in a private temp dir."""
+    candidate = settings.data_dir / "audit.sock"
+    if len(str(candidate)) < 100:
+        return candidate
+    return Path(tempfile.mkdtemp(prefix="trent-")) / "audit.sock"
+
+
+def run_jobs(deps: Deps) -> None:
+    destroyed = key_ops.delete_due_keys(deps)
+    if destroyed:
+        log.info("destroyed %d key(s) whose deletion window ended", destroyed)
+    rotated = rotation_ops.rotate_due_keys(deps)
+    if rotated:
+        log.info("rotated %d key(s) on their schedule", rotated)
+
+
+def serve(settings: Settings, announce: Callable[[str, AdminKey | None], None]) -> int:
+    supervisor.check_port_free(settings.host, settings.port)  # before a new data directory is made for nothing
+    with _exclusive(settings.data_dir):
+        return _serve_locked(settings, announce)
+
+
+def _serve_locked(settings: Settings, announce: Callable[[str, AdminKey | None], None]) -> int:
+    deps = open_deps(settings)
+    admin = ensure_admin_key(settings, deps)
+    settings = replace(settings, account_id=serving_account(settings, deps), audit_socket=_audit_socket(settings))
+    metrics.prepare(settings.data_dir / "metrics")  # before any worker or the audit writer starts
+    return supervisor.run(
+        supervisor.Plan(
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            max_body_bytes=settings.max_body_bytes,
+            job_interval=settings.job_interval,
+            tls_cert=settings.tls_cert,
+            tls_key=settings.tls_key,
+        ),
+        factory=build_service,
+        factory_arg=settings,
+        sidecar=run_audit_writer,
+        jobs=lambda: run_jobs(deps),
+        announce=lambda endpoint: announce(endpoint, admin),
+    )
+
+
+@contextlib.contextmanager
+def administration(settings: Settings) -> Iterator[Deps]:
+    """The data directory opened for `trent admin` (it must exist): every change is seen by a running server."""
+    deps = open_deps(settings, create=False)
+    try:
+        yield deps
+    finally:
+        deps.audit.close()  # first: it hands the store the key uses it holds
+        deps.store.close()

@@ -1,0 +1,147 @@
+"""The store the settings name, and the root of trust it was made with: opening, migrating, and the operator
+errors both can cause."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psycopg
+
+from trent.audit.port import AuditFormatError, AuditWriteError
+from trent.config import Settings, redact_database
+from trent.rootoftrust.base import RootOfTrust
+from trent.rootoftrust.check import make_check, opens_check
+from trent.rootoftrust.software import RootKeyFileError
+from trent.store.base import SchemaTooNewError, Store
+from trent.store.postgres import PostgresStore
+from trent.store.postgres_ops import connect as postgres_connect
+from trent.store.postgres_schema import migrate as postgres_migrate
+from trent.store.postgres_schema import schema_version as postgres_schema_version
+from trent.store.sqlite import SqliteStore
+from trent.store.sqlite import schema_version as sqlite_schema_version
+
+
+class SetupError(Exception):
+    """The data directory cannot be used as it is; the message says what is wrong and how to put it right."""
+
+
+# What an operator can cause (bad files, modes, settings, a busy port or data directory): one line, exit 1.
+OPERATOR_ERRORS: tuple[type[Exception], ...] = (
+    SetupError,
+    RootKeyFileError,
+    AuditFormatError,
+    AuditWriteError,
+    SchemaTooNewError,  # a newer Trent migrated the store: run that one
+    sqlite3.Error,
+    psycopg.OperationalError,  # the PostgreSQL server went away while a command ran: its text names no secret
+    OSError,
+    ValueError,
+)
+
+
+def database_name(settings: Settings) -> str:
+    """The store as messages name it: the SQLite file, or the PostgreSQL URL without its password."""
+    url = settings.postgres_url
+    return str(settings.database_path) if url is None else f"PostgreSQL database {redact_database(url)}"
+
+
+def open_store(settings: Settings) -> Store:
+    """The store the settings name: the SQLite file (trent.db in the data directory unless told otherwise), or
+    the PostgreSQL database of the URL, shared by every node given it. Either is migrated to this version."""
+    url = settings.postgres_url
+    if url is None:
+        try:
+            return SqliteStore(settings.database_path)
+        except sqlite3.DatabaseError as exc:
+            raise SetupError(f"database {settings.database_path} cannot be opened: {exc}") from None
+    with _reaching(settings):
+        return PostgresStore(url)
+
+
+@contextlib.contextmanager
+def _reaching(settings: Settings) -> Iterator[None]:
+    """A PostgreSQL server that cannot be reached, or a URL libpq cannot use, is one line without the password."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise SetupError(f"{database_name(settings)} cannot be opened: {_without_secrets(settings, exc)}") from None
+
+
+def _without_secrets(settings: Settings, exc: Exception) -> str:
+    text = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
+    url = settings.postgres_url or ""
+    for secret in (url, urlsplit(url).password if "://" in url else None):
+        if secret:
+            text = text.replace(secret, "***")
+    return redact_database(text)
+
+
+def migrate_store(settings: Settings) -> tuple[int, int]:
+    """`trent admin migrate`: bring the store's schema to this version without serving; (before, after)."""
+    url = settings.postgres_url
+    if url is None:
+        path = settings.database_path
+        if not path.exists():
+            raise SetupError(f"database {path} does not exist: nothing to migrate (`trent serve` creates it)")
+        try:
+            before = sqlite_schema_version(path)
+        except sqlite3.DatabaseError as exc:
+            raise SetupError(f"database {path} cannot be opened: {exc}") from None
+        open_store(settings).close()
+        return before, sqlite_schema_version(path)
+    with _reaching(settings):
+        conn = postgres_connect(url)
+        try:
+            return postgres_migrate(conn), postgres_schema_version(conn)
+        finally:
+            conn.close()
+
+
+def refuse_a_new_root_for_old_data(settings: Settings, store: Store) -> None:
+    """A root key is made only for a store (and data directory) that holds nothing: a new one could unwrap none
+    of the stored key material, secrets or the audit log's key, so replacing a lost one would only hide the
+    loss. The check value counts as data: some node made the store with a root key already."""
+    held: list[str] = []
+    if not store.is_empty() or store.get_blob(ROOT_CHECK_BLOB) is not None:
+        held.append(database_name(settings))
+    if settings.audit_database_path.exists():
+        held.append(str(settings.audit_database_path))
+    if held:
+        raise SetupError(
+            f"root key file {settings.root_key_path} is missing, but {' and '.join(held)} hold data wrapped by it; "
+            f"restore it from your backup to {settings.root_key_path} (chmod 600), or start with an empty "
+            "store and data directory (Trent never makes a new root key for existing data)"
+        )
+
+
+# The key check value (trent/rootoftrust/check.py): the root of trust's wrap of a fixed probe.
+ROOT_CHECK_BLOB = "root-check"
+
+
+def check_root(settings: Settings, root: RootOfTrust, store: Store, *, write: bool = False) -> None:
+    """Refuse a root key file other than the one the store was made with. `write`: store the check value if
+    there is none yet (the first writer wins when nodes race; the others are then checked against it)."""
+    stored = store.get_blob(ROOT_CHECK_BLOB)
+    if stored is None and write:
+        mine = make_check(root)
+        stored = store.update_blob(ROOT_CHECK_BLOB, lambda old: mine if old is None else None)
+    refuse_another_root(settings, root, stored)
+
+
+def refuse_another_root(settings: Settings, root: RootOfTrust, check: bytes | None) -> None:
+    if check is not None and not opens_check(root, check):
+        raise SetupError(
+            f"root key file {settings.root_key_path} does not match the root key {database_name(settings)} was "
+            "created with: give every node the root key file the store was made with"
+        )
+
+
+def restrict_files(path: Path) -> None:
+    for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if candidate.exists():
+            os.chmod(candidate, 0o600)
