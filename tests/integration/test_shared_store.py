@@ -88,7 +88,10 @@ def test_the_settings_choose_the_store(backend: Backend, tmp_path: Path) -> None
         assert isinstance(deps.store, SqliteStore if backend.url is None else PostgresStore)
         assert deps.store.list_access_keys(None)
     assert (tmp_path / "a" / "trent.db").exists() == (backend.url is None)
-    assert (tmp_path / "a" / "audit.db").exists()  # the chain stays in each data directory, for now
+    # SQLite: the chain in the data directory; PostgreSQL: every writer's chain in the store's database.
+    assert (tmp_path / "a" / "audit.db").exists() == (backend.url is None)
+    if backend.url is not None:
+        assert app.open_archive(settings).chains()
 
 
 def test_audit_verify_and_export_find_the_chain_s_anchor_in_the_store(backend: Backend, tmp_path: Path) -> None:
@@ -103,11 +106,14 @@ def test_audit_verify_and_export_find_the_chain_s_anchor_in_the_store(backend: B
     exported = tmp_path / "export"
     exported.mkdir()
     result = app.export_audit(settings, exported, None, prune=True)
-    assert result.records == tally.records and result.pruned_through == tally.last.seq
-    assert list(app.verify_audit(settings, Tally())) == []
+    assert result.records == tally.records
+    assert list(app.verify_audit(settings, Tally())) == []  # pruned, still provable
     shown = ExportTally()
     assert list(app.verify_exported(settings, exported, None, shown)) == []
-    assert shown.continued_from == tally.last.seq  # compared with the live, pruned log: it continues the export
+    assert shown.records == tally.records
+    if backend.url is None:  # one chain: compared with the live, pruned log, it continues the export
+        assert result.pruned_through == tally.last.seq
+        assert shown.continued_from == tally.last.seq
 
 
 def test_two_data_directories_share_one_postgresql_store_and_root_key(postgres_url: str, tmp_path: Path) -> None:
@@ -124,10 +130,10 @@ def test_two_data_directories_share_one_postgresql_store_and_root_key(postgres_u
     finally:
         _close(deps)
     assert shared_key.read_bytes() == made
-    # Each node's audit.db is its own chain, anchored in the store under its own id; one check value.
+    # One trail (its identity and key in the store, once), a chain per writer in the database; one check value.
     names = backend.blob_names(a)
-    assert app.ROOT_CHECK_BLOB in names
-    assert len([n for n in names if n.startswith(app.CHAIN_BLOB + ".")]) == 2
+    assert app.ROOT_CHECK_BLOB in names and app.CHAIN_BLOB in names
+    assert len(app.open_archive(a).chains()) >= 2
 
 
 class _Raced:
@@ -174,9 +180,12 @@ def test_another_root_key_file_is_refused_saying_so(backend: Backend, tmp_path: 
         with pytest.raises(app.SetupError) as refused:
             command()
         assert f"root key file {other} {MISMATCH} " in str(refused.value)
-    if backend.url is not None:
+    if backend.url is not None:  # the refused node started no chain of its own
         assert not (node / "audit.db").exists()
-        assert len([n for n in backend.blob_names(first) if n.startswith(app.CHAIN_BLOB + ".")]) == 1
+        before = app.open_archive(first).chains()
+        with pytest.raises(app.SetupError):
+            _close(app.open_deps(second))
+        assert app.open_archive(first).chains() == before
 
 
 def test_a_missing_root_key_file_for_a_store_with_data_is_refused_not_created(backend: Backend, tmp_path: Path) -> None:

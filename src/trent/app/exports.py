@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
@@ -64,28 +65,63 @@ def export_audit(settings: Settings, directory: Path, until: datetime | None, pr
         chain = open_chain(settings, root, store)
         signer = _export_key(store, root)
         archive = open_archive(settings)
-        result, end = export_records(
-            archive,
-            directory,
-            signer,
-            chain.key,
-            chain.chain_id,
-            settings.account_id or principal_ops.home_account(store) or DEFAULT_ACCOUNT,
-            None if until is None else until.timestamp(),
-        )
-        if prune:
-            result = replace(result, pruned_through=end.last.seq)
-            prune_records(archive, end.last, chain.key, chain.chain_id)
+        account = settings.account_id or principal_ops.home_account(store) or DEFAULT_ACCOUNT
+        cutoff = None if until is None else until.timestamp()
+        # SQLite: the one chain, into `directory`. PostgreSQL: each writer's chain into a directory of its own
+        # (its digests and base are sealed under its id); the result sums them.
+        chains = [(chain.chain_id, directory)] if settings.postgres_url is None else []
+        for chain_id in [] if settings.postgres_url is None else archive.chains():
+            (directory / chain_id.hex()).mkdir(exist_ok=True)
+            chains.append((chain_id, directory / chain_id.hex()))
+        result = Exported(0, 0, Position(0, b""), None, None)
+        for chain_id, into in chains:
+            done, end = export_records(archive, into, signer, chain.key, chain_id, account, cutoff)
+            if prune:
+                done = replace(done, pruned_through=end.last.seq)
+                prune_records(archive, end.last, chain.key, chain_id)
+            result = _sum(result, done) if len(chains) > 1 else done
     finally:
         store.close()
     return result
 
 
+_CHAIN_DIR = re.compile(r"[0-9a-f]{32}")
+
+
+def _sum(total: Exported, more: Exported) -> Exported:
+    return replace(
+        total,
+        records=total.records + more.records,
+        files=total.files + more.files,
+        digest=more.digest or total.digest,
+        pruned_through=more.pruned_through if more.pruned_through is not None else total.pruned_through,
+    )
+
+
 def verify_exported(
     settings: Settings, directory: Path, public_key: Path | None, tally: ExportTally
 ) -> Iterator[Problem]:
-    """Check an export offline; when this data directory's audit log is there too, that it continues the export."""
+    """Check an export offline; when this data directory's audit log is there too, that it continues the export.
+    An export of a PostgreSQL trail holds a directory per writer's chain: each is checked, the tally sums them."""
     given = None if public_key is None else ct.load_public(public_key.read_bytes())
+    per_chain = (
+        sorted(p for p in directory.iterdir() if p.is_dir() and _CHAIN_DIR.fullmatch(p.name))
+        if directory.is_dir()
+        else []
+    )
+    if per_chain and not (directory / "AWSLogs").exists():
+        for sub in per_chain:
+            one = ExportTally()
+            yield from verify_export(sub, given, one)
+            tally.digests, tally.files, tally.records = (
+                tally.digests + one.digests,
+                tally.files + one.files,
+                tally.records + one.records,
+            )
+            tally.fingerprints |= one.fingerprints
+            tally.last = max(tally.last, one.last, key=lambda p: p.seq)
+        tally.chain_id = f"{len(per_chain)} chains"
+        return
     yield from verify_export(directory, given, tally)
     path = settings.audit_database_path
     if tally.digests == 0:

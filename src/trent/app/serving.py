@@ -14,11 +14,9 @@ from pathlib import Path
 
 from trent import logs, metrics
 from trent.app.storage import SetupError, check_root, open_store, refuse_a_new_root_for_old_data, restrict_files
-from trent.app.trail import StoreKeyUses, checkpointer, open_chain, run_audit_writer
+from trent.app.trail import local_audit_log, open_chain, run_audit_writer, trail_name
 from trent.audit.port import AuditFormatError, AuditLog
 from trent.audit.remote import RemoteAuditLog
-from trent.audit.sqlite import SqliteAuditLog
-from trent.audit.uses import LastUses
 from trent.auth.principals import Authenticator
 from trent.config import DEFAULT_ACCOUNT, Settings
 from trent.kms.ids import AccountId
@@ -61,16 +59,16 @@ def open_deps(settings: Settings, *, create: bool = True, remote_audit: bool = F
             chain = open_chain(settings, root, store)
             # Only now, for a data directory of a version before the check value: the audit log's key opened.
             check_root(settings, root, store, write=True)
-            uses = LastUses(StoreKeyUses(store))
-            audit = SqliteAuditLog(settings.audit_database_path, chain.key, checkpointer(chain, store), uses)
+            audit = local_audit_log(settings, chain, store)
     except (sqlite3.DatabaseError, AuditFormatError) as exc:
         store.close()
-        raise SetupError(f"audit log {settings.audit_database_path} cannot be opened: {exc}") from None
+        raise SetupError(f"audit log {trail_name(settings)} cannot be opened: {exc}") from None
     except BaseException:
         store.close()
         raise
-    for path in (settings.audit_database_path, *([settings.database_path] if settings.postgres_url is None else [])):
-        restrict_files(path)
+    if settings.postgres_url is None:
+        for path in (settings.audit_database_path, settings.database_path):
+            restrict_files(path)
     return Deps(store=store, root_of_trust=root, keyring=Keyring(root), audit=audit)
 
 

@@ -4,6 +4,7 @@ its anchor in the store, the writer process, and `trent audit verify` / `query`.
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -13,10 +14,13 @@ from pathlib import Path
 from trent import logs
 from trent.app.storage import ROOT_CHECK_BLOB, SetupError, check_root, database_name, open_store, refuse_another_root
 from trent.audit import writer
-from trent.audit.anchor import CHAIN_ID_BYTES, CHECKPOINT, Checkpointer, Identity, Position, later, unseal
-from trent.audit.port import Archive, AuditQuery
+from trent.audit.anchor import CHAIN_ID_BYTES, CHECKPOINT, Checkpointer, Identity, Position, later, seal, unseal
+from trent.audit.port import Archive, AuditLog, AuditQuery
+from trent.audit.port import Chain as Chain_
+from trent.audit.postgres import AnchorJob, PostgresAuditLog, PostgresChain
+from trent.audit.postgres_archive import PostgresArchive
 from trent.audit.rows import Use
-from trent.audit.sqlite import ChainWriter, SqliteArchive
+from trent.audit.sqlite import ChainWriter, SqliteArchive, SqliteAuditLog
 from trent.audit.uses import LastUses
 from trent.audit.verify import Problem, Tally
 from trent.config import Settings
@@ -43,28 +47,41 @@ class Chain:
 
 
 def open_archive(settings: Settings) -> Archive:
-    """The audit chain at rest, for the settings: today audit.db in the node's data directory, whatever the
-    store. The one place to choose another (the chain in the PostgreSQL store, issue 12)."""
-    return SqliteArchive(settings.audit_database_path)
+    """The audit trail at rest: audit.db in the data directory beside a SQLite store; in a PostgreSQL store's
+    database, every writer's chain and the anchors over them (docs/decisions/0011-audit-on-postgresql.md)."""
+    url = settings.postgres_url
+    return SqliteArchive(settings.audit_database_path) if url is None else PostgresArchive(url)
 
 
-def anchor_blobs(settings: Settings, chain_id: bytes) -> tuple[str, str]:
-    """Where the store keeps a chain's identity and checkpoint. A SQLite store belongs to one data directory,
-    so to one chain. A PostgreSQL store is shared by nodes that each keep their own audit.db (until the chain
-    moves into PostgreSQL too), so each chain is anchored under its own id."""
+def trail_name(settings: Settings) -> str:
+    """The trail as messages name it."""
     if settings.postgres_url is None:
-        return CHAIN_BLOB, CHECKPOINT_BLOB
-    return f"{CHAIN_BLOB}.{chain_id.hex()}", f"{CHECKPOINT_BLOB}.{chain_id.hex()}"
+        return str(settings.audit_database_path)
+    return f"the audit tables of {database_name(settings)}"
+
+
+def writer_name() -> str:
+    """Who writes a PostgreSQL chain (each writer process starts one of its own): host and process."""
+    return f"{socket.gethostname()}/{os.getpid()}"
+
+
+def local_audit_log(settings: Settings, chain: Chain, store: Store) -> AuditLog:
+    """The audit log written in this process (trent admin, the jobs), on the settings' trail."""
+    uses = LastUses(StoreKeyUses(store))
+    url = settings.postgres_url
+    if url is None:
+        return SqliteAuditLog(settings.audit_database_path, chain.key, checkpointer(chain, store), uses)
+    return PostgresAuditLog(url, chain.key, writer_name(), uses)
 
 
 def open_chain(settings: Settings, root: RootOfTrust, store: Store) -> Chain:
     """The audit chain of this data directory, made on first start; refuse an audit database that is missing,
     replaced or older than the checkpoint (fail closed: no request is served without its trail)."""
-    path = settings.audit_database_path
+    path = trail_name(settings)
     archive = open_archive(settings)
     facts = archive.facts()
     new_id = os.urandom(CHAIN_ID_BYTES)
-    chain_blob, checkpoint_blob = anchor_blobs(settings, facts.chain_id or new_id)
+    chain_blob, checkpoint_blob = CHAIN_BLOB, CHECKPOINT_BLOB
     stored = store.get_blob(chain_blob)
     if stored is None:
         if facts.chain_id is not None:
@@ -107,7 +124,7 @@ def _audit_key(settings: Settings, root: RootOfTrust, wrapped: bytes) -> bytes:
         return root.unwrap(WrappedMaterial.from_bytes(wrapped), audit_key_aad()).reveal()
     except (UnwrapError, ValueError):
         raise SetupError(
-            f"root key file {settings.root_key_path} does not open the audit log {settings.audit_database_path} "
+            f"root key file {settings.root_key_path} does not open the audit log {trail_name(settings)} "
             "(it was made with another root key): restore the root key file this data directory was made with"
         ) from None
 
@@ -160,24 +177,53 @@ def run_audit_writer(settings: Settings, ready: Callable[[], None]) -> None:
     except BaseException:
         store.close()
         raise
-    writer_ = ChainWriter(settings.audit_database_path, chain.key, checkpointer(chain, store))
+    url = settings.postgres_url
+    anchors: AnchorJob | None = None
+    writer_: Chain_
+    try:
+        if url is None:
+            writer_ = ChainWriter(settings.audit_database_path, chain.key, checkpointer(chain, store))
+        else:
+            # A chain of its own; every node's writer also runs the anchor job (its try-lock makes one anchor
+            # per round), whose anchors become the trail's checkpoint in the store (0011).
+            writer_ = PostgresChain(url, chain.key, writer_name())
+            anchors = AnchorJob(url, chain.key, ANCHOR_SECONDS, _checkpoint_saver(settings, chain))
+            anchors.start()
+    except BaseException:
+        store.close()
+        raise
     try:
         writer.serve(
             writer_, writer.listen(settings.audit_socket), ready, StoreOutbox(store), LastUses(StoreKeyUses(store))
         )
     finally:
+        if anchors is not None:
+            anchors.stop()
         writer_.close()
         store.close()
+
+
+ANCHOR_SECONDS = 5.0
+
+
+def _checkpoint_saver(settings: Settings, chain: Chain) -> Callable[[Position], None]:
+    """Save each anchor the job makes, sealed, as the trail's checkpoint (on a store of the job's own thread)."""
+    holder: list[Store] = []
+
+    def save(position: Position) -> None:
+        if not holder:
+            holder.append(open_store(settings))
+        sealed = seal(CHECKPOINT, chain.key, chain.chain_id, position)
+        holder[0].update_blob(chain.checkpoint_blob, lambda old: later(old, sealed))
+
+    return save
 
 
 def read_anchor(settings: Settings) -> tuple[bytes | None, bytes | None, RootOfTrust]:
     """The chain identity and checkpoint in the store, read without writing anything (a SQLite store may be a
     read-only copy), once the root key is known to be the store's."""
     root = SoftwareRoot.open(settings.root_key_path, create=False)
-    chain_id = b""
-    if settings.postgres_url is not None and settings.audit_database_path.exists():
-        chain_id = open_archive(settings).facts().chain_id or b""
-    chain_blob, checkpoint_blob = anchor_blobs(settings, chain_id)
+    chain_blob, checkpoint_blob = CHAIN_BLOB, CHECKPOINT_BLOB
     blobs = read_store_blobs(settings, (ROOT_CHECK_BLOB, chain_blob, checkpoint_blob))
     refuse_another_root(settings, root, blobs.get(ROOT_CHECK_BLOB))
     return blobs.get(chain_blob), blobs.get(checkpoint_blob), root
@@ -200,6 +246,13 @@ def verify_audit(settings: Settings, tally: Tally) -> Iterator[Problem]:
     path = settings.audit_database_path
     stored, checkpoint, root = read_anchor(settings)
     identity = None if stored is None else Identity.from_bytes(stored)
+    if settings.postgres_url is not None:  # every writer's chain and the anchors, in the store's database
+        if identity is None:
+            raise FileNotFoundError(f"no audit trail in {database_name(settings)}")
+        tally.anchored = True
+        key = _audit_key(settings, root, identity.wrapped_key)
+        yield from open_archive(settings).verify(key, identity.chain_id, checkpoint, tally)
+        return
     if not path.exists():
         if identity is None:
             raise FileNotFoundError(f"no audit log at {path}")
@@ -224,6 +277,6 @@ def _legacy_key(archive: Archive, path: Path) -> bytes:
 
 def query_audit(settings: Settings, filters: AuditQuery) -> Iterator[bytes]:
     path = settings.audit_database_path
-    if not path.exists():
+    if settings.postgres_url is None and not path.exists():
         raise FileNotFoundError(f"no audit log at {path}")
     yield from open_archive(settings).query(filters)

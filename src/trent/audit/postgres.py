@@ -92,6 +92,7 @@ class PostgresChain:
             raise
         self.chain_id = chain_id
         self._attempted: Position | None = None  # an append whose outcome is unknown (its connection broke)
+        self._attempted_count = 0
         self._fenced = False
 
     def __repr__(self) -> str:
@@ -124,6 +125,20 @@ class PostgresChain:
         return self._conn
 
     def append(self, rows: Sequence[Row]) -> int:
+        """Chain the rows; a connection that broke under the append (a server restart, a failover, a cut
+        backend) is replaced and the append finished once more, unless it had committed already."""
+        try:
+            return self._append(rows)
+        except psycopg.OperationalError:
+            if not self._conn.broken:
+                raise
+            attempted, count = self._attempted, self._attempted_count
+            self._ready()  # a new connection; the head the broken append left, if it committed
+            if attempted is not None and self._head == attempted:
+                return count
+            return self._append(rows)
+
+    def _append(self, rows: Sequence[Row]) -> int:
         conn = self._ready()
         if not rows:
             # Readiness: a round trip that commits nothing, and proof the head is still this writer's.
@@ -154,7 +169,7 @@ class PostgresChain:
             return 0, self._head
         seqs, times, arns, bodies, hashes = zip(*linked.records, strict=True)
         new = Position(linked.seq, linked.digest)
-        self._attempted = new
+        self._attempted, self._attempted_count = new, len(linked.records)
         inserted = conn.execute(
             _APPEND,
             (
