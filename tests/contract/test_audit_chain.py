@@ -447,7 +447,7 @@ def test_readers_have_no_idle_timeout_and_writers_do(postgres_url: str) -> None:
         assert writer.execute("SHOW idle_in_transaction_session_timeout").fetchone() == ("5s",)
 
 
-def test_a_writer_whose_connection_dies_goes_on_from_the_head_it_left(postgres_url: str) -> None:
+def test_a_writer_whose_connection_dies_finishes_the_append_on_a_new_one(postgres_url: str) -> None:
     writer = PostgresChain(postgres_url, KEY, "a")
     writer.append(_rows(1, 2))
     with psycopg.connect(postgres_url, autocommit=True) as admin:
@@ -455,9 +455,26 @@ def test_a_writer_whose_connection_dies_goes_on_from_the_head_it_left(postgres_u
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
             "AND pid <> pg_backend_pid()"
         )
-    with pytest.raises(psycopg.OperationalError):
-        writer.append(_rows(3, 2))  # fails closed: its requests get an error
-    assert writer.append(_rows(5, 2)) == 2  # a new connection, from the head that is stored
+    assert writer.append(_rows(3, 2)) == 2  # a server restart or failover: the append is made, once
+    assert writer.append(_rows(5, 2)) == 2
+    assert writer.head.seq == 6 and _pg_problems(postgres_url) == []
+    writer.close()
+
+
+def test_a_writer_whose_database_is_gone_fails_closed(postgres_server: str, postgres_url: str) -> None:
+    writer = PostgresChain(postgres_url, KEY, "a")
+    writer.append(_rows(1, 2))
+    name = psycopg.conninfo.conninfo_to_dict(postgres_url)["dbname"]
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+    try:
+        with pytest.raises(psycopg.OperationalError):
+            writer.append(_rows(3, 2))  # its requests get an error
+    finally:
+        with psycopg.connect(postgres_server, autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+    assert writer.append(_rows(5, 2)) == 2  # from the head that is stored
     assert writer.head.seq == 4 and _pg_problems(postgres_url) == []
     writer.close()
 
