@@ -86,7 +86,7 @@ def _drop_database(server: str, url: str) -> None:
 
 def run_config(nodes: list[Server], op: str, concurrency: int, duration: float, load: Path) -> dict[str, float] | None:
     per_node = max(1, concurrency // len(nodes))
-    statements0 = sum(_metric(n.endpoint, "trent_store_statements_total") for n in nodes)
+    statements0 = sum(_metric(n.endpoint, "trent_store_round_trips_total") for n in nodes)
     requests0 = sum(_metric(n.endpoint, "trent_requests_total") for n in nodes)
     node_pids = [p for n in nodes for p in _tree(n.process.pid)]
     pg_pids = _postgres_pids()
@@ -97,7 +97,7 @@ def run_config(nodes: list[Server], op: str, concurrency: int, duration: float, 
     if any(r is None for r in results):
         return None
     ok = sum(_number(r, "ok") for r in results if r)
-    statements = sum(_metric(n.endpoint, "trent_store_statements_total") for n in nodes) - statements0
+    statements = sum(_metric(n.endpoint, "trent_store_round_trips_total") for n in nodes) - statements0
     requests = sum(_metric(n.endpoint, "trent_requests_total") for n in nodes) - requests0
     # CPU over the whole run (warm-up included) per request of the whole run.
     return {
@@ -153,8 +153,8 @@ def main() -> int:
         f"Machine: {platform.machine()}, {os.cpu_count()} cores (nodes, PostgreSQL and the load generator share "
         f"them), Python {platform.python_version()}. {args.workers} worker(s) per node; load: kms_load.py (wrk), "
         f"{args.duration:g} s per run, concurrency split over the nodes, median of {args.rounds} interleaved "
-        "rounds. CPU µs per request: all the nodes' processes, and all PostgreSQL's; rt: store statements "
-        "(round trips) per request, from the nodes' /metrics.",
+        "rounds. CPU µs per request: all the nodes' processes, and all PostgreSQL's; rt: store round trips "
+        "per request, from the nodes' /metrics.",
         "",
         "| operation | c | config | req/s | p50 ms | p99 ms | nodes CPU µs/req | PostgreSQL CPU µs/req | total "
         "| rt/req |",

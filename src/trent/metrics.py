@@ -60,9 +60,9 @@ READ_BATCH_REQUESTS = Histogram(
     "Requests per batch of the per-node read batcher (a store whose reads are round trips: PostgreSQL).",
     buckets=_BATCH_BUCKETS,
 )
-STORE_STATEMENTS = Counter(
-    "trent_store_statements",
-    "Statements sent to the store database by request handling (round trips, less transaction control).",
+STORE_ROUND_TRIPS = Counter(
+    "trent_store_round_trips",
+    "Round trips to the store database made by request handling (transaction control aside).",
 )
 
 
@@ -121,10 +121,10 @@ def flush() -> None:
                 child._buckets[index].inc(n)
 
 
-def read_batch(requests: int, statements: int) -> None:
-    """One batch of the read batcher: how many requests, and the statements its requests and prefetch sent."""
+def read_batch(requests: int, round_trips: int) -> None:
+    """One batch of the read batcher: how many requests, and the round trips its prefetch and requests made."""
     READ_BATCH_REQUESTS.observe(requests)
-    STORE_STATEMENTS.inc(statements)
+    STORE_ROUND_TRIPS.inc(round_trips)
 
 
 def audit_commit(records: int, seconds: float) -> None:

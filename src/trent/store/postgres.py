@@ -82,28 +82,25 @@ class PostgresStore(PostgresOps):
 
     # -- a batch's reads (store/prefetch.py) ----------------------------------------------------------------
     def prefetch(self, needs: ReadNeeds) -> None:
-        """At most four statements for the whole batch: access keys, their users, aliases, keys."""
+        """One round trip for the whole batch: access keys, their users, keys, aliases with their keys."""
         snap = Snapshot()
-        if needs.access_key_ids:
-            snap.access_keys.update(self.get_access_keys(sorted(needs.access_key_ids)))
-            absent(snap.access_keys, needs.access_key_ids)
-            arns = {r.principal_arn for r in snap.access_keys.values() if r is not None and ":user/" in r.principal_arn}
-            if arns:
-                snap.users.update(self.get_users(sorted(arns)))
-                absent(snap.users, arns)
-        refs = set(needs.alias_refs)
-        for access_key_id, region, name in needs.aliases:
-            record = snap.access_keys.get(access_key_id)
+        callers = sorted(needs.aliases)
+        access_keys, users, keys, aliases = self.read_many(
+            sorted(needs.access_key_ids), sorted(needs.key_ids), sorted(needs.alias_refs), callers
+        )
+        snap.access_keys.update(access_keys)
+        absent(snap.access_keys, needs.access_key_ids)
+        snap.users.update(users)
+        absent(snap.users, {r.principal_arn for r in access_keys.values() if ":user/" in r.principal_arn})
+        snap.keys.update(keys)
+        absent(snap.keys, needs.key_ids)
+        snap.aliases.update({(a.account, a.region, a.name): a for a in aliases})
+        asked = set(needs.alias_refs)
+        for access_key_id, region, name in callers:
+            record = access_keys.get(access_key_id)
             if record is not None:
-                refs.add((record.account, Region(region), name))
-        key_ids = set(needs.key_ids)
-        if refs:
-            snap.aliases.update(self.get_aliases(sorted(refs)))
-            absent(snap.aliases, refs)
-            key_ids.update(alias.target_key_id for alias in snap.aliases.values() if alias is not None)
-        if key_ids:
-            snap.keys.update(self.get_keys(sorted(key_ids)))
-            absent(snap.keys, key_ids)
+                asked.add((record.account, Region(region), name))
+        absent(snap.aliases, asked)
         self._snapshot = snap
 
     def end_batch(self) -> None:

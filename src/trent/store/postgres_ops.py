@@ -25,6 +25,20 @@ SESSION_SETTINGS = {"TimeZone": "UTC", "idle_in_transaction_session_timeout": "5
 
 _KEYS = f"SELECT {rows.KEY_COLUMNS} FROM keys"
 _ALIASES = f"SELECT {rows.ALIAS_COLUMNS} FROM aliases"
+_USERS_OF_ACCESS_KEYS = (
+    "SELECT "
+    + ", ".join(f"u.{c.strip()}" for c in rows.USER_COLUMNS.split(","))
+    + " FROM users u JOIN access_keys k ON k.principal_arn = u.arn WHERE k.access_key_id = ANY(%s)"
+)
+_WANTED = "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[])"
+_ALIAS_COLUMNS_OF_A = ", ".join(f"a.{c.strip()}" for c in rows.ALIAS_COLUMNS.split(","))
+_ALIASES_WITH_TARGETS = (
+    f"SELECT {_ALIAS_COLUMNS_OF_A}, "
+    + ", ".join(f"t.{c.strip()}" for c in rows.KEY_COLUMNS.split(","))
+    + f" FROM (SELECT {_ALIAS_COLUMNS_OF_A} FROM aliases a WHERE (a.account, a.region, a.name) IN ({_WANTED})"
+    f" UNION SELECT {_ALIAS_COLUMNS_OF_A} FROM aliases a JOIN access_keys k ON k.account = a.account"
+    f" WHERE (k.access_key_id, a.region, a.name) IN ({_WANTED})) a LEFT JOIN keys t ON t.key_id = a.key_id"
+)
 _ACCESS_KEYS = f"SELECT {rows.ACCESS_KEY_COLUMNS} FROM access_keys"
 _GRANTS = f"SELECT {rows.GRANT_COLUMNS} FROM grants"
 _USERS = f"SELECT {rows.USER_COLUMNS} FROM users"
@@ -69,7 +83,7 @@ class PostgresOps:
         self._c = connect(url)
         self._in_transaction = False
         self._changes = 0  # rows written by this store's statements; a unit compares it to know it wrote
-        self.statements = 0  # statements sent (round trips, less transaction control): for metrics and tests
+        self.round_trips = 0  # round trips of statements (transaction control aside): for metrics and tests
 
     # -- statements ----------------------------------------------------------------------------------------
     def _conn(self) -> psycopg.Connection[Any]:
@@ -92,15 +106,28 @@ class PostgresOps:
             return self._conn().execute(sql, args)
 
     def _one(self, sql: str, args: Sequence[Any] = ()) -> Any:
-        self.statements += 1
+        self.round_trips += 1
         return self._read(sql, args).fetchone()
 
     def _all(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
-        self.statements += 1
+        self.round_trips += 1
         return self._read(sql, args).fetchall()
 
+    def _pipelined(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Any]]:
+        """Independent reads in one round trip (psycopg's pipeline mode): each statement still takes its own
+        snapshot, after the previous one, so each is as fresh as if sent alone."""
+        if len(queries) == 1:
+            return [self._all(*queries[0])]
+        self.round_trips += 1
+        conn = self._conn()
+        if conn.broken and not self._in_transaction:
+            conn = self._conn()
+        with conn.pipeline():
+            cursors = [conn.execute(sql, args) for sql, args in queries]
+        return [cursor.fetchall() for cursor in cursors]
+
     def _write(self, sql: str, args: Sequence[Any]) -> int:
-        self.statements += 1
+        self.round_trips += 1
         count = self._c.execute(sql, args).rowcount
         self._changes += max(count, 0)
         return count
@@ -202,6 +229,39 @@ class PostgresOps:
     def get_access_keys(self, access_key_ids: Sequence[str]) -> dict[str, AccessKey]:
         found = self._all(_ACCESS_KEYS + " WHERE access_key_id = ANY(%s)", (list(access_key_ids),))
         return {record.access_key_id: record for record in map(rows.access_key, found)}
+
+    def read_many(
+        self,
+        access_key_ids: Sequence[str],
+        key_ids: Sequence[KeyId],
+        alias_refs: Sequence[AliasRef],
+        aliases_of_callers: Sequence[tuple[str, str, str]],
+    ) -> tuple[dict[str, AccessKey], dict[str, User], dict[KeyId, Key], list[Alias]]:
+        """What a batch reads, in one round trip: the access keys, their users, the keys, and the aliases named
+        by ARN (`alias_refs`) or by name in the caller's account (`aliases_of_callers`: access key id, region,
+        name), each with its target key."""
+        ids = list(access_key_ids)
+        by_ref = ([r[0] for r in alias_refs], [r[1] for r in alias_refs], [r[2] for r in alias_refs])
+        by_caller = tuple([r[i] for r in aliases_of_callers] for i in range(3))
+        found = self._pipelined(
+            [
+                (_ACCESS_KEYS + " WHERE access_key_id = ANY(%s)", (ids,)),
+                (_USERS_OF_ACCESS_KEYS, (ids,)),
+                (_KEYS + " WHERE key_id = ANY(%s)", (list(key_ids),)),
+                (_ALIASES_WITH_TARGETS, (*by_ref, *by_caller)),
+            ]
+        )
+        access_keys = {r.access_key_id: r for r in map(rows.access_key, found[0])}
+        users = {u.arn: u for u in map(rows.user, found[1])}
+        keys = {k.key_id: k for k in map(rows.key, found[2])}
+        aliases = []
+        width = len(rows.ALIAS_COLUMNS.split(","))
+        for row in found[3]:
+            aliases.append(rows.alias(row[:width]))
+            if row[width] is not None:
+                target = rows.key(row[width:])
+                keys[target.key_id] = target
+        return access_keys, users, keys, aliases
 
     def list_access_keys(self, account: AccountId | None) -> tuple[AccessKey, ...]:
         if account is None:

@@ -57,8 +57,8 @@ class Prefetching(Protocol):
     def end_batch(self) -> None: ...
 
     @property
-    def statements(self) -> int:
-        """Statements sent so far (a counter for metrics)."""
+    def round_trips(self) -> int:
+        """Round trips to the database so far (a counter for metrics)."""
         ...
 
 

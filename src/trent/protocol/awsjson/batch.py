@@ -89,7 +89,7 @@ class Batcher:
 
     def _run(self) -> None:
         batch, self._queue = self._queue, []
-        sent = self._store.statements
+        sent = self._store.round_trips
         needs = ReadNeeds()
         for request, _, _ in batch:
             self._note(request, needs)
@@ -102,7 +102,7 @@ class Batcher:
                 queued.settle(self._serve(request, request_id))  # never raises
         finally:
             self._store.end_batch()
-            metrics.read_batch(len(batch), self._store.statements - sent)
+            metrics.read_batch(len(batch), self._store.round_trips - sent)
 
     def _note(self, request: Any, needs: ReadNeeds) -> None:
         """What this request will read, as far as its bytes tell; anything unreadable is simply not foreseen."""
