@@ -194,7 +194,11 @@ def run_audit_writer(settings: Settings, ready: Callable[[], None]) -> None:
         raise
     try:
         writer.serve(
-            writer_, writer.listen(settings.audit_socket), ready, StoreOutbox(store), LastUses(StoreKeyUses(store))
+            writer_,
+            writer.listen(settings.audit_socket),
+            ready,
+            StoreOutbox(store),
+            LastUses(StoreKeyUses(store), every=0.0 if url is None else USES_SECONDS),
         )
     finally:
         if anchors is not None:
@@ -204,6 +208,7 @@ def run_audit_writer(settings: Settings, ready: Callable[[], None]) -> None:
 
 
 ANCHOR_SECONDS = 5.0
+USES_SECONDS = 0.25  # on PostgreSQL, each publish of key uses is a round trip: at most four a second
 
 
 def _checkpoint_saver(settings: Settings, chain: Chain) -> Callable[[Position], None]:

@@ -9,6 +9,7 @@ are one per key, so what waits is bounded by the number of keys.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 
 from trent.audit.port import KeyUses
@@ -18,9 +19,14 @@ log = logging.getLogger("trent.audit")
 
 
 class LastUses:
-    def __init__(self, sink: KeyUses) -> None:
+    """`every`: publish at most that often (seconds; the writer's idle turns and its exit publish what waits).
+    A PostgreSQL store pays a round trip per publish: there, a few per second is plenty."""
+
+    def __init__(self, sink: KeyUses, every: float = 0.0) -> None:
         self._sink = sink
         self._waiting: dict[str, Use] = {}
+        self._every = every
+        self._last = -every
 
     def __repr__(self) -> str:
         return f"LastUses({len(self._waiting)} waiting)"
@@ -32,10 +38,13 @@ class LastUses:
             if known is None or use.when >= known.when:
                 self._waiting[key_arn] = use
 
-    def publish(self) -> None:
-        """Hand the uses noted to the store; on failure keep them for the next call."""
+    def publish(self, *, now: bool = False) -> None:
+        """Hand the uses noted to the store (`now`: whenever the last time was); on failure keep them."""
         if not self._waiting:
             return
+        if not now and time.monotonic() - self._last < self._every:
+            return
+        self._last = time.monotonic()
         try:
             self._sink.record(list(self._waiting.values()))
         except Exception as exc:  # the store is busy or read-only: GetKeyLastUsage lags until the next try

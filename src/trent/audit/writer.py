@@ -208,7 +208,7 @@ def serve(
             more = _drain_quietly(chain, outbox)
             next_drain = time.monotonic() + (0 if more else DRAIN_SECONDS)
     if uses is not None:
-        uses.publish()
+        uses.publish(now=True)
     for client in buffers:
         client.close()
     selector.close()
