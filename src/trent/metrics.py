@@ -60,6 +60,10 @@ READ_BATCH_REQUESTS = Histogram(
     "Requests per batch of the per-node read batcher (a store whose reads are round trips: PostgreSQL).",
     buckets=_BATCH_BUCKETS,
 )
+STORE_CONNECTIONS = Counter(
+    "trent_store_connections_opened",
+    "Connections to a PostgreSQL store opened: one per process without a pool, more when one was replaced.",
+)
 STORE_ROUND_TRIPS = Counter(
     "trent_store_round_trips",
     "Round trips to the store database made by request handling (transaction control aside).",

@@ -188,16 +188,21 @@ def test_a_node_with_another_or_a_missing_root_key_file_is_refused(shared: dict[
     assert not lost.exists()  # never made for a store that holds data
 
 
-def _readyz(node: TrentServer) -> tuple[int, str, float]:
+def _readyz(node: TrentServer, path: str = "/readyz") -> tuple[int, str, float]:
     url = urllib.parse.urlsplit(node.endpoint)
     started = time.monotonic()
     conn = http.client.HTTPConnection(url.hostname or "", url.port, timeout=30)
     try:
-        conn.request("GET", "/readyz")
+        conn.request("GET", path)
         response = conn.getresponse()
         return response.status, response.read().decode(), time.monotonic() - started
     finally:
         conn.close()
+
+
+def _metric(node: TrentServer, name: str) -> float:
+    text = _readyz(node, "/metrics")[1]
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.split("{")[0].split(" ")[0] == name)
 
 
 def test_a_node_whose_database_goes_away_is_not_ready_fails_requests_and_recovers(
@@ -213,6 +218,10 @@ def test_a_node_whose_database_goes_away_is_not_ready_fails_requests_and_recover
         key = kms.create_key()["KeyMetadata"]["KeyId"]
         clients = _warm(node, lambda c: c.encrypt(KeyId=key, Plaintext=b"x"))
         assert _readyz(node)[0] == 200
+        opened = _metric(node, "trent_store_connections_opened_total")
+        assert (
+            _metric(node, "trent_store_round_trips_total") > 0 and _metric(node, "trent_read_batch_requests_count") > 0
+        )
         # Every connection cut while the server stays up (a restart, a failover): nobody notices.
         with psycopg.connect(postgres_server, autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
@@ -244,3 +253,4 @@ def test_a_node_whose_database_goes_away_is_not_ready_fails_requests_and_recover
         for client in clients:
             assert client.encrypt(KeyId=key, Plaintext=b"x")["KeyId"].endswith(key)
         assert kms.create_key()["KeyMetadata"]["KeyState"] == "Enabled"  # writes too
+        assert _metric(node, "trent_store_connections_opened_total") > opened  # /metrics shows the reconnections

@@ -11,6 +11,7 @@ import psycopg
 from psycopg import errors
 from psycopg.conninfo import conninfo_to_dict
 
+from trent import metrics
 from trent.kms.ids import AccountId, AliasName, KeyId, Region
 from trent.kms.keys import AccessKey, Account, Alias, Grant, Key, MaterialVersion, Tag, User
 from trent.kms.specs import KeyState
@@ -81,6 +82,7 @@ class PostgresOps:
     def __init__(self, url: str) -> None:
         self._url = url
         self._c = connect(url)
+        metrics.STORE_CONNECTIONS.inc()
         self._in_transaction = False
         self._changes = 0  # rows written by this store's statements; a unit compares it to know it wrote
         self.round_trips = 0  # round trips of statements (transaction control aside): for metrics and tests
@@ -91,6 +93,7 @@ class PostgresOps:
         # in flight died with it, and its block has raised.
         if self._c.broken and not self._in_transaction:
             self._c = connect(self._url)
+            metrics.STORE_CONNECTIONS.inc()  # a replacement: the database restarted, failed over or cut it
         return self._c
 
     def _read(self, sql: str, args: Sequence[Any]) -> psycopg.Cursor[Any]:
