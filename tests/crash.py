@@ -124,7 +124,8 @@ class Acked:
     policy_acked: dict[str, int] = field(default_factory=dict)
     ciphertexts: list[tuple[str, bytes]] = field(default_factory=list)
     request_ids: list[str] = field(default_factory=list)  # of every answer 200: each must have its record
-    calls: list[tuple[float, float, str, str]] = field(default_factory=list)  # sent, answered, operation, outcome
+    # sent, answered, operation, outcome (as Tally counts it, with the error code of an error answer)
+    calls: list[tuple[float, float, str, str]] = field(default_factory=list)
 
 
 class Load:
@@ -170,12 +171,14 @@ class Load:
                 read_id = request_id if status == 500 and operation in READS else None
                 outcome = "500" if status == 500 else "4xx"
                 self.tally.count(outcome, read_id)
+                outcome += " " + exc.response.get("Error", {}).get("Code", "")
             except BotoCoreError:  # the process that held the connection was killed
                 outcome = "connection"
                 self.tally.count(outcome)
-                time.sleep(0.05)
             with self.tally.lock:
                 self.acked.calls.append((sent, time.monotonic(), operation, outcome))
+            if outcome == "connection":
+                time.sleep(0.05)
 
     def _acked(self, operation: str, key_id: str, n: str, answer: Any, own: list[str]) -> None:
         with self.tally.lock:

@@ -115,7 +115,7 @@ class Outcome:
     outages: list[Outage] = field(default_factory=list)
     acked_while_down: list[str] = field(default_factory=list)  # any 200 sent and answered while PostgreSQL was down
     slowest_while_down: float = 0.0  # the longest answer to a request sent while PostgreSQL was down (s)
-    answered_while_down: Counter[str] = field(default_factory=Counter)
+    answered_while_down: Counter[str] = field(default_factory=Counter)  # "500 KMSInternalException", ".."
 
 
 def trials(cluster: Cluster, conninfo: str, top: Path, kinds: list[str], seed: int, sample: int = 200) -> Outcome:
@@ -193,7 +193,7 @@ def trials(cluster: Cluster, conninfo: str, top: Path, kinds: list[str], seed: i
         outcome.survivor_failures += sum(
             1
             for sent, _, _, result in other.calls
-            if kill.killed <= sent <= kill.ready and result in ("500", "connection")
+            if kill.killed <= sent <= kill.ready and result.split()[0] in ("500", "connection")
         )
     return outcome
 
