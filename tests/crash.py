@@ -1,8 +1,10 @@
 """Crash trials (decision 0009): a mixed write load from threads against a real `trent serve`, kill -9 of a
 worker, of the audit writer or of the whole server at random moments, then an account of every change in
-the store without its record in the audit chain, and of every event id chained twice.
+the store without its record in the audit chain, and of every event id chained twice. The load keeps what it
+was answered 200 for (Acked), so an account can also name what was acknowledged and then lost.
 
-Used by tests/integration/test_crash_trials.py (a few trials) and benchmarks/crash_trials.py (many).
+Used by tests/integration/test_crash_trials.py (a few trials) and benchmarks/crash_trials.py (many); on
+PostgreSQL, with two nodes, by tests/crash_pg.py.
 """
 
 from __future__ import annotations
@@ -108,11 +110,30 @@ def _policy(n: str) -> str:
     )
 
 
+@dataclass
+class Acked:
+    """What the server answered 200 for, each of which must outlive any crash; and every call's timing."""
+
+    keys: set[str] = field(default_factory=set)
+    aliases: set[str] = field(default_factory=set)
+    grants: set[str] = field(default_factory=set)
+    tags: set[tuple[str, str]] = field(default_factory=set)
+    # A key's policy is replaced by the next PutKeyPolicy: every Sid sent for the key in order, and the index of
+    # the last answered 200. The store holds that one or one sent after it (whose answer a crash lost).
+    policies_sent: dict[str, list[str]] = field(default_factory=dict)
+    policy_acked: dict[str, int] = field(default_factory=dict)
+    ciphertexts: list[tuple[str, bytes]] = field(default_factory=list)
+    request_ids: list[str] = field(default_factory=list)  # of every answer 200: each must have its record
+    # sent, answered, operation, outcome (as Tally counts it, with the error code of an error answer)
+    calls: list[tuple[float, float, str, str]] = field(default_factory=list)
+
+
 class Load:
     """Threads, each with its own client, sending a mix of the five writes and some Encrypts until stopped."""
 
     def __init__(self, endpoint: str, threads: int = 6, seed: int = 0) -> None:
         self.tally = Tally()
+        self.acked = Acked()
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(target=self._run, args=(endpoint, seed * 100 + i), daemon=True) for i in range(threads)
@@ -134,35 +155,64 @@ class Load:
         own: list[str] = []
         while not self._stop.is_set():
             operation = "CreateKey" if not own else rng.choice(WRITES + READS)
+            key_id, n = (rng.choice(own) if own else ""), uuid.uuid4().hex[:12]
+            if operation == "PutKeyPolicy":
+                with self.tally.lock:
+                    self.acked.policies_sent.setdefault(key_id, []).append(f"trial-{n}")
+            sent = time.monotonic()
             try:
-                self._send(kms, operation, own, rng)
-                self.tally.count("200")
+                answer = self._send(kms, operation, key_id, n)
+                outcome = "200"
+                self.tally.count(outcome)
+                self._acked(operation, key_id, n, answer, own)
             except ClientError as exc:
                 status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
                 request_id = exc.response.get("ResponseMetadata", {}).get("RequestId")
                 read_id = request_id if status == 500 and operation in READS else None
-                self.tally.count("500" if status == 500 else "4xx", read_id)
+                outcome = "500" if status == 500 else "4xx"
+                self.tally.count(outcome, read_id)
+                outcome += " " + exc.response.get("Error", {}).get("Code", "")
             except BotoCoreError:  # the process that held the connection was killed
-                self.tally.count("connection")
+                outcome = "connection"
+                self.tally.count(outcome)
+            with self.tally.lock:
+                self.acked.calls.append((sent, time.monotonic(), operation, outcome))
+            if outcome == "connection":
                 time.sleep(0.05)
 
+    def _acked(self, operation: str, key_id: str, n: str, answer: Any, own: list[str]) -> None:
+        with self.tally.lock:
+            acked = self.acked
+            acked.request_ids.append(answer["ResponseMetadata"]["RequestId"])
+            if operation == "CreateKey":
+                own.append(answer["KeyMetadata"]["KeyId"])
+                acked.keys.add(answer["KeyMetadata"]["KeyId"])
+            elif operation == "CreateAlias":
+                acked.aliases.add(f"alias/trial-{n}")
+            elif operation == "CreateGrant":
+                acked.grants.add(answer["GrantId"])
+            elif operation == "TagResource":
+                acked.tags.add((key_id, f"trial-{n}"))
+            elif operation == "PutKeyPolicy":
+                acked.policy_acked[key_id] = acked.policies_sent[key_id].index(f"trial-{n}")
+            else:
+                acked.ciphertexts.append((key_id, answer["CiphertextBlob"]))
+
     @staticmethod
-    def _send(kms: Any, operation: str, own: list[str], rng: random.Random) -> None:
+    def _send(kms: Any, operation: str, key_id: str, n: str) -> Any:
         if operation == "CreateKey":
-            own.append(kms.create_key()["KeyMetadata"]["KeyId"])
-            return
-        key_id = rng.choice(own)
-        n = uuid.uuid4().hex[:12]
+            return kms.create_key()
         if operation == "CreateAlias":
-            kms.create_alias(AliasName=f"alias/trial-{n}", TargetKeyId=key_id)
-        elif operation == "CreateGrant":
-            kms.create_grant(KeyId=key_id, GranteePrincipal=f"arn:aws:iam::{ACCOUNT}:root", Operations=["Encrypt"])
-        elif operation == "TagResource":
-            kms.tag_resource(KeyId=key_id, Tags=[{"TagKey": f"trial-{n}", "TagValue": "v"}])
-        elif operation == "PutKeyPolicy":
-            kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=_policy(n))
-        else:
-            kms.encrypt(KeyId=key_id, Plaintext=b"trial")
+            return kms.create_alias(AliasName=f"alias/trial-{n}", TargetKeyId=key_id)
+        if operation == "CreateGrant":
+            return kms.create_grant(
+                KeyId=key_id, GranteePrincipal=f"arn:aws:iam::{ACCOUNT}:root", Operations=["Encrypt"]
+            )
+        if operation == "TagResource":
+            return kms.tag_resource(KeyId=key_id, Tags=[{"TagKey": f"trial-{n}", "TagValue": "v"}])
+        if operation == "PutKeyPolicy":
+            return kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=_policy(n))
+        return kms.encrypt(KeyId=key_id, Plaintext=b"trial")
 
 
 @dataclass(frozen=True)
@@ -183,17 +233,29 @@ def outbox_size(data_dir: Path) -> int:
 
 def account(data_dir: Path, tally: Tally | None = None) -> Account:
     with sqlite3.connect(data_dir / "trent.db") as db:
-        keys = {k for (k,) in db.execute("SELECT key_id FROM keys")}
-        aliases = {a for (a,) in db.execute("SELECT name FROM aliases")}
-        grants = {g for (g,) in db.execute("SELECT grant_id FROM grants")}
-        tags = {(k, t) for k, t in db.execute("SELECT key_id, tag_key FROM tags")}
-        policies = {
-            (k, json.loads(p)["Statement"][0]["Sid"])
-            for k, p in db.execute("SELECT key_id, policy FROM key_policies")
-            if '"trial-' in p
-        }
+        stored = rows(db.execute)
     with sqlite3.connect(data_dir / "audit.db") as db:
         records = [json.loads(body) for (body,) in db.execute("SELECT body FROM events ORDER BY seq")]
+    return compare(stored, records, tally)
+
+
+def rows(execute: Any) -> dict[str, set[Any]]:
+    """The store's keys, aliases, grants, tags and (trial) policies, through a DB-API `execute`."""
+    return {
+        "keys": {k for (k,) in execute("SELECT key_id FROM keys")},
+        "aliases": {a for (a,) in execute("SELECT name FROM aliases")},
+        "grants": {g for (g,) in execute("SELECT grant_id FROM grants")},
+        "tags": {(k, t) for k, t in execute("SELECT key_id, tag_key FROM tags")},
+        "policies": {
+            (k, json.loads(p)["Statement"][0]["Sid"])
+            for k, p in execute("SELECT key_id, policy FROM key_policies")
+            if '"trial-' in p
+        },
+    }
+
+
+def compare(stored: dict[str, set[Any]], records: list[dict[str, Any]], tally: Tally | None = None) -> Account:
+    """The account of the store's `rows` against the chain's `records` (in any order)."""
     made: dict[str, set[Any]] = {kind: set() for kind in ("keys", "aliases", "grants", "tags", "policies")}
     request_ids = set()
     for r in records:
@@ -211,13 +273,12 @@ def account(data_dir: Path, tally: Tally | None = None) -> Account:
             made["tags"].update((params["keyId"], t["tagKey"]) for t in params["tags"])
         elif name == "PutKeyPolicy":
             made["policies"].add(params["keyId"])
-    stored: dict[str, set[Any]] = {"keys": keys, "aliases": aliases, "grants": grants, "tags": tags}
-    unrecorded = {kind: sorted(map(str, stored[kind] - made[kind])) for kind in stored}
-    unrecorded["policies"] = sorted(str(p) for p in policies if p[0] not in made["policies"])
+    unrecorded = {kind: sorted(map(str, stored[kind] - made[kind])) for kind in ("keys", "aliases", "grants", "tags")}
+    unrecorded["policies"] = sorted(str(p) for p in stored["policies"] if p[0] not in made["policies"])
     counts = Counter(r["eventID"] for r in records)
     read_500s = 0 if tally is None else sum(rid in request_ids for rid in tally.read_500_request_ids)
     return Account(
-        changes={**{k: len(v) for k, v in stored.items()}, "policies": len(policies)},
+        changes={k: len(v) for k, v in stored.items()},
         unrecorded=unrecorded,
         chained_twice=sum(1 for c in counts.values() if c > 1),
         records=len(records),

@@ -4,7 +4,7 @@ The throwaway cluster is started once per test session with initdb and pg_ctl (b
 `pg_config --bindir` or /usr/lib/postgresql/*/bin), in a temporary directory, listening only on a unix
 socket in that directory, and stopped and removed at the end. initdb refuses to run as root, so as root the
 cluster belongs to the `postgres` user. fsync is off: the cluster is thrown away, and no test here kills
-the server.
+the server (the crash trials, tests/crash_pg.py, run a Cluster of their own with fsync on).
 
 Each test gets its own database (CREATE DATABASE, then DROP DATABASE ... WITH (FORCE)): advisory-lock keys
 are per database, so tests that run at once do not share the store's locks.
@@ -62,78 +62,91 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@contextmanager
-def throwaway_cluster() -> Iterator[str]:
-    """Run a private cluster for the duration; yield the conninfo of its maintenance database."""
-    bindir = _bindir()
-    as_root = os.geteuid() == 0
-    prefix: list[str] = []
-    if as_root:
-        try:
-            owner = pwd.getpwnam(_CLUSTER_USER)
-        except KeyError:
-            raise NoPostgresError(
-                f"running as root, and initdb refuses root: the PostgreSQL tests need a {_CLUSTER_USER!r} user "
-                f"to own the throwaway cluster, or {ENV_URL}"
-            ) from None
-        prefix = ["runuser", "-u", _CLUSTER_USER, "--"]
-    # Short, in /tmp: a unix socket path must fit in about 100 bytes.
-    top = Path(tempfile.mkdtemp(prefix="trent-pg-", dir="/tmp"))
-    data, log = top / "data", top / "server.log"
-    if as_root:
-        os.chown(top, owner.pw_uid, owner.pw_gid)
-    port = _free_port()
-    try:
-        subprocess.run(
-            [
-                *prefix,
-                str(bindir / "initdb"),
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "-E",
-                "UTF8",
-                "--no-sync",
-                "-D",
-                str(data),
-            ],
-            check=True,
-            capture_output=True,
-        )
-        options = f"-p {port} -k {top} -c listen_addresses='' -c fsync=off -c max_connections=200"
+class Cluster:
+    """A private cluster in a temporary directory, listening only on a unix socket there: made by `init()`,
+    then started and stopped as a test needs (`stop("immediate")` is a crash: recovery replays the WAL at the
+    next start), removed by `remove()`. As root it belongs to the `postgres` user (initdb refuses root)."""
+
+    def __init__(self, *, fsync: bool = False) -> None:
+        self.bindir = _bindir()
+        self.fsync = fsync
+        self.prefix: list[str] = []
+        self.top = Path()
+        self.port = 0
+
+    @property
+    def data(self) -> Path:
+        return self.top / "data"
+
+    @property
+    def log(self) -> Path:
+        return self.top / "server.log"
+
+    @property
+    def conninfo(self) -> str:
+        """The conninfo of its maintenance database."""
+        return make_conninfo(host=str(self.top), port=self.port, user="postgres", dbname="postgres")
+
+    def init(self) -> Cluster:
+        as_root = os.geteuid() == 0
+        if as_root:
+            try:
+                owner = pwd.getpwnam(_CLUSTER_USER)
+            except KeyError:
+                raise NoPostgresError(
+                    f"running as root, and initdb refuses root: the PostgreSQL tests need a {_CLUSTER_USER!r} "
+                    f"user to own the throwaway cluster, or {ENV_URL}"
+                ) from None
+            self.prefix = ["runuser", "-u", _CLUSTER_USER, "--"]
+        # Short, in /tmp: a unix socket path must fit in about 100 bytes.
+        self.top = Path(tempfile.mkdtemp(prefix="trent-pg-", dir="/tmp"))
+        if as_root:
+            os.chown(self.top, owner.pw_uid, owner.pw_gid)
+        self.port = _free_port()
+        initdb = [str(self.bindir / "initdb"), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"]
+        subprocess.run([*self.prefix, *initdb, "-D", str(self.data)], check=True, capture_output=True)
+        return self
+
+    def start(self) -> None:
+        durable = "-c fsync=on -c synchronous_commit=on" if self.fsync else "-c fsync=off"
+        options = f"-p {self.port} -k {self.top} -c listen_addresses='' {durable} -c max_connections=200"
         started = subprocess.run(
-            [
-                *prefix,
-                str(bindir / "pg_ctl"),
-                "-D",
-                str(data),
-                "-l",
-                str(log),
-                "-o",
-                options,
-                "-w",
-                "-t",
-                "60",
-                "start",
-            ],
+            [*self.prefix, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log)]
+            + ["-o", options, "-w", "-t", "60", "start"],
             capture_output=True,
             text=True,
             check=False,
         )
         if started.returncode != 0:
-            shown = log.read_text() if log.exists() else ""
+            shown = self.log.read_text() if self.log.exists() else ""
             raise NoPostgresError(f"the throwaway PostgreSQL did not start: {started.stderr}{shown}")
+
+    def stop(self, mode: str = "fast") -> None:
+        """pg_ctl stop -m MODE, waiting until the server is gone; "immediate" kills it without a checkpoint."""
+        subprocess.run(
+            [*self.prefix, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"],
+            capture_output=True,
+            check=False,
+        )
+
+    def remove(self) -> None:
+        if self.top != Path():
+            shutil.rmtree(self.top, ignore_errors=True)
+
+
+@contextmanager
+def throwaway_cluster() -> Iterator[str]:
+    """Run a private cluster for the duration; yield the conninfo of its maintenance database."""
+    cluster = Cluster()
+    try:
+        cluster.init()
+        cluster.start()
         try:
-            yield make_conninfo(host=str(top), port=port, user="postgres", dbname="postgres")
+            yield cluster.conninfo
         finally:
-            subprocess.run(
-                [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-                capture_output=True,
-                check=False,
-            )
+            cluster.stop()
     finally:
-        shutil.rmtree(top, ignore_errors=True)
+        cluster.remove()
 
 
 @contextmanager
