@@ -81,11 +81,11 @@ class PostgresStore(PostgresOps):
             raise
 
     # -- a batch's reads (store/prefetch.py) ----------------------------------------------------------------
-    def prefetch(self, needs: ReadNeeds) -> None:
+    async def read(self, needs: ReadNeeds) -> Snapshot:
         """One round trip for the whole batch: access keys, their users, keys, aliases with their keys."""
         snap = Snapshot()
         callers = sorted(needs.aliases)
-        access_keys, users, keys, aliases = self.read_many(
+        access_keys, users, keys, aliases = await self.read_many(
             sorted(needs.access_key_ids), sorted(needs.key_ids), sorted(needs.alias_refs), callers
         )
         snap.access_keys.update(access_keys)
@@ -101,7 +101,10 @@ class PostgresStore(PostgresOps):
             if record is not None:
                 asked.add((record.account, Region(region), name))
         absent(snap.aliases, asked)
-        self._snapshot = snap
+        return snap
+
+    def install(self, snapshot: Snapshot) -> None:
+        self._snapshot = snapshot
 
     def end_batch(self) -> None:
         self._snapshot = None
@@ -242,4 +245,5 @@ class PostgresStore(PostgresOps):
         return None if row is None else row[0]
 
     def close(self) -> None:
+        self._drop_async()
         self._c.close()

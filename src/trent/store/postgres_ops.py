@@ -3,6 +3,7 @@ how connections, transactions and locks work)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -76,6 +77,22 @@ def connect(url: str) -> psycopg.Connection[Any]:
     return conn
 
 
+async def connect_async(url: str) -> psycopg.AsyncConnection[Any]:
+    """connect(), for reads the event loop must not wait for."""
+    timeout: dict[str, Any] = {} if "connect_timeout" in conninfo_to_dict(url) else {"connect_timeout": CONNECT_TIMEOUT}
+    conn = await psycopg.AsyncConnection.connect(url, autocommit=True, prepare_threshold=0, **timeout)
+    try:
+        await conn.execute(
+            "SELECT " + ", ".join("set_config(%s, %s, false)" for _ in SESSION_SETTINGS),
+            [part for item in SESSION_SETTINGS.items() for part in item],
+            prepare=False,
+        )
+    except BaseException:
+        await conn.close()
+        raise
+    return conn
+
+
 class PostgresOps:
     """Every read and write; PostgresStore adds transactions, units and blobs."""
 
@@ -86,6 +103,8 @@ class PostgresOps:
         self._in_transaction = False
         self._changes = 0  # rows written by this store's statements; a unit compares it to know it wrote
         self.round_trips = 0  # round trips of statements (transaction control aside): for metrics and tests
+        self._ac: psycopg.AsyncConnection[Any] | None = None  # the batcher's reads, made in the event loop
+        self._ac_loop: asyncio.AbstractEventLoop | None = None
 
     # -- statements ----------------------------------------------------------------------------------------
     def _conn(self) -> psycopg.Connection[Any]:
@@ -116,18 +135,11 @@ class PostgresOps:
         self.round_trips += 1
         return self._read(sql, args).fetchall()
 
-    def _pipelined(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Any]]:
-        """Independent reads in one round trip (psycopg's pipeline mode): each statement still takes its own
-        snapshot, after the previous one, so each is as fresh as if sent alone."""
-        if len(queries) == 1:
-            return [self._all(*queries[0])]
-        self.round_trips += 1
-        conn = self._conn()
-        if conn.broken and not self._in_transaction:
-            conn = self._conn()
-        with conn.pipeline():
-            cursors = [conn.execute(sql, args) for sql, args in queries]
-        return [cursor.fetchall() for cursor in cursors]
+    def _drop_async(self) -> None:
+        """Close the asynchronous connection without an event loop (libpq's finish: the socket goes)."""
+        if self._ac is not None:
+            self._ac.pgconn.finish()
+            self._ac = None
 
     def _write(self, sql: str, args: Sequence[Any]) -> int:
         self.round_trips += 1
@@ -233,27 +245,37 @@ class PostgresOps:
         found = self._all(_ACCESS_KEYS + " WHERE access_key_id = ANY(%s)", (list(access_key_ids),))
         return {record.access_key_id: record for record in map(rows.access_key, found)}
 
-    def read_many(
+    async def read_many(
         self,
         access_key_ids: Sequence[str],
         key_ids: Sequence[KeyId],
         alias_refs: Sequence[AliasRef],
         aliases_of_callers: Sequence[tuple[str, str, str]],
     ) -> tuple[dict[str, AccessKey], dict[str, User], dict[KeyId, Key], list[Alias]]:
-        """What a batch reads, in one round trip: the access keys, their users, the keys, and the aliases named
-        by ARN (`alias_refs`) or by name in the caller's account (`aliases_of_callers`: access key id, region,
-        name), each with its target key."""
+        """What a batch reads, in one round trip on this store's asynchronous connection (the event loop goes
+        on meanwhile): the access keys, their users, the keys, and the aliases named by ARN (`alias_refs`) or
+        by name in the caller's account (`aliases_of_callers`: access key id, region, name), each with its
+        target key. Four statements in pipeline mode, each its own snapshot."""
         ids = list(access_key_ids)
         by_ref = ([r[0] for r in alias_refs], [r[1] for r in alias_refs], [r[2] for r in alias_refs])
         by_caller = tuple([r[i] for r in aliases_of_callers] for i in range(3))
-        found = self._pipelined(
-            [
-                (_ACCESS_KEYS + " WHERE access_key_id = ANY(%s)", (ids,)),
-                (_USERS_OF_ACCESS_KEYS, (ids,)),
-                (_KEYS + " WHERE key_id = ANY(%s)", (list(key_ids),)),
-                (_ALIASES_WITH_TARGETS, (*by_ref, *by_caller)),
-            ]
-        )
+        queries: list[tuple[str, Sequence[Any]]] = [
+            (_ACCESS_KEYS + " WHERE access_key_id = ANY(%s)", (ids,)),
+            (_USERS_OF_ACCESS_KEYS, (ids,)),
+            (_KEYS + " WHERE key_id = ANY(%s)", (list(key_ids),)),
+            (_ALIASES_WITH_TARGETS, (*by_ref, *by_caller)),
+        ]
+        loop = asyncio.get_running_loop()
+        if self._ac is None or self._ac.broken or self._ac_loop is not loop:
+            self._drop_async()  # broken, or made in another event loop (a test's previous asyncio.run)
+            self._ac = await connect_async(self._url)
+            self._ac_loop = loop
+            metrics.STORE_CONNECTIONS.inc()
+        self.round_trips += 1
+        conn = self._ac
+        async with conn.pipeline():
+            cursors = [await conn.execute(sql, args) for sql, args in queries]
+        found = [await cursor.fetchall() for cursor in cursors]
         access_keys = {r.access_key_id: r for r in map(rows.access_key, found[0])}
         users = {u.arn: u for u in map(rows.user, found[1])}
         keys = {k.key_id: k for k in map(rows.key, found[2])}

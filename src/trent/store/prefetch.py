@@ -50,8 +50,12 @@ class Snapshot:
 class Prefetching(Protocol):
     """A store that reads a batch's needs in a few statements and serves the batch's reads from them."""
 
-    def prefetch(self, needs: ReadNeeds) -> None:
-        """Read what `needs` names; until end_batch(), reads outside a transaction come from that."""
+    async def read(self, needs: ReadNeeds) -> Snapshot:
+        """Read what `needs` names (the event loop goes on meanwhile)."""
+        ...
+
+    def install(self, snapshot: Snapshot) -> None:
+        """Until end_batch(), reads outside a transaction come from `snapshot` where it has the record."""
         ...
 
     def end_batch(self) -> None: ...

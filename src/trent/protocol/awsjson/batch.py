@@ -78,6 +78,8 @@ class Batcher:
         self._serve = serve
         self._credential = credential
         self._queue: list[tuple[Any, str, Queued]] = []
+        self._tasks: set[asyncio.Future[None]] = set()
+        self._reading = False
 
     def submit(self, request: Any, request_id: str) -> Queued:
         loop = asyncio.get_running_loop()
@@ -88,21 +90,35 @@ class Batcher:
         return queued
 
     def _run(self) -> None:
+        if self._reading or not self._queue:
+            return  # one read at a time: the batch that is reading takes up the queue when it is done
+        self._reading = True
         batch, self._queue = self._queue, []
+        task = asyncio.ensure_future(self._serve_batch(batch))
+        self._tasks.add(task)  # the loop keeps only a weak reference to a task
+        task.add_done_callback(self._tasks.discard)
+
+    async def _serve_batch(self, batch: list[tuple[Any, str, Queued]]) -> None:
+        """Read the batch's state without blocking the loop (requests arriving meanwhile form the next batch),
+        then serve the batch at once, against that state: nothing else runs between the two."""
         sent = self._store.round_trips
-        needs = ReadNeeds()
-        for request, _, _ in batch:
-            self._note(request, needs)
         try:
-            self._store.prefetch(needs)
+            needs = ReadNeeds()
+            for request, _, _ in batch:
+                self._note(request, needs)
+            snapshot = await self._store.read(needs)
         except Exception as exc:  # the store is down: each request meets it on its own, and fails closed
             log.warning("batched read of %d request(s) failed: %s", len(batch), type(exc).__name__)
+        else:
+            self._store.install(snapshot)
         try:
             for request, request_id, queued in batch:
                 queued.settle(self._serve(request, request_id))  # never raises
         finally:
             self._store.end_batch()
             metrics.read_batch(len(batch), self._store.round_trips - sent)
+            self._reading = False
+            self._run()  # the requests that arrived while this batch read
 
     def _note(self, request: Any, needs: ReadNeeds) -> None:
         """What this request will read, as far as its bytes tell; anything unreadable is simply not foreseen."""
