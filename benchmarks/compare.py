@@ -9,8 +9,8 @@ Peers: `lean` is benchmarks/lean_reference.py, issue 5's ceiling (SigV4 and real
 checked out into a temporary directory and run with the same interpreter: a before/after of a change, measured
 in the same run.
 
-Each operation is driven by benchmarks/kms_load.py (wrk, concurrency 16) against Trent in its default
-production configuration (SQLite store, software root of trust, audit on), then against each peer; rounds
+Each operation is driven by benchmarks/kms_load.py (wrk, concurrency 16 unless --concurrency) against Trent in
+its default production configuration (SQLite store, software root of trust, audit on), then against each peer; rounds
 alternate the order. Reported: median req/s, p50, p99, server CPU per request, and the ratio to the peer.
 """
 
@@ -217,6 +217,7 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument(
         "--peers", default="lean,lean-durable,moto", help="comma-separated: lean, lean-durable, moto, base, or none"
     )
@@ -244,7 +245,7 @@ def main() -> int:
             for round_no in range(args.rounds):
                 for op in ops:
                     for server in servers if round_no % 2 == 0 else reversed(servers):
-                        result = drive(args.load, server, op, args.duration)
+                        result = drive(args.load, server, op, args.duration, args.concurrency)
                         if result is not None:
                             results.setdefault((server.name, op), []).append(result)
                         print(
@@ -265,7 +266,7 @@ def main() -> int:
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}. "
         f"Trent with {args.workers} workers, default configuration (SQLite, software root of trust, audit on). "
-        f"Load: kms_load.py (wrk), concurrency 16, {args.duration:g} s per run after 2 s of warm-up, "
+        f"Load: kms_load.py (wrk), concurrency {args.concurrency}, {args.duration:g} s per run after 2 s of warm-up, "
         f"median of {args.rounds} interleaved rounds. CPU is the server's, per request. "
         "lean = benchmarks/lean_reference.py with as many workers (SigV4 and real crypto only: issue 5's "
         "ceiling, to be reached within 0.7×); lean-durable = the same with each request's record written and "
