@@ -445,6 +445,8 @@ def test_readers_have_no_idle_timeout_and_writers_do(postgres_url: str) -> None:
     ):
         assert reader.execute("SHOW idle_in_transaction_session_timeout").fetchone() == ("0",)
         assert writer.execute("SHOW idle_in_transaction_session_timeout").fetchone() == ("5s",)
+        for conn in (reader, writer):  # connecting is bounded too (psycopg's own wait is 130 s)
+            assert "connect_timeout=5" in conn.info.dsn
 
 
 def test_a_writer_whose_connection_dies_finishes_the_append_on_a_new_one(postgres_url: str) -> None:

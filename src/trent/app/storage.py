@@ -14,12 +14,12 @@ import psycopg
 
 from trent.audit.port import AuditFormatError, AuditWriteError
 from trent.config import Settings, redact_database
+from trent.pgsession import connect as postgres_connect
 from trent.rootoftrust.base import RootOfTrust
 from trent.rootoftrust.check import make_check, opens_check
 from trent.rootoftrust.software import RootKeyFileError
 from trent.store.base import SchemaTooNewError, Store
 from trent.store.postgres import PostgresStore
-from trent.store.postgres_ops import connect as postgres_connect
 from trent.store.postgres_schema import migrate as postgres_migrate
 from trent.store.postgres_schema import schema_version as postgres_schema_version
 from trent.store.sqlite import SqliteStore

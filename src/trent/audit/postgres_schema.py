@@ -26,14 +26,15 @@ from typing import Any
 
 import psycopg
 
+from trent import pgsession
 from trent.audit.port import AuditFormatError
+from trent.pgsession import READER_SETTINGS, SESSION_SETTINGS
 
 # pg_advisory_xact_lock keys. Fixed numbers: every node of every version must agree (the store uses ...01-...03).
 MIGRATION_LOCK = 0x7472_656E_0011
 ANCHOR_LOCK = 0x7472_656E_0012
 
 # Every session's settings (ms), as the store's: a node frozen inside a transaction loses its locks after 5 s.
-SESSION_SETTINGS = {"TimeZone": "UTC", "idle_in_transaction_session_timeout": "5000", "lock_timeout": "10000"}
 
 SCHEMA: tuple[str, ...] = (
     # version 1
@@ -73,23 +74,8 @@ SCHEMA: tuple[str, ...] = (
 
 
 def connect(url: str, *, reader: bool = False) -> psycopg.Connection[Any]:
-    """A connection as every audit session's: autocommit (transactions are explicit blocks: without it psycopg
-    opens one at the first statement and a later transaction() is only a savepoint), prepared statements.
-
-    `reader`: a session that reads one long snapshot at its consumer's pace (verify, query, export), which may
-    pause for longer than 5 s between two pages: no idle timeout (it holds no lock a writer waits for)."""
-    conn = psycopg.connect(url, autocommit=True, prepare_threshold=0)
-    settings = {**SESSION_SETTINGS, "idle_in_transaction_session_timeout": "0"} if reader else SESSION_SETTINGS
-    try:
-        conn.execute(
-            "SELECT " + ", ".join("set_config(%s, %s, false)" for _ in settings),
-            [part for item in settings.items() for part in item],
-            prepare=False,
-        )
-    except BaseException:
-        conn.close()
-        raise
-    return conn
+    """An audit session (trent/pgsession.py); `reader`: one that reads a long snapshot, without idle timeout."""
+    return pgsession.connect(url, READER_SETTINGS if reader else SESSION_SETTINGS)
 
 
 def schema_version(conn: psycopg.Connection[Any]) -> int:

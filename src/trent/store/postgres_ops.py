@@ -10,20 +10,15 @@ from typing import Any
 
 import psycopg
 from psycopg import errors
-from psycopg.conninfo import conninfo_to_dict
 
 from trent import metrics
 from trent.kms.ids import AccountId, AliasName, KeyId, Region
 from trent.kms.keys import AccessKey, Account, Alias, Grant, Key, MaterialVersion, Tag, User
 from trent.kms.specs import KeyState
+from trent.pgsession import connect, connect_async
 from trent.store import postgres_rows as rows
 from trent.store.base import AliasRef, ConflictError, DuplicateError, Page
 from trent.store.postgres_schema import WRITER_LOCK
-
-# Every session's settings (times in ms). UTC: timestamptz comes back as datetimes in UTC. 5 s idle inside a
-# transaction bounds how long a frozen node holds the writer lock; 10 s of waiting for a lock is the SQLite
-# store's busy_timeout.
-SESSION_SETTINGS = {"TimeZone": "UTC", "idle_in_transaction_session_timeout": "5000", "lock_timeout": "10000"}
 
 _KEYS = f"SELECT {rows.KEY_COLUMNS} FROM keys"
 _ALIASES = f"SELECT {rows.ALIAS_COLUMNS} FROM aliases"
@@ -54,43 +49,6 @@ _UPDATE_KEY = (
     + ", ".join(f"{c.strip()} = %s" for c in rows.KEY_COLUMNS.split(",")[1:])
     + " WHERE key_id = %s AND revision = %s"
 )
-
-
-# Seconds to wait for a connection, unless the URL says (connect_timeout): libpq's own default is none, and
-# psycopg's 130 s would hold a reconnecting worker, and its readiness probe, that long.
-CONNECT_TIMEOUT = 5
-
-
-def connect(url: str) -> psycopg.Connection[Any]:
-    """A connection as every store connection must be: autocommit, prepared statements, bounded idling."""
-    timeout: dict[str, Any] = {} if "connect_timeout" in conninfo_to_dict(url) else {"connect_timeout": CONNECT_TIMEOUT}
-    conn = psycopg.connect(url, autocommit=True, prepare_threshold=0, **timeout)
-    try:
-        conn.execute(
-            "SELECT " + ", ".join("set_config(%s, %s, false)" for _ in SESSION_SETTINGS),
-            [part for item in SESSION_SETTINGS.items() for part in item],
-            prepare=False,
-        )
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-async def connect_async(url: str) -> psycopg.AsyncConnection[Any]:
-    """connect(), for reads the event loop must not wait for."""
-    timeout: dict[str, Any] = {} if "connect_timeout" in conninfo_to_dict(url) else {"connect_timeout": CONNECT_TIMEOUT}
-    conn = await psycopg.AsyncConnection.connect(url, autocommit=True, prepare_threshold=0, **timeout)
-    try:
-        await conn.execute(
-            "SELECT " + ", ".join("set_config(%s, %s, false)" for _ in SESSION_SETTINGS),
-            [part for item in SESSION_SETTINGS.items() for part in item],
-            prepare=False,
-        )
-    except BaseException:
-        await conn.close()
-        raise
-    return conn
 
 
 class PostgresOps:
