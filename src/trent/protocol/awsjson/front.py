@@ -195,18 +195,7 @@ class AwsJsonFront:
         try:
             principal, region = self._authenticator.authenticate(http, self._clock())
         except AuthError as error:
-            credential = _credential_parts(http.header("authorization") or "")
-            durable = dispatch.reject(
-                self._deps,
-                event_name=_event_name(http.header("x-amz-target")),
-                access_key_id=credential[0],
-                region=credential[2],
-                request_id=request_id,
-                source_ip=request.client_ip,
-                user_agent=http.header("user-agent") or "",
-                error=error,
-            )
-            return self._failure(request_id, error, durable)
+            return self._unauthenticated(request, request_id, error, status_of(error))
         ctx = RequestContext(
             principal=principal,
             region=Region(region),
