@@ -6,12 +6,12 @@ so a datetime read back equals the one written, to the microsecond.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from trent.kms.ids import AccountId, AliasName, KeyId, Region
-from trent.kms.keys import AccessKey, Account, Alias, Grant, GrantConstraints, Key, User
+from trent.kms.keys import AccessKey, Account, Alias, Grant, Key, User
 from trent.kms.specs import ExpirationModel, KeySpec, KeyState, KeyUsage, Origin
+from trent.store import constraints
 
 KEY_COLUMNS = (
     "key_id, account, region, spec, usage, origin, state, creation_date, description, deletion_date, "
@@ -121,10 +121,6 @@ def user_values(record: User) -> tuple[Any, ...]:
 
 
 def grant(row: Any) -> Grant:
-    constraints = None
-    if row[8] is not None:
-        raw = json.loads(row[8])
-        constraints = GrantConstraints(raw.get("subset"), raw.get("equals"), raw.get("source_arn"))
     return Grant(
         grant_id=row[0],
         key_id=KeyId(row[1]),
@@ -134,7 +130,7 @@ def grant(row: Any) -> Grant:
         created=row[5],
         name=row[6],
         retiring_principal=row[7],
-        constraints=constraints,
+        constraints=constraints.decode(row[8]),
     )
 
 
@@ -148,20 +144,5 @@ def grant_values(record: Grant) -> tuple[Any, ...]:
         record.created,
         record.name,
         record.retiring_principal,
-        _constraints_json(record.constraints),
-    )
-
-
-def _constraints_json(constraints: GrantConstraints | None) -> str | None:
-    # The same encoding as the SQLite store's, so a dump of one reads as the other.
-    if constraints is None:
-        return None
-    subset, equals = constraints.encryption_context_subset, constraints.encryption_context_equals
-    return json.dumps(
-        {
-            "subset": None if subset is None else dict(subset),
-            "equals": None if equals is None else dict(equals),
-            "source_arn": constraints.source_arn,
-        },
-        sort_keys=True,
+        constraints.encode(record.constraints),
     )

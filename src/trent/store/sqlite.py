@@ -12,7 +12,6 @@ trusts the memo, so a read that starts after a write returned sees that write, i
 
 from __future__ import annotations
 
-import json
 import mmap
 import os
 import sqlite3
@@ -28,13 +27,13 @@ from trent.kms.keys import (
     Account,
     Alias,
     Grant,
-    GrantConstraints,
     Key,
     MaterialVersion,
     Tag,
     User,
 )
 from trent.kms.specs import ExpirationModel, KeySpec, KeyState, KeyUsage, Origin
+from trent.store import constraints
 from trent.store.base import (
     AliasRef,
     ConflictError,
@@ -272,10 +271,6 @@ def _access_key(row: Any) -> AccessKey:
 
 
 def _grant(row: Any) -> Grant:
-    constraints = None
-    if row[8] is not None:
-        raw = json.loads(row[8])
-        constraints = GrantConstraints(raw.get("subset"), raw.get("equals"), raw.get("source_arn"))
     return Grant(
         grant_id=row[0],
         key_id=KeyId(row[1]),
@@ -285,24 +280,7 @@ def _grant(row: Any) -> Grant:
         created=datetime.fromtimestamp(row[5], UTC),
         name=row[6],
         retiring_principal=row[7],
-        constraints=constraints,
-    )
-
-
-def _constraints_json(constraints: GrantConstraints | None) -> str | None:
-    if constraints is None:
-        return None
-    return json.dumps(
-        {
-            "subset": None
-            if constraints.encryption_context_subset is None
-            else dict(constraints.encryption_context_subset),
-            "equals": None
-            if constraints.encryption_context_equals is None
-            else dict(constraints.encryption_context_equals),
-            "source_arn": constraints.source_arn,
-        },
-        sort_keys=True,
+        constraints=constraints.decode(row[8]),
     )
 
 
@@ -630,7 +608,7 @@ class _SqliteOps:
                 grant.created.timestamp(),
                 grant.name,
                 grant.retiring_principal,
-                _constraints_json(grant.constraints),
+                constraints.encode(grant.constraints),
             ),
         )
 
