@@ -60,8 +60,8 @@ _APPEND = (
     "WHERE chain_id = %s AND head_seq = %s RETURNING chain_id) "
     "INSERT INTO audit_records (chain_id, seq, event_time, key_arn, body, hash) "
     "SELECT head.chain_id, t.s, t.w, t.k, t.b, t.h FROM head, "
-    "unnest(%s::bigint[], %s::float8[], %s::text[], %s::bytea[], %s::bytea[]) AS t(s, w, k, b, h)"
-)
+    "unnest(%b::bigint[], %b::float8[], %b::text[], %b::bytea[], %b::bytea[]) AS t(s, w, k, b, h)"
+)  # the arrays in binary: PostgreSQL then parses no hex (server CPU per record -20 to -30%, decision 0011)
 _CLAIM = "INSERT INTO audit_journaled (event_id) SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING RETURNING event_id"
 _PROBE = "SELECT head_seq, head_hash FROM audit_chains WHERE chain_id = %s"
 

@@ -22,11 +22,15 @@ from trent.store.postgres_schema import WRITER_LOCK
 
 _KEYS = f"SELECT {rows.KEY_COLUMNS} FROM keys"
 _ALIASES = f"SELECT {rows.ALIAS_COLUMNS} FROM aliases"
-_USERS_OF_ACCESS_KEYS = (
+# An access key with its user, if its principal is one: a batch's callers in one statement.
+_ACCESS_KEYS_WITH_USERS = (
     "SELECT "
+    + ", ".join(f"k.{c.strip()}" for c in rows.ACCESS_KEY_COLUMNS.split(","))
+    + ", "
     + ", ".join(f"u.{c.strip()}" for c in rows.USER_COLUMNS.split(","))
-    + " FROM users u JOIN access_keys k ON k.principal_arn = u.arn WHERE k.access_key_id = ANY(%s)"
+    + " FROM access_keys k LEFT JOIN users u ON u.arn = k.principal_arn WHERE k.access_key_id = ANY(%s)"
 )
+_ACCESS_KEY_WIDTH = len(rows.ACCESS_KEY_COLUMNS.split(","))
 _WANTED = "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[])"
 _ALIAS_COLUMNS_OF_A = ", ".join(f"a.{c.strip()}" for c in rows.ALIAS_COLUMNS.split(","))
 _ALIASES_WITH_TARGETS = (
@@ -213,16 +217,19 @@ class PostgresOps:
         """What a batch reads, in one round trip on this store's asynchronous connection (the event loop goes
         on meanwhile): the access keys, their users, the keys, and the aliases named by ARN (`alias_refs`) or
         by name in the caller's account (`aliases_of_callers`: access key id, region, name), each with its
-        target key. Four statements in pipeline mode, each its own snapshot."""
+        target key. Up to three statements in pipeline mode, each its own snapshot."""
         ids = list(access_key_ids)
         by_ref = ([r[0] for r in alias_refs], [r[1] for r in alias_refs], [r[2] for r in alias_refs])
         by_caller = tuple([r[i] for r in aliases_of_callers] for i in range(3))
-        queries: list[tuple[str, Sequence[Any]]] = [
-            (_ACCESS_KEYS + " WHERE access_key_id = ANY(%s)", (ids,)),
-            (_USERS_OF_ACCESS_KEYS, (ids,)),
-            (_KEYS + " WHERE key_id = ANY(%s)", (list(key_ids),)),
-            (_ALIASES_WITH_TARGETS, (*by_ref, *by_caller)),
+        # A statement with nothing to look up is not sent: most batches name no alias, and PostgreSQL's CPU
+        # per batch is mostly per statement, not per row (benchmarks/results/cluster.md).
+        queries: list[tuple[str, Sequence[Any]] | None] = [
+            (_ACCESS_KEYS_WITH_USERS, (ids,)) if ids else None,
+            (_KEYS + " WHERE key_id = ANY(%s)", (list(key_ids),)) if key_ids else None,
+            (_ALIASES_WITH_TARGETS, (*by_ref, *by_caller)) if alias_refs or aliases_of_callers else None,
         ]
+        if not any(queries):
+            return {}, {}, {}, []
         loop = asyncio.get_running_loop()
         if self._ac is None or self._ac.broken or self._ac_loop is not loop:
             self._drop_async()  # broken, or made in another event loop (a test's previous asyncio.run)
@@ -232,14 +239,21 @@ class PostgresOps:
         self.round_trips += 1
         conn = self._ac
         async with conn.pipeline():
-            cursors = [await conn.execute(sql, args) for sql, args in queries]
-        found = [await cursor.fetchall() for cursor in cursors]
-        access_keys = {r.access_key_id: r for r in map(rows.access_key, found[0])}
-        users = {u.arn: u for u in map(rows.user, found[1])}
-        keys = {k.key_id: k for k in map(rows.key, found[2])}
+            # Binary results: no hex or timestamp text to parse, on either side.
+            cursors = [None if q is None else await conn.execute(*q, binary=True) for q in queries]
+        found: list[list[Any]] = [[] if cursor is None else await cursor.fetchall() for cursor in cursors]
+        access_keys: dict[str, AccessKey] = {}
+        users: dict[str, User] = {}
+        for row in found[0]:
+            record = rows.access_key(row[:_ACCESS_KEY_WIDTH])
+            access_keys[record.access_key_id] = record
+            if row[_ACCESS_KEY_WIDTH] is not None:
+                user = rows.user(row[_ACCESS_KEY_WIDTH:])
+                users[user.arn] = user
+        keys = {k.key_id: k for k in map(rows.key, found[1])}
         aliases = []
         width = len(rows.ALIAS_COLUMNS.split(","))
-        for row in found[3]:
+        for row in found[2]:
             aliases.append(rows.alias(row[:width]))
             if row[width] is not None:
                 target = rows.key(row[width:])
