@@ -3,11 +3,12 @@
 
     python benchmarks/cluster.py --database postgresql://postgres@127.0.0.1:5432/postgres [--nodes 1,2,3]
                                  [--ops encrypt,decrypt,...] [--concurrency 16,64] [--duration 8] [--rounds 2]
-                                 [--workers 1] [--out benchmarks/results/cluster.md]
+                                 [--workers 1] [--per-node] [--out benchmarks/results/cluster.md]
 
 Each configuration starts its nodes (one `trent serve` each, --workers per node, all on one fresh database
 created in the server `--database` names, sharing one root key file), spreads the load over them (one
-kms_load.py per node, concurrency / nodes each, at once), and reads: req/s (sum), p50/p99 (worst node),
+kms_load.py per node, concurrency / nodes each, at once; with --per-node the whole concurrency each, as when
+nodes are added together with their clients), and reads: req/s (sum), p50/p99 (worst node),
 CPU µs per request in the nodes and in PostgreSQL (every process of the PostgreSQL server, from /proc, so
 run it against a server on this machine), and store statements (round trips) per request from the nodes'
 /metrics. The SQLite row is one node in its default configuration.
@@ -84,8 +85,10 @@ def _drop_database(server: str, url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def run_config(nodes: list[Server], op: str, concurrency: int, duration: float, load: Path) -> dict[str, float] | None:
-    per_node = max(1, concurrency // len(nodes))
+def run_config(
+    nodes: list[Server], op: str, concurrency: int, duration: float, load: Path, *, per_node_level: bool = False
+) -> dict[str, float] | None:
+    per_node = concurrency if per_node_level else max(1, concurrency // len(nodes))
     statements0 = sum(_metric(n.endpoint, "trent_store_round_trips_total") for n in nodes)
     requests0 = sum(_metric(n.endpoint, "trent_requests_total") for n in nodes)
     node_pids = [p for n in nodes for p in _tree(n.process.pid)]
@@ -120,6 +123,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--workers", type=int, default=1, help="workers per node")
     parser.add_argument("--load", type=Path, default=DEFAULT_LOAD)
+    parser.add_argument(
+        "--per-node",
+        action="store_true",
+        help="each node gets the whole --concurrency (nodes added with their clients), instead of a share of it",
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "cluster.md")
     args = parser.parse_args()
     ops, levels = args.ops.split(","), [int(c) for c in args.concurrency.split(",")]
@@ -137,7 +145,9 @@ def main() -> int:
                         nodes.append(start_trent(args.workers, Path(tmp) / f"node{n}", env=env, name=config))
                     for op in ops:
                         for level in levels:
-                            result = run_config(nodes, op, level, args.duration, args.load)
+                            result = run_config(
+                                nodes, op, level, args.duration, args.load, per_node_level=args.per_node
+                            )
                             if result is not None:
                                 results.setdefault((config, op, level), []).append(result)
                             shown = "failed" if result is None else f"{result['rps']:.0f} req/s rt {result['rt']:.2f}"
@@ -152,7 +162,9 @@ def main() -> int:
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores (nodes, PostgreSQL and the load generator share "
         f"them), Python {platform.python_version()}. {args.workers} worker(s) per node; load: kms_load.py (wrk), "
-        f"{args.duration:g} s per run, concurrency split over the nodes, median of {args.rounds} interleaved "
+        f"{args.duration:g} s per run, "
+        + ("concurrency c on each node" if args.per_node else "concurrency c split over the nodes")
+        + f", median of {args.rounds} interleaved "
         "rounds. CPU µs per request: all the nodes' processes, and all PostgreSQL's; rt: store round trips "
         "per request, from the nodes' /metrics.",
         "",
