@@ -77,7 +77,12 @@ class InvalidSignatureException(AuthError):
 
 
 class AccessDeniedException(KmsError):
-    pass
+    """`unseen`: the text reveals nothing of the key (another account's key the caller may not use, or that does
+    not exist): a caller that named no key, only a ciphertext, gets it reworded for the ciphertext."""
+
+    def __init__(self, message: str = "", *, unseen: bool = False) -> None:
+        super().__init__(message)
+        self.unseen = unseen
 
 
 class NotAuthorizedException(KmsError):
