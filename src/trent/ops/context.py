@@ -14,6 +14,7 @@ class Trace:
 
     keys: list[str] = field(default_factory=list)
     grant_id: str | None = None  # set when a grant, not a policy, allowed the request
+    charged: bool = False  # it drew from its request quota (ops/throttling.py): once, however many keys it resolves
 
 
 @dataclass(frozen=True, slots=True)

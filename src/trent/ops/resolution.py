@@ -20,7 +20,7 @@ from trent.kms.keys import Key
 from trent.kms.operations import OPERATION_FACTS, Operation
 from trent.kms.specs import KeyUsage
 from trent.kms.states import require_state
-from trent.ops import authorization
+from trent.ops import authorization, throttling
 from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
 from trent.store.base import Reader
@@ -84,6 +84,7 @@ def resolve_key(
         raise InvalidArnException(ALIASES_NOT_SUPPORTED)
     key = _lookup(reader, ctx, ref, action or OPERATION_FACTS[operation].permissions[0].action)
     ctx.trace.keys.append(key.arn)
+    throttling.charge_key(deps.throttle, ctx, operation, key)
     request_facts = dict(facts or {})
     if ref.alias_name is not None:
         request_facts["kms:requestalias"] = ref.alias_name
