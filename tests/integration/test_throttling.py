@@ -19,6 +19,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.integration.principals import admin
+from tests.postgres import url_of
 from tests.support import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, TrentServer, trent_command
 
 THROTTLED = (
@@ -204,3 +205,21 @@ def test_the_throttled_request_is_audited(throttled: TrentServer) -> None:
     records = [json.loads(line) for line in done.stdout.splitlines()]
     assert records and {r["eventName"] for r in records} >= {"ListAliases"}
     assert {r["errorMessage"] for r in records} == {THROTTLED[1]}
+
+
+def test_on_postgresql_each_node_holds_its_own_quota(postgres_url: str, tmp_path: Path) -> None:
+    """Nodes share the store, not their buckets: a quota holds per node (docs/throttling.md, "Nodes"). The
+    requests of a PostgreSQL node go through its read batcher; throttling is the same there."""
+    env = {
+        "TRENT_DATABASE_URL": url_of(postgres_url),
+        "TRENT_ROOT_KEY_FILE": str(tmp_path / "keys" / "root.key"),
+        "TRENT_THROTTLE": "aws",
+        "TRENT_QUOTAS": "DescribeKey=3",
+    }
+    with TrentServer(tmp_path / "a", workers=1, env=env) as first, TrentServer(tmp_path / "b", workers=1, env=env) as b:
+        kms = client(first)
+        key = kms.create_key()["KeyMetadata"]["KeyId"]
+        _refill()
+        ok, errors, seconds = _burst(lambda: kms.describe_key(KeyId=key), 12)
+        assert 3 <= ok <= 3 + 3 * seconds + 1 and set(errors) == {THROTTLED}
+        assert client(b).describe_key(KeyId=key)["KeyMetadata"]["KeyId"] == key  # the other node: its own bucket
