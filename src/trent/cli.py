@@ -105,8 +105,24 @@ def main() -> None:
     help="PEM certificate chain: serve HTTPS (with --tls-key) [TRENT_TLS_CERT].",
 )
 @click.option("--tls-key", type=click.Path(path_type=Path, dir_okay=False), help="PEM private key [TRENT_TLS_KEY].")
+@click.option(
+    "--throttle",
+    type=click.Choice(["off", "aws"], case_sensitive=False),
+    help="aws: answer ThrottlingException past AWS KMS's default request quotas, per account and Region "
+    "(docs/throttling.md) [TRENT_THROTTLE; default off].",
+)
+@click.option(
+    "--quota",
+    "quotas",
+    multiple=True,
+    metavar="NAME=RPS",
+    help="With --throttle aws: this many requests a second for quota NAME (symmetric, rsa, ecc, ml-dsa, an "
+    "operation such as CreateKey, GenerateDataKeyPair:RSA_2048; docs/throttling.md); repeatable "
+    "[TRENT_QUOTAS, comma-separated].",
+)
 def serve(config: Path | None, **flags: object) -> None:
     """Run the KMS endpoint (creates the data directory, root key and admin key on first start)."""
+    flags["quotas"] = flags.get("quotas") or None  # none given: the environment's or the file's, if any
     settings = _settings(config, **flags)
     logs.configure(settings.log_level, settings.log_format, process="supervisor")
 
@@ -119,6 +135,9 @@ def serve(config: Path | None, **flags: object) -> None:
                 f"  aws_access_key_id     = {admin.access_key_id}",
                 f"  aws_secret_access_key = {admin.secret.reveal().decode()}",
             ]
+        if settings.throttle == "aws":
+            changed = "".join(f", {name}={rate:g}/s" for name, rate in app.quota_rates(settings).items())
+            lines.append(f"Throttling: AWS KMS's default request quotas per account and Region{changed}")
         lines += [
             "Use it with any AWS SDK or the AWS CLI, e.g.:",
             f"  aws kms list-keys --endpoint-url {endpoint} --region us-east-1",

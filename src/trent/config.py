@@ -5,6 +5,7 @@ Stdlib only. Nothing is read at import time. Errors name the setting and the bad
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -70,6 +71,39 @@ def _choice(value: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
+THROTTLES = ("off", "aws")
+
+
+def _rps(text: str) -> float:
+    try:
+        rate = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number of requests per second") from None
+    if not (rate > 0 and math.isfinite(rate)):
+        raise ValueError(f"{text!r} requests per second: must be a positive number")
+    return rate
+
+
+def _quotas(value: object) -> tuple[tuple[str, float], ...]:
+    """NAME=RPS items: repeated flags, a comma-separated string (environment), or a TOML table or list. Only the
+    form is checked here; whether NAME is a quota, at start (app: kms/quotas.py knows the names)."""
+    if isinstance(value, Mapping):
+        items = [f"{name}={rate}" for name, rate in value.items()]
+    elif isinstance(value, str):
+        items = [item for item in re.split(r"[,\s]+", value) if item]
+    elif isinstance(value, (list, tuple)):
+        items = [str(item) for item in value]
+    else:
+        raise ValueError("must be NAME=RPS items")
+    quotas = []
+    for item in items:
+        name, sep, rate = item.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"{item!r} is not NAME=RPS (for example CreateKey=2)")
+        quotas.append((name.strip(), _rps(rate.strip())))
+    return tuple(quotas)
+
+
 DATABASE_SCHEMES = ("postgresql", "postgres", "sqlite")
 
 
@@ -119,6 +153,8 @@ class Settings:
     # The store: None is the embedded SQLite in the data directory; else a URL that _database() checked. Kept
     # out of repr: a PostgreSQL URL may hold a password.
     database: str | None = field(default=None, repr=False)
+    throttle: str = "off"  # "aws": AWS KMS's request quotas (docs/throttling.md)
+    quotas: tuple[tuple[str, float], ...] = ()  # (quota name, requests per second): replaces AWS's default
 
     @property
     def database_kind(self) -> str:
@@ -147,7 +183,7 @@ class Settings:
         return self.root_key_file or self.data_dir / "root.key"
 
 
-_PARSERS: Mapping[str, Callable[[str], Any]] = {
+_PARSERS: Mapping[str, Callable[[Any], Any]] = {
     "host": str,
     "port": _port,
     "data_dir": lambda v: Path(v).expanduser(),
@@ -164,14 +200,18 @@ _PARSERS: Mapping[str, Callable[[str], Any]] = {
     "tls_key": lambda v: Path(v).expanduser(),
     "root_key_file": lambda v: Path(v).expanduser(),
     "database": _database,
+    "throttle": lambda v: _choice(v.lower(), THROTTLES),
+    "quotas": _quotas,
 }
+# Settings whose parser takes the value as given (a TOML table or list, repeated flags), not its str().
+_STRUCTURED = frozenset({"quotas"})
 # Environment variables whose name is not TRENT_<SETTING>.
 _ENV_NAMES: Mapping[str, str] = {"database": ENV_PREFIX + "DATABASE_URL"}
 
 
 def _parse(name: str, value: object, source: str) -> Any:
     try:
-        return _PARSERS[name](str(value))
+        return _PARSERS[name](value if name in _STRUCTURED else str(value))
     except (ValueError, TypeError) as exc:
         shown = "<hidden>" if "secret" in name else repr(redact_database(value) if name == "database" else value)
         raise ConfigError(f"{source} {name!r} has value {shown}: {exc}") from None
@@ -202,6 +242,8 @@ def load_settings(
     for name, value in (flags or {}).items():
         if value is not None:
             values[name] = _parse(name, value, "flag for setting")
+    if values.get("quotas") and values.get("throttle", "off") == "off":
+        raise ConfigError("setting 'quotas' (--quota) changes AWS's quotas: it needs 'throttle' aws (--throttle aws)")
     if ("tls_cert" in values) != ("tls_key" in values):
         raise ConfigError("settings 'tls_cert' and 'tls_key' go together: give both or neither")
     known = {f.name for f in fields(Settings)}

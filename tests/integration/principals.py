@@ -37,6 +37,21 @@ def denied(principal: str, action: str, resource: str, because: str) -> tuple[st
     )
 
 
+# AWS's text when another account's key does not let the caller in, or does not exist: it names no key and does not
+# say which (docs/aws-semantics.md A.8).
+UNSEEN = (
+    "because the resource does not exist in this Region, no resource-based policies allow access, "
+    "or a resource-based policy explicitly denies access"
+)
+THIS_RESOURCE = "this resource"
+CIPHERTEXT_RESOURCE = "the resource associated with this ciphertext"
+
+
+def unseen(principal: str, action: str, subject: str = THIS_RESOURCE) -> tuple[str, str]:
+    """AWS's AccessDeniedException for `principal` doing `action` on another account's key it may not use."""
+    return ("AccessDeniedException", f"User: {principal} is not authorized to perform: {action} on {subject} {UNSEEN}")
+
+
 def admin(data_dir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
         [*trent_command(), "admin", *args, "--data-dir", str(data_dir)], capture_output=True, text=True, timeout=60

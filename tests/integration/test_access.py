@@ -23,6 +23,7 @@ from tests.integration.principals import (
     B_ROOT,
     BOB,
     CAROL,
+    CIPHERTEXT_RESOURCE,
     DAVE,
     DENY_IN_IDENTITY,
     DENY_IN_RESOURCE,
@@ -32,6 +33,7 @@ from tests.integration.principals import (
     B,
     admin,
     denied,
+    unseen,
     user_client,
 )
 from tests.support import REGION, TrentServer, error_of, kms_client, trent_command
@@ -296,7 +298,7 @@ def test_condition_on_the_caller_account(world: World) -> None:
     assert world.b_root.describe_key(KeyId=key["Arn"])["KeyMetadata"]["Arn"] == key["Arn"]
     with pytest.raises(ClientError) as exc:
         world.b_root.encrypt(KeyId=key["Arn"], Plaintext=b"b")
-    assert error_of(exc) == denied(B_ROOT, "kms:Encrypt", key["Arn"], NO_RESOURCE_ALLOW)
+    assert error_of(exc) == unseen(B_ROOT, "kms:Encrypt")
     with pytest.raises(ClientError) as exc:
         world.bob.describe_key(KeyId=key["KeyId"])
     # ADMIN names A's root for kms:Describe*: bob's account may delegate, bob has no identity policy
@@ -449,10 +451,10 @@ def test_cross_account_use_needs_the_key_policy(world: World) -> None:
     key = world.root.create_key()["KeyMetadata"]  # the default policy names A's root only
     with pytest.raises(ClientError) as exc:
         world.carol.encrypt(KeyId=key["Arn"], Plaintext=b"carol")
-    assert error_of(exc) == denied(CAROL, "kms:Encrypt", key["Arn"], NO_RESOURCE_ALLOW)
+    assert error_of(exc) == unseen(CAROL, "kms:Encrypt")
     with pytest.raises(ClientError) as exc:
         world.b_root.describe_key(KeyId=key["Arn"])
-    assert error_of(exc) == denied(B_ROOT, "kms:DescribeKey", key["Arn"], NO_RESOURCE_ALLOW)
+    assert error_of(exc) == unseen(B_ROOT, "kms:DescribeKey")
 
 
 def test_operations_aws_does_not_allow_cross_account_are_denied(world: World) -> None:
@@ -461,15 +463,52 @@ def test_operations_aws_does_not_allow_cross_account_are_denied(world: World) ->
     assert world.carol.describe_key(KeyId=arn)["KeyMetadata"]["Arn"] == arn  # both policies are in force
     with pytest.raises(ClientError) as exc:
         world.carol.schedule_key_deletion(KeyId=arn, PendingWindowInDays=7)
-    assert error_of(exc) == denied(CAROL, "kms:ScheduleKeyDeletion", arn, NO_RESOURCE_ALLOW)
+    assert error_of(exc) == unseen(CAROL, "kms:ScheduleKeyDeletion")
     with pytest.raises(ClientError) as exc:
         world.b_root.schedule_key_deletion(KeyId=arn, PendingWindowInDays=7)
-    assert error_of(exc) == denied(B_ROOT, "kms:ScheduleKeyDeletion", arn, NO_RESOURCE_ALLOW)
+    assert error_of(exc) == unseen(B_ROOT, "kms:ScheduleKeyDeletion")
     with pytest.raises(ClientError) as exc:
         world.carol.put_key_policy(KeyId=arn, PolicyName="default", Policy=policy(allow(CAROL, "kms:*")))
-    assert error_of(exc) == denied(CAROL, "kms:PutKeyPolicy", arn, NO_RESOURCE_ALLOW)
+    assert error_of(exc) == unseen(CAROL, "kms:PutKeyPolicy")
     assert world.root.describe_key(KeyId=arn)["KeyMetadata"]["KeyState"] == "Enabled"
     assert json.loads(world.root.get_key_policy(KeyId=arn)["Policy"])["Statement"][0] == ADMIN
+
+
+def test_another_accounts_key_is_denied_in_words_that_do_not_tell_whether_it_exists(world: World) -> None:
+    """AWS's current text for a caller of another account: "... on this resource because the resource does not
+    exist in this Region, no resource-based policies allow access, or a resource-based policy explicitly denies
+    access" (docs/aws-semantics.md A.8): the same for a key that denies, one whose policy does not name the
+    caller's account, and one that does not exist, so none is told from the others."""
+    denying = _key(world, allow(B_ROOT, "kms:*"), {**allow(B_ROOT, "kms:Encrypt"), "Effect": "Deny"})
+    silent = _key(world)
+    missing = f"arn:aws:kms:{REGION}:{A}:key/00000000-0000-0000-0000-000000000000"
+    answers = []
+    for key_id in (denying["Arn"], silent["Arn"], missing, f"arn:aws:kms:{REGION}:{A}:alias/no-such-alias"):
+        with pytest.raises(ClientError) as exc:
+            world.carol.encrypt(KeyId=key_id, Plaintext=b"carol")
+        answers.append(error_of(exc))
+    assert answers == [unseen(CAROL, "kms:Encrypt")] * 4
+    assert world.carol.describe_key(KeyId=denying["Arn"])["KeyMetadata"]["Arn"] == denying["Arn"]  # only Encrypt
+    with pytest.raises(ClientError) as exc:  # the caller's own account has no such key: that is not hidden
+        world.carol.encrypt(KeyId=missing.replace(A, B), Plaintext=b"carol")
+    assert error_of(exc) == ("NotFoundException", f"Key '{missing.replace(A, B)}' does not exist")
+    with pytest.raises(ClientError) as exc:  # the caller's own explicit deny is its own account's: named as such
+        world.alice.encrypt(KeyId=world.identity_denied["Arn"], Plaintext=b"a")
+    assert error_of(exc) == denied(ALICE, "kms:Encrypt", world.identity_denied["Arn"], DENY_IN_IDENTITY)
+
+
+def test_a_ciphertext_of_another_accounts_key_is_denied_as_the_resource_associated_with_it(world: World) -> None:
+    key = world.root.create_key()["KeyMetadata"]  # the default policy names A's root only
+    blob = world.root.encrypt(KeyId=key["KeyId"], Plaintext=b"a's")["CiphertextBlob"]
+    with pytest.raises(ClientError) as exc:
+        world.carol.decrypt(CiphertextBlob=blob)
+    assert error_of(exc) == unseen(CAROL, "kms:Decrypt", CIPHERTEXT_RESOURCE)
+    with pytest.raises(ClientError) as exc:
+        world.b_root.re_encrypt(CiphertextBlob=blob, DestinationKeyId=world.b_root.create_key()["KeyMetadata"]["Arn"])
+    assert error_of(exc) == unseen(B_ROOT, "kms:ReEncryptFrom", CIPHERTEXT_RESOURCE)
+    with pytest.raises(ClientError) as exc:  # naming the key: the text is about the key, and names none
+        world.carol.decrypt(CiphertextBlob=blob, KeyId=key["Arn"])
+    assert error_of(exc) == unseen(CAROL, "kms:Decrypt")
 
 
 # -- 6. Decrypt without KeyId --------------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from tests.support import error_of
+from tests.integration.principals import CIPHERTEXT_RESOURCE, unseen
+from tests.support import ACCOUNT, error_of
 
 OAEP = {"RSAES_OAEP_SHA_1": hashes.SHA1, "RSAES_OAEP_SHA_256": hashes.SHA256}
 LIMITS = {
@@ -89,11 +90,7 @@ def test_ciphertext_of_another_region_is_access_denied(server: Any, symmetric_ke
     blob = server.client().encrypt(KeyId=symmetric_key["KeyId"], Plaintext=b"x")["CiphertextBlob"]
     with pytest.raises(ClientError) as exc:
         server.client(region="eu-central-1").decrypt(CiphertextBlob=blob)
-    assert error_of(exc) == (
-        "AccessDeniedException",
-        "The ciphertext refers to a customer master key that does not exist, does not exist in this region, "
-        "or you are not allowed to access.",
-    )
+    assert error_of(exc) == unseen(f"arn:aws:iam::{ACCOUNT}:root", "kms:Decrypt", CIPHERTEXT_RESOURCE)
 
 
 def test_plaintext_size_limits(raw_kms: Any, symmetric_key: dict[str, Any]) -> None:

@@ -124,3 +124,44 @@ def test_a_database_password_is_never_shown() -> None:
         load_settings({"database": "mysql://trent:hunter2-secret@db.example/x?password=other-secret"}, environ={})
     assert "hunter2-secret" not in str(refused.value) and "other-secret" not in str(refused.value)
     assert "db.example" in str(refused.value)
+
+
+def test_throttling_is_off_by_default_and_quotas_come_from_any_source(tmp_path: Path) -> None:
+    assert (load_settings(environ={}).throttle, load_settings(environ={}).quotas) == ("off", ())
+    flags = load_settings({"throttle": "aws", "quotas": ("CreateKey=2", "rsa=0.5")}, environ={})
+    assert (flags.throttle, flags.quotas) == ("aws", (("CreateKey", 2.0), ("rsa", 0.5)))
+    environ = load_settings(environ={"TRENT_THROTTLE": "AWS", "TRENT_QUOTAS": "DescribeKey=10, ListKeys=3"})
+    assert (environ.throttle, environ.quotas) == ("aws", (("DescribeKey", 10.0), ("ListKeys", 3.0)))
+    table = tmp_path / "table.toml"
+    table.write_text('throttle = "aws"\n[quotas]\nCreateKey = 1\n"GenerateDataKeyPair:RSA_2048" = 0.25\n')
+    assert load_settings(environ={}, toml_path=table).quotas == (
+        ("CreateKey", 1.0),
+        ("GenerateDataKeyPair:RSA_2048", 0.25),
+    )
+    listed = tmp_path / "list.toml"
+    listed.write_text('throttle = "aws"\nquotas = ["symmetric=100"]\n')
+    assert load_settings(environ={}, toml_path=listed).quotas == (("symmetric", 100.0),)
+
+
+@pytest.mark.parametrize(
+    ("quotas", "says"),
+    [
+        (("CreateKey",), "'CreateKey' is not NAME=RPS"),
+        (("=3",), "'=3' is not NAME=RPS"),
+        (("CreateKey=fast",), "'fast' is not a number of requests per second"),
+        (("CreateKey=0",), "'0' requests per second: must be a positive number"),
+        (("CreateKey=-2",), "must be a positive number"),
+        (("CreateKey=inf",), "must be a positive number"),
+    ],
+)
+def test_a_bad_quota_is_refused_with_what_is_wrong(quotas: tuple[str, ...], says: str) -> None:
+    with pytest.raises(ConfigError, match="'quotas'") as refused:
+        load_settings({"throttle": "aws", "quotas": quotas}, environ={})
+    assert says in str(refused.value)
+
+
+def test_quotas_need_throttling_and_throttle_is_off_or_aws() -> None:
+    with pytest.raises(ConfigError, match=r"needs 'throttle' aws \(--throttle aws\)"):
+        load_settings({"quotas": ("CreateKey=2",)}, environ={})
+    with pytest.raises(ConfigError, match="'throttle'.*must be one of off, aws"):
+        load_settings({"throttle": "gcp"}, environ={})

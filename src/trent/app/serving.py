@@ -18,15 +18,18 @@ from trent.app.trail import local_audit_log, open_chain, run_audit_writer, trail
 from trent.audit.port import AuditFormatError, AuditLog
 from trent.audit.remote import RemoteAuditLog
 from trent.auth.principals import Authenticator
+from trent.buckets import SharedBuckets
 from trent.config import DEFAULT_ACCOUNT, Settings
 from trent.kms.ids import AccountId
 from trent.kms.principals import root_arn
+from trent.kms.quotas import quota_named
 from trent.kms.sensitive import Sensitive
 from trent.ops import keys as key_ops
 from trent.ops import principals as principal_ops
 from trent.ops import rotation as rotation_ops
 from trent.ops.deps import Deps, utc_now
 from trent.ops.keyring import Keyring
+from trent.ops.throttling import Throttle
 from trent.protocol import probes
 from trent.protocol.awsjson.front import AwsJsonFront
 from trent.rootoftrust.software import SoftwareRoot
@@ -152,10 +155,36 @@ def site_for(front: AwsJsonFront, deps: Deps) -> Site:
     )
 
 
+def quota_rates(settings: Settings) -> dict[str, float]:
+    """--quota NAME=RPS as quota name -> rate; SetupError naming the first NAME that is no quota."""
+    rates = {}
+    for name, rate in settings.quotas:
+        try:
+            rates[quota_named(name).name] = rate
+        except KeyError:
+            raise SetupError(
+                f"--quota {name}={rate:g}: there is no quota {name!r}; the names are symmetric, rsa, ecc, ml-dsa, "
+                "an operation's (CreateKey, DescribeKey, ...) and GenerateDataKeyPair:<KeyPairSpec> "
+                "(docs/throttling.md)"
+            ) from None
+    return rates
+
+
+def _buckets_path(settings: Settings) -> Path:
+    return settings.data_dir / "throttle.buckets"
+
+
+def _throttle(settings: Settings) -> Throttle | None:
+    """A worker's view of the request quotas: the buckets file the server made at start, shared by all."""
+    if settings.throttle != "aws":
+        return None
+    return Throttle(SharedBuckets(_buckets_path(settings)), quota_rates(settings))
+
+
 def build_service(settings: Settings) -> Site:
     """Run in each worker process: its own store connection, root of trust and caches."""
     logs.configure(settings.log_level, settings.log_format)
-    deps = open_deps(settings, create=False, remote_audit=True)
+    deps = replace(open_deps(settings, create=False, remote_audit=True), throttle=_throttle(settings))
     return site_for(AwsJsonFront(deps, Authenticator(deps.store, deps.root_of_trust), utc_now), deps)
 
 
@@ -177,6 +206,7 @@ def run_jobs(deps: Deps) -> None:
 
 
 def serve(settings: Settings, announce: Callable[[str, AdminKey | None], None]) -> int:
+    quota_rates(settings)  # a bad --quota is refused before anything starts
     supervisor.check_port_free(settings.host, settings.port)  # before a new data directory is made for nothing
     with _exclusive(settings.data_dir):
         return _serve_locked(settings, announce)
@@ -187,6 +217,8 @@ def _serve_locked(settings: Settings, announce: Callable[[str, AdminKey | None],
     admin = ensure_admin_key(settings, deps)
     settings = replace(settings, account_id=serving_account(settings, deps), audit_socket=_audit_socket(settings))
     metrics.prepare(settings.data_dir / "metrics")  # before any worker or the audit writer starts
+    if settings.throttle == "aws":
+        SharedBuckets.create(_buckets_path(settings)).close()  # every bucket full again: quotas start afresh
     return supervisor.run(
         supervisor.Plan(
             host=settings.host,

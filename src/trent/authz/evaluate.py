@@ -27,6 +27,8 @@ __all__ = [
     "authorize",
     "caller_facts",
     "denial_message",
+    "unseen",
+    "unseen_denial",
 ]
 
 # "Cross-account permission is effective only for the following operations ... If you give a user in a different
@@ -178,11 +180,35 @@ _DENIALS: Mapping[Reason, str] = {
     Reason.EXPLICIT_DENY_RESOURCE: "with an explicit deny in a resource-based policy",
     Reason.EXPLICIT_DENY_IDENTITY: "with an explicit deny in an identity-based policy",
 }
+# What AWS says to a caller of another account whom the key's own account does not let in (its key policy allows
+# neither the caller nor its account, or denies it), and of another account's key that does not exist: it names
+# no key and does not say which it was, so whether the key exists is not revealed (docs/aws-semantics.md A.8).
+UNSEEN_REASON = (
+    "because the resource does not exist in this Region, no resource-based policies allow access, "
+    "or a resource-based policy explicitly denies access"
+)
+THIS_RESOURCE = "this resource"
+CIPHERTEXT_RESOURCE = "the resource associated with this ciphertext"  # Decrypt/ReEncrypt by the ciphertext's key
+_UNSEEN_REASONS = frozenset({Reason.NO_RESOURCE_ALLOW, Reason.EXPLICIT_DENY_RESOURCE})
 
 
-def denial_message(decision: Decision, caller_arn: str, action: str, resource: str) -> str:
-    """AWS's AccessDeniedException text for a denied decision."""
+def unseen(decision: Decision, *, foreign: bool) -> bool:
+    """Whether AWS words this denial without naming the key (UNSEEN_REASON); `foreign`: the key is another
+    account's."""
+    return foreign and not decision.allowed and decision.reason in _UNSEEN_REASONS
+
+
+def unseen_denial(caller_arn: str, action: str, subject: str = THIS_RESOURCE) -> str:
+    """AWS's AccessDeniedException text that reveals nothing of the resource (UNSEEN_REASON)."""
+    return f"User: {caller_arn} is not authorized to perform: {action} on {subject} {UNSEEN_REASON}"
+
+
+def denial_message(decision: Decision, caller_arn: str, action: str, resource: str, *, foreign: bool = False) -> str:
+    """AWS's AccessDeniedException text for a denied decision; `foreign`: the key is another account's, whose
+    key policy (resource-based) the caller did not get past, so the text is unseen_denial's."""
     if decision.allowed:
         raise ValueError("an allowed decision has no denial message")
+    if unseen(decision, foreign=foreign):
+        return unseen_denial(caller_arn, action)
     because = _DENIALS[decision.reason].format(action=action)
     return f"User: {caller_arn} is not authorized to perform: {action} on resource: {resource} {because}"

@@ -12,6 +12,7 @@
     ├── InvalidGrantTokenException, InvalidGrantIdException, MalformedPolicyDocumentException
     ├── InvalidImportTokenException, ExpiredImportTokenException, IncorrectKeyMaterialException
     ├── TagException, LimitExceededException, UnsupportedOperationException, DryRunOperationException
+    ├── ThrottlingException                                                         (a request quota: --throttle)
     ├── ConflictException, CustomKeyStoreNotFoundException
     └── KMSInternalException, KeyUnavailableException, DependencyTimeoutException  (our fault; no detail)
 
@@ -77,7 +78,12 @@ class InvalidSignatureException(AuthError):
 
 
 class AccessDeniedException(KmsError):
-    pass
+    """`unseen`: the text reveals nothing of the key (another account's key the caller may not use, or that does
+    not exist): a caller that named no key, only a ciphertext, gets it reworded for the ciphertext."""
+
+    def __init__(self, message: str = "", *, unseen: bool = False) -> None:
+        super().__init__(message)
+        self.unseen = unseen
 
 
 class NotAuthorizedException(KmsError):
@@ -170,6 +176,17 @@ class UnsupportedOperationException(KmsError):
 
 class DryRunOperationException(KmsError):
     def __init__(self, message: str = "The request would have succeeded, but the DryRun option is set.") -> None:
+        super().__init__(message)
+
+
+class ThrottlingException(KmsError):
+    """A request quota was exceeded (docs/throttling.md); not in the KMS model. AWS's text, as KMS sends it:
+    {"__type":"ThrottlingException","message":"You have exceeded the rate at which you may call KMS. Reduce the
+    frequency of your calls."} (docs/aws-semantics.md A.7)."""
+
+    def __init__(
+        self, message: str = "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls."
+    ) -> None:
         super().__init__(message)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import Flag, StrEnum, auto
 from types import MappingProxyType
 
+from trent.kms.quotas import QuotaBy
 from trent.kms.specs import GrantOperation, KeyState
 
 
@@ -110,6 +111,10 @@ class OperationFacts:
     grant constraints only to cryptographic operations that support an encryption context ... Grant constraints
     are not applied to operations that do not support an encryption context, such as ... DescribeKey or
     RetireGrant." (KMS API, GrantConstraints)
+    `quota`: the request quota it draws from (kms/quotas.py QUOTAS): its own, named after it (the per-API quotas),
+    a shared one ("symmetric" for GenerateRandom), the one of its key's type (QuotaBy.KEY_TYPE: the cryptographic
+    operations) or of its data key pair spec (QuotaBy.KEY_PAIR_SPEC: GenerateDataKeyPair*) (developer guide,
+    "Request quotas").
     """
 
     operation: Operation
@@ -119,6 +124,7 @@ class OperationFacts:
     tracked_use: bool = False
     cross_account: bool = False
     encryption_context: bool = False
+    quota: str | QuotaBy | None = None
 
     @property
     def permission(self) -> Permission:
@@ -160,9 +166,13 @@ def _row(
     states: frozenset[KeyState] | None = None,
     flags: _F = _F.NONE,
     permissions: tuple[Permission, ...] = (),
+    quota: str | QuotaBy | None = "",
 ) -> OperationFacts:
     """One row. Its permission is kms:<operation>, with the grant operation of that name if GRANT, unless
-    `permissions` names others (ReEncrypt's two)."""
+    `permissions` names others (ReEncrypt's two); its quota is the one named after it unless `quota` says
+    otherwise, and that of its key's type if it is a cryptographic operation (TRACKED)."""
+    if quota == "":
+        quota = QuotaBy.KEY_TYPE if _F.TRACKED in flags else operation.value
     if not permissions:
         grant = GrantOperation(operation.value) if _F.GRANT in flags else None
         permissions = (Permission(f"kms:{operation.value}", grant),)
@@ -174,6 +184,7 @@ def _row(
         tracked_use=_F.TRACKED in flags,
         cross_account=_F.CROSS_ACCOUNT in flags,
         encryption_context=_F.CONTEXT in flags,
+        quota=quota,
     )
 
 
@@ -202,11 +213,11 @@ ROWS: tuple[OperationFacts, ...] = (
     _row(_O.Encapsulate, _USABLE, _CRYPTO),
     _row(_O.Encrypt, _USABLE, _CRYPTO | _F.CONTEXT),
     _row(_O.GenerateDataKey, _USABLE, _CRYPTO | _F.CONTEXT),
-    _row(_O.GenerateDataKeyPair, _USABLE, _CRYPTO | _F.CONTEXT),
-    _row(_O.GenerateDataKeyPairWithoutPlaintext, _USABLE, _CRYPTO | _F.CONTEXT),
+    _row(_O.GenerateDataKeyPair, _USABLE, _CRYPTO | _F.CONTEXT, quota=QuotaBy.KEY_PAIR_SPEC),
+    _row(_O.GenerateDataKeyPairWithoutPlaintext, _USABLE, _CRYPTO | _F.CONTEXT, quota=QuotaBy.KEY_PAIR_SPEC),
     _row(_O.GenerateDataKeyWithoutPlaintext, _USABLE, _CRYPTO | _F.CONTEXT),
     _row(_O.GenerateMac, _USABLE, _CRYPTO),
-    _row(_O.GenerateRandom, None, _RO),
+    _row(_O.GenerateRandom, None, _RO, quota="symmetric"),
     _row(_O.GetKeyLastUsage, ALL_STATES, _RO),
     _row(_O.GetKeyPolicy, ALL_STATES, _RO),
     _row(_O.GetKeyRotationStatus, ALL_STATES, _RO | _XA),

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from trent.authz.conditions import FactValue, encryption_context_facts
-from trent.authz.evaluate import AccessRequest, Caller, Decision, GrantView, authorize, denial_message
+from trent.authz.evaluate import AccessRequest, Caller, Decision, GrantView, authorize, denial_message, unseen
 from trent.authz.policy import Policy, PolicyError, parse_policy
 from trent.kms.errors import AccessDeniedException
 from trent.kms.keys import Grant, Key
@@ -189,7 +189,9 @@ def check(
         encryption_context=encryption_context,
     )
     if not decision.allowed:
-        raise AccessDeniedException(denial_message(decision, ctx.principal.arn, action, resource))
+        foreign = key is not None and key.account != ctx.account
+        message = denial_message(decision, ctx.principal.arn, action, resource, foreign=foreign)
+        raise AccessDeniedException(message, unseen=unseen(decision, foreign=foreign))
     if memo is not None and decision.grant_id is None:
         if len(cache.decisions) >= cache.capacity:
             cache.decisions.clear()

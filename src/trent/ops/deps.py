@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from trent.audit.port import AuditLog
 from trent.ops.authorization import PolicyCache
 from trent.ops.keyring import Keyring
+from trent.ops.throttling import Throttle
 from trent.rootoftrust.base import RootOfTrust
 from trent.store.base import Store
 
@@ -25,3 +26,4 @@ class Deps:
     audit: AuditLog
     clock: Callable[[], datetime] = utc_now
     policies: PolicyCache = field(default_factory=PolicyCache)
+    throttle: Throttle | None = None  # AWS's request quotas (--throttle aws); None: no request is throttled

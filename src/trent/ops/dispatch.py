@@ -26,7 +26,7 @@ from trent.kms.ids import unique_id
 from trent.kms.operations import Operation
 from trent.metrics import OTHER
 from trent.metrics import request as count_request
-from trent.ops import grants
+from trent.ops import grants, throttling
 from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
 from trent.ops.journal import READ_ONLY, event_for, journal
@@ -86,6 +86,7 @@ def run(deps: Deps, ctx: RequestContext, operation: Operation, params: Mapping[s
     if operation not in READ_ONLY:
         return _run_change(deps, ctx, operation, params, started)
     try:
+        throttling.charge(deps.throttle, ctx, operation, params)
         grants.check_grant_tokens(params.get("grant_tokens", ()))
         result = OPERATIONS[operation](deps, ctx, **params)
         error: KmsError | None = None
@@ -103,6 +104,7 @@ def _run_change(
 ) -> Outcome:
     """run() for an operation that may write: the writes and the record of their success commit together."""
     try:
+        throttling.charge(deps.throttle, ctx, operation, params)
         with deps.store.unit() as unit:
             grants.check_grant_tokens(params.get("grant_tokens", ()))
             result = OPERATIONS[operation](deps, ctx, **params)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
 
+from trent.authz.evaluate import CIPHERTEXT_RESOURCE, unseen_denial
 from trent.crypto import ciphertext, context, rsa, symmetric
 from trent.kms import operations
 from trent.kms.errors import (
@@ -19,7 +20,7 @@ from trent.kms.errors import (
 )
 from trent.kms.ids import KeyId, is_key_id
 from trent.kms.keys import Key
-from trent.kms.operations import Operation, Permission
+from trent.kms.operations import OPERATION_FACTS, Operation, Permission
 from trent.kms.results import DecryptResult, EncryptResult, ReEncryptResult
 from trent.kms.sensitive import Sensitive
 from trent.kms.specs import EncryptionAlgorithm, Family, KeyUsage
@@ -32,10 +33,6 @@ from trent.ops.resolution import require_algorithm, require_usage, resolve_key
 
 EMPTY: Mapping[str, str] = {}
 INCORRECT_KEY = "The key ID in the request does not identify a CMK that can perform this operation."
-UNKNOWN_CIPHERTEXT_KEY = (
-    "The ciphertext refers to a customer master key that does not exist, does not exist in this region, "
-    "or you are not allowed to access."
-)
 NO_RECIPIENT = "Trent does not support Recipient: there is no AWS Nitro Enclaves attestation to check."
 ASYMMETRIC_CONTEXT = "EncryptionContext is supported only with symmetric encryption KMS keys."
 CIPHERTEXT_REQUIRED = (
@@ -150,11 +147,20 @@ def _ciphertext_key(
     deps: Deps, ctx: RequestContext, blob_key_id: str, purpose: Purpose, encryption_context: Mapping[str, str]
 ) -> Key:
     """The key a symmetric ciphertext names, when the caller gave no KeyId: authorization is against that key.
-    A key that does not exist here gets an opaque AccessDenied (A.3), which reveals nothing about it."""
+    A key that does not exist here, or another account's that does not let the caller in, gets an opaque
+    AccessDenied about "the resource associated with this ciphertext" (docs/aws-semantics.md A.8)."""
+    action = purpose.action or OPERATION_FACTS[purpose.operation].permission.action
     key = deps.store.get_key(KeyId(blob_key_id)) if is_key_id(blob_key_id) else None
     if key is None or key.region != ctx.region:
-        raise AccessDeniedException(UNKNOWN_CIPHERTEXT_KEY)
-    return use_key(deps, ctx, key.arn, purpose, _SYM, encryption_context, check_state=False)
+        raise AccessDeniedException(unseen_denial(ctx.principal.arn, action, CIPHERTEXT_RESOURCE), unseen=True)
+    try:
+        return use_key(deps, ctx, key.arn, purpose, _SYM, encryption_context, check_state=False)
+    except AccessDeniedException as denied:
+        if not denied.unseen:
+            raise
+        raise AccessDeniedException(
+            unseen_denial(ctx.principal.arn, action, CIPHERTEXT_RESOURCE), unseen=True
+        ) from None
 
 
 def open_blob(

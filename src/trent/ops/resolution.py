@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from trent.authz.conditions import FactValue
+from trent.authz.evaluate import unseen_denial
 from trent.kms.errors import (
     AccessDeniedException,
     InvalidArnException,
@@ -16,10 +17,10 @@ from trent.kms.errors import (
 )
 from trent.kms.ids import KeyRef, alias_arn, key_arn, parse_key_identifier
 from trent.kms.keys import Key
-from trent.kms.operations import Operation
+from trent.kms.operations import OPERATION_FACTS, Operation
 from trent.kms.specs import KeyUsage
 from trent.kms.states import require_state
-from trent.ops import authorization
+from trent.ops import authorization, throttling
 from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
 from trent.store.base import Reader
@@ -27,15 +28,15 @@ from trent.store.base import Reader
 ALIASES_NOT_SUPPORTED = "Key Aliases are not supported for this operation."
 
 
-def not_authorized(ctx: RequestContext, operation: Operation, resource: str) -> AccessDeniedException:
-    return AccessDeniedException(
-        f"User: {ctx.principal.arn} is not authorized to perform: kms:{operation} on resource: {resource} "
-        f"because no resource-based policy allows the kms:{operation} action"
-    )
+def not_authorized(ctx: RequestContext, action: str) -> AccessDeniedException:
+    """The denial of another account's key (or alias) that does not exist: worded as the denial of one that exists
+    but does not let the caller in, so neither is told from the other (authz/evaluate.py UNSEEN_REASON)."""
+    return AccessDeniedException(unseen_denial(ctx.principal.arn, action), unseen=True)
 
 
-def _lookup(reader: Reader, ctx: RequestContext, ref: KeyRef, operation: Operation) -> Key:
-    """A key id names a key of the caller's account; another account's key is named by its ARN (or alias ARN)."""
+def _lookup(reader: Reader, ctx: RequestContext, ref: KeyRef, action: str) -> Key:
+    """A key id names a key of the caller's account; another account's key is named by its ARN (or alias ARN).
+    `action`: the IAM action the request is authorized as, for the denial of another account's missing key."""
     region = ref.region if ref.region is not None else ctx.region
     account = ref.account if ref.account is not None else ctx.account
     if region != ctx.region:
@@ -44,7 +45,7 @@ def _lookup(reader: Reader, ctx: RequestContext, ref: KeyRef, operation: Operati
         alias = reader.get_alias(account, region, ref.alias_name)
         if alias is None:
             if account != ctx.account:
-                raise not_authorized(ctx, operation, alias_arn(region, account, ref.alias_name))
+                raise not_authorized(ctx, action)
             raise NotFoundException(f"Alias {alias_arn(region, account, ref.alias_name)} is not found.")
         key = reader.get_key(alias.target_key_id)
     else:
@@ -53,7 +54,7 @@ def _lookup(reader: Reader, ctx: RequestContext, ref: KeyRef, operation: Operati
     if key is None or key.region != region or key.account != account:
         if account != ctx.account:
             # Whether another account's key exists is not revealed: the answer is the denial it would get.
-            raise not_authorized(ctx, operation, key_arn(region, account, ref.key_id or ""))
+            raise not_authorized(ctx, action)
         raise NotFoundException(f"Key '{key_arn(region, account, ref.key_id or '')}' does not exist")
     return key
 
@@ -81,8 +82,9 @@ def resolve_key(
     ref = parse_key_identifier(key_id)
     if ref.is_alias and not aliases:
         raise InvalidArnException(ALIASES_NOT_SUPPORTED)
-    key = _lookup(reader, ctx, ref, operation)
+    key = _lookup(reader, ctx, ref, action or OPERATION_FACTS[operation].permissions[0].action)
     ctx.trace.keys.append(key.arn)
+    throttling.charge_key(deps.throttle, ctx, operation, key)
     request_facts = dict(facts or {})
     if ref.alias_name is not None:
         request_facts["kms:requestalias"] = ref.alias_name

@@ -16,6 +16,7 @@ import pytest
 
 from trent.authz.conditions import FactValue, encryption_context_facts
 from trent.authz.evaluate import (
+    CIPHERTEXT_RESOURCE,
     AccessRequest,
     Caller,
     Decision,
@@ -24,6 +25,8 @@ from trent.authz.evaluate import (
     authorize,
     caller_facts,
     denial_message,
+    unseen,
+    unseen_denial,
 )
 from trent.authz.policy import Policy, parse_policy
 
@@ -790,6 +793,42 @@ def test_caller_facts() -> None:
 def test_denial_message(reason: Reason, because: str) -> None:
     assert denial_message(Decision(False, reason), ALICE.arn, "kms:Encrypt", KEY_ARN) == (
         f"User: {ALICE.arn} is not authorized to perform: kms:Encrypt on resource: {KEY_ARN} {because}"
+    )
+
+
+UNSEEN_TEXT = (
+    "because the resource does not exist in this Region, no resource-based policies allow access, "
+    "or a resource-based policy explicitly denies access"
+)
+
+
+@pytest.mark.parametrize(
+    ("reason", "text"),
+    [
+        (Reason.NO_RESOURCE_ALLOW, f"on this resource {UNSEEN_TEXT}"),
+        (Reason.EXPLICIT_DENY_RESOURCE, f"on this resource {UNSEEN_TEXT}"),
+        (
+            Reason.NO_IDENTITY_ALLOW,
+            f"on resource: {KEY_ARN} because no identity-based policy allows the kms:Encrypt action",
+        ),
+        (Reason.EXPLICIT_DENY_IDENTITY, f"on resource: {KEY_ARN} with an explicit deny in an identity-based policy"),
+    ],
+)
+def test_denial_message_for_another_accounts_key(reason: Reason, text: str) -> None:
+    """The key's own account did not let the caller in: AWS names no key and does not say why (A.8); what the
+    caller's own account decided (its identity policies) is told as for a key of its own."""
+    decision = Decision(False, reason)
+    assert denial_message(decision, ALICE.arn, "kms:Encrypt", KEY_ARN, foreign=True) == (
+        f"User: {ALICE.arn} is not authorized to perform: kms:Encrypt {text}"
+    )
+    assert unseen(decision, foreign=True) is text.startswith("on this resource")
+    assert unseen(decision, foreign=False) is False
+
+
+def test_unseen_denial_names_its_subject() -> None:
+    assert unseen_denial(ALICE.arn, "kms:Decrypt", CIPHERTEXT_RESOURCE) == (
+        f"User: {ALICE.arn} is not authorized to perform: kms:Decrypt on the resource associated with this "
+        f"ciphertext {UNSEEN_TEXT}"
     )
 
 

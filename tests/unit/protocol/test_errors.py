@@ -20,6 +20,7 @@ from trent.kms.errors import (
     MissingAuthenticationTokenException,
     NotFoundException,
     SerializationException,
+    ThrottlingException,
     UnknownOperationException,
     UnsupportedOperationException,
     ValidationException,
@@ -69,6 +70,16 @@ def test_not_found_uses_lowercase_message() -> None:
 )
 def test_modeled_and_auth_errors_use_lowercase_message(error: KmsError) -> None:
     assert body(error) == {"__type": error.code, "message": error.message}
+
+
+def test_throttling_is_answered_with_awss_body_and_status() -> None:
+    """As KMS sent it: {"__type":"ThrottlingException","message":"You have exceeded the rate at which you may call
+    KMS. Reduce the frequency of your calls."}, HTTP 400 (hyperlane-xyz/hyperlane-monorepo#2391; A.7)."""
+    assert error_body(ThrottlingException()) == (
+        b'{"__type":"ThrottlingException","message":"You have exceeded the rate at which you may call KMS. '
+        b'Reduce the frequency of your calls."}'
+    )
+    assert status_of(ThrottlingException()) == 400
 
 
 def test_type_has_no_namespace() -> None:
