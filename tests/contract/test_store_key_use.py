@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from tests.contract.conftest import Opener
+from tests.contract.migrations import sqlite_at_version
 from trent.store.base import KeyUse, Store
 from trent.store.sqlite import SqliteStore
 
@@ -93,9 +93,7 @@ def test_uses_on_sqlite_survive_reopening_without_an_fsync_each(tmp_path: Path) 
 
 def test_a_database_of_version_4_gains_key_uses(tmp_path: Path) -> None:
     path = tmp_path / "t.db"
-    SqliteStore(path).close()
-    with sqlite3.connect(path) as conn:  # as a database written before version 5 is
-        conn.executescript("DROP TABLE key_use; DROP TABLE key_use_tracking; PRAGMA user_version = 4;")
+    sqlite_at_version(path, 4)  # as a database written before version 5 is
     store = SqliteStore(path)
     try:
         assert store.key_use_tracking_start() is not None and store.key_last_use(ARN) is None

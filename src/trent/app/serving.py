@@ -25,6 +25,7 @@ from trent.kms.principals import root_arn
 from trent.kms.quotas import quota_named
 from trent.kms.sensitive import Sensitive
 from trent.ops import keys as key_ops
+from trent.ops import materials as material_ops
 from trent.ops import principals as principal_ops
 from trent.ops import rotation as rotation_ops
 from trent.ops.deps import Deps, utc_now
@@ -203,6 +204,9 @@ def run_jobs(deps: Deps) -> None:
     rotated = rotation_ops.rotate_due_keys(deps)
     if rotated:
         log.info("rotated %d key(s) on their schedule", rotated)
+    expired = material_ops.delete_expired_material(deps)
+    if expired:
+        log.info("deleted %d imported key material(s) whose ValidTo came", expired)
 
 
 def serve(settings: Settings, announce: Callable[[str, AdminKey | None], None]) -> int:

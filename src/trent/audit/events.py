@@ -77,6 +77,13 @@ REQUEST_PARAMETERS: Mapping[str, str] = {
         "dry_run",
         "dry_run_modifiers",
         "resource_owners",
+        "wrapping_algorithm",
+        "wrapping_key_spec",
+        "valid_to",
+        "expiration_model",
+        "import_type",
+        "key_material_id",
+        "key_material_description",
     )
 }
 RESPONSE_ELEMENTS: Mapping[str, str] = {

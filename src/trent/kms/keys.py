@@ -8,7 +8,17 @@ from datetime import datetime
 from typing import Any
 
 from trent.kms.ids import AccountId, AliasArn, AliasName, KeyArn, KeyId, Region, alias_arn, key_arn
-from trent.kms.specs import KEY_SPECS, ExpirationModel, KeySpec, KeyState, KeyUsage, Origin, SpecInfo
+from trent.kms.specs import (
+    KEY_SPECS,
+    ExpirationModel,
+    KeySpec,
+    KeyState,
+    KeyUsage,
+    Origin,
+    SpecInfo,
+    WrappingAlgorithm,
+    WrappingKeySpec,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +27,13 @@ class Key:
 
     `revision` grows by one on every change (compare-and-set in the store); `policy_revision` only when
     the key policy changes, so compiled policies can be cached by it.
+
+    `material_ids`: for a key with imported material (Origin EXTERNAL), the KeyMaterialId of each version,
+    version 1 first. AWS derives an imported material's id from the key id and the material, so it cannot be
+    computed from the version as a generated material's is; the key record carries them, so every answer that
+    names a version's id (Decrypt, GenerateDataKey, DescribeKey) needs no read. Empty for generated material.
+    `valid_to` and `expiration_model` are DescribeKey's: the earliest expiry of the imported material
+    permanently associated with the key (every version up to the current one), and whether any expires.
     """
 
     key_id: KeyId
@@ -39,6 +56,7 @@ class Key:
     rotation_period_days: int | None = None
     next_rotation_date: datetime | None = None
     on_demand_rotation_start: datetime | None = None
+    material_ids: tuple[str, ...] = ()
 
     @property
     def arn(self) -> KeyArn:
@@ -59,12 +77,38 @@ class Key:
 
 @dataclass(frozen=True, slots=True)
 class MaterialVersion:
-    """One version of a key's material: made at creation (rotation_type None) or by a rotation."""
+    """One version of a key's material: made at creation (rotation_type None) or by a rotation; or imported.
+
+    Imported material (a key of Origin EXTERNAL) also has its KeyMaterialDescription and expiry, and may be
+    gone: `imported` False once it was deleted or expired (ImportState PENDING_IMPORT). Its record stays, so
+    ListKeyRotations names it and a re-import is checked against its id. A version above the key's current one
+    is imported material waiting for RotateKeyOnDemand (KeyMaterialState PENDING_ROTATION); `created` is then
+    when it was imported, and becomes the rotation's date when the key rotates to it.
+    """
 
     key_id: KeyId
     version: int
     created: datetime
     rotation_type: str | None  # "AUTOMATIC" or "ON_DEMAND" (AWS's RotationType)
+    description: str | None = None
+    expiration_model: ExpirationModel | None = None
+    valid_to: datetime | None = None
+    imported: bool = True  # False: its bytes are gone (imported material deleted or expired)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportParameters:
+    """The set GetParametersForImport gave for a key: the wrapping key pair (its private key wrapped by the root
+    of trust) and the import token that names it. One set per key: a new call replaces it, a successful import
+    uses it up; it is refused after `valid_to`. Only a digest of the token is kept (docs/decisions/0012)."""
+
+    key_id: KeyId
+    token_digest: bytes = field(repr=False)
+    wrapping_algorithm: WrappingAlgorithm
+    wrapping_key_spec: WrappingKeySpec
+    wrapped_private_key: bytes = field(repr=False)
+    created: datetime
+    valid_to: datetime
 
 
 @dataclass(frozen=True, slots=True)

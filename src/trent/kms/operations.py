@@ -100,7 +100,8 @@ class OperationFacts:
     key (CreateKey, ListKeys, GenerateRandom, ...), ListAliases (whose KeyId only filters) and the multi-Region
     operations Trent does not offer (ReplicateKey, UpdatePrimaryRegion).
     `read_only`: CloudTrail's readOnly: operations that change nothing (the cryptographic ones included, as
-    CloudTrail has it).
+    CloudTrail has it). GetParametersForImport is one ("readOnly": true in the developer guide's CloudTrail
+    example) although Trent stores the wrapping key set it hands out: no KMS resource changes (decision 0012).
     `tracked_use`: KeyLastUsageTrackingOperation in the KMS model: the cryptographic operations GetKeyLastUsage
     reports.
     `cross_account`: "Cross-account permission is effective only for the following operations ... If you give a
@@ -140,6 +141,9 @@ _USABLE = frozenset({_S.ENABLED})
 _NOT_PENDING_DELETION = ALL_STATES - {_S.PENDING_DELETION, _S.PENDING_REPLICA_DELETION}
 _ON_OFF = frozenset({_S.ENABLED, _S.DISABLED, _S.UNAVAILABLE})  # EnableKey, DisableKey
 _IMPORT = frozenset({_S.ENABLED, _S.DISABLED, _S.PENDING_IMPORT})
+# "When the specified KMS key is in the PendingDeletion state, this operation does not change the KMS key's
+# state. Otherwise, it changes the KMS key's state to PendingImport." (KMS API, DeleteImportedKeyMaterial)
+_DELETE_IMPORTED = _IMPORT | {_S.PENDING_DELETION}
 
 REENCRYPT_FROM = Permission("kms:ReEncryptFrom", GrantOperation.ReEncryptFrom)
 REENCRYPT_TO = Permission("kms:ReEncryptTo", GrantOperation.ReEncryptTo)
@@ -201,7 +205,7 @@ ROWS: tuple[OperationFacts, ...] = (
     _row(_O.Decrypt, _USABLE, _CRYPTO | _F.CONTEXT),
     _row(_O.DeleteAlias, ALL_STATES),
     _row(_O.DeleteCustomKeyStore),
-    _row(_O.DeleteImportedKeyMaterial, _IMPORT),
+    _row(_O.DeleteImportedKeyMaterial, _DELETE_IMPORTED),
     _row(_O.DeriveSharedSecret, _USABLE, _CRYPTO),
     _row(_O.DescribeCustomKeyStores, None, _RO),
     _row(_O.DescribeKey, ALL_STATES, _RO | _XA | _GR),

@@ -16,8 +16,10 @@ from trent.kms.specs import (
     EncapsulationAlgorithm,
     EncryptionAlgorithm,
     ExpirationModel,
+    ImportState,
     KeyAgreementAlgorithm,
     KeyManager,
+    KeyMaterialState,
     KeySpec,
     KeyState,
     KeyUsage,
@@ -271,11 +273,19 @@ class RotateKeyOnDemandResult:
 
 @dataclass(frozen=True, slots=True)
 class RotationsListEntry:
+    """One key material. RotationDate and RotationType are absent for the first material and for imported
+    material pending rotation; the import fields only for symmetric keys of Origin EXTERNAL (KMS API,
+    RotationsListEntry)."""
+
     key_id: str
     key_material_id: str
-    rotation_date: datetime
-    rotation_type: str
-    key_material_state: str | None = None
+    rotation_date: datetime | None = None
+    rotation_type: str | None = None
+    key_material_state: KeyMaterialState | None = None
+    key_material_description: str | None = None
+    import_state: ImportState | None = None
+    expiration_model: ExpirationModel | None = None
+    valid_to: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +293,26 @@ class ListKeyRotationsResult:
     rotations: tuple[RotationsListEntry, ...]
     truncated: bool
     next_marker: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GetParametersForImportResult:
+    key_id: str
+    import_token: bytes
+    public_key: bytes
+    parameters_valid_to: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ImportKeyMaterialResult:
+    key_id: str
+    key_material_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteImportedKeyMaterialResult:
+    key_id: str
+    key_material_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

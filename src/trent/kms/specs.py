@@ -156,6 +156,48 @@ class ExpirationModel(StrEnum):
     KEY_MATERIAL_DOES_NOT_EXPIRE = "KEY_MATERIAL_DOES_NOT_EXPIRE"
 
 
+class WrappingKeySpec(StrEnum):
+    """The RSA key pair GetParametersForImport makes to protect key material in transit (SM2: China only)."""
+
+    RSA_2048 = "RSA_2048"
+    RSA_3072 = "RSA_3072"
+    RSA_4096 = "RSA_4096"
+    SM2 = "SM2"
+
+
+class WrappingAlgorithm(StrEnum):
+    """AlgorithmSpec in the KMS model: how imported key material is wrapped under the wrapping public key."""
+
+    RSAES_PKCS1_V1_5 = "RSAES_PKCS1_V1_5"
+    RSAES_OAEP_SHA_1 = "RSAES_OAEP_SHA_1"
+    RSAES_OAEP_SHA_256 = "RSAES_OAEP_SHA_256"
+    RSA_AES_KEY_WRAP_SHA_1 = "RSA_AES_KEY_WRAP_SHA_1"
+    RSA_AES_KEY_WRAP_SHA_256 = "RSA_AES_KEY_WRAP_SHA_256"
+    SM2PKE = "SM2PKE"
+
+
+class ImportType(StrEnum):
+    NEW_KEY_MATERIAL = "NEW_KEY_MATERIAL"
+    EXISTING_KEY_MATERIAL = "EXISTING_KEY_MATERIAL"
+
+
+class ImportState(StrEnum):
+    IMPORTED = "IMPORTED"
+    PENDING_IMPORT = "PENDING_IMPORT"
+
+
+class KeyMaterialState(StrEnum):
+    NON_CURRENT = "NON_CURRENT"
+    CURRENT = "CURRENT"
+    PENDING_ROTATION = "PENDING_ROTATION"
+    PENDING_MULTI_REGION_IMPORT_AND_ROTATION = "PENDING_MULTI_REGION_IMPORT_AND_ROTATION"
+
+
+class IncludeKeyMaterial(StrEnum):
+    ALL_KEY_MATERIAL = "ALL_KEY_MATERIAL"
+    ROTATIONS_ONLY = "ROTATIONS_ONLY"
+
+
 class Family(Enum):
     """What kind of material a spec holds; crypto dispatches on this, never on the spec name."""
 
@@ -174,7 +216,9 @@ class SpecInfo:
     """What one KeySpec can do (AWS KMS key-spec reference), as data.
 
     `bits` is the RSA modulus, the HMAC key length or the curve/parameter-set size; `curve` names the
-    curve for EC keys; `unsupported` is set when Trent cannot provide real material for the spec.
+    curve for EC keys; `unsupported` is set when Trent cannot provide real material for the spec;
+    `importable`: a key of this spec may be created with Origin EXTERNAL and given imported material (AWS KMS
+    Developer Guide, "Importing key material": symmetric encryption, HMAC, RSA and ECC keys).
     """
 
     family: Family
@@ -187,6 +231,7 @@ class SpecInfo:
     curve: str = ""
     unsupported: str = ""
     usages: frozenset[KeyUsage] = field(default=frozenset())
+    importable: bool = False
 
     def algorithms_for(self, usage: KeyUsage) -> AlgorithmLists:
         """The algorithm lists DescribeKey and GetPublicKey report for a key of this spec and usage."""
@@ -230,9 +275,18 @@ def _spec(family: Family, bits: int, usages: tuple[KeyUsage, ...], **kw: object)
 # Source: AWS KMS Developer Guide, "Key spec reference" (symmetric, asymmetric RSA/ECC/ML-DSA/ML-KEM, HMAC).
 KEY_SPECS: Mapping[KeySpec, SpecInfo] = MappingProxyType(
     {
-        KeySpec.SYMMETRIC_DEFAULT: _spec(Family.AES, 256, (_U.ENCRYPT_DECRYPT,), encryption=(_E.SYMMETRIC_DEFAULT,)),
+        KeySpec.SYMMETRIC_DEFAULT: _spec(
+            Family.AES, 256, (_U.ENCRYPT_DECRYPT,), encryption=(_E.SYMMETRIC_DEFAULT,), importable=True
+        ),
         **{
-            spec: _spec(Family.RSA, bits, (_U.ENCRYPT_DECRYPT, _U.SIGN_VERIFY), encryption=_RSA_ENC, signing=_RSA_SIGN)
+            spec: _spec(
+                Family.RSA,
+                bits,
+                (_U.ENCRYPT_DECRYPT, _U.SIGN_VERIFY),
+                encryption=_RSA_ENC,
+                signing=_RSA_SIGN,
+                importable=True,
+            )
             for spec, bits in ((KeySpec.RSA_2048, 2048), (KeySpec.RSA_3072, 3072), (KeySpec.RSA_4096, 4096))
         },
         # "KMS keys with ECC_SECG_P256K1 can be used only to sign and verify" (botocore model, KeySpec doc).
@@ -244,6 +298,7 @@ KEY_SPECS: Mapping[KeySpec, SpecInfo] = MappingProxyType(
                 signing=(sig,),
                 agreement=_ECDH if agree else (),
                 curve=curve,
+                importable=True,
             )
             for spec, bits, curve, sig, agree in (
                 (KeySpec.ECC_NIST_P256, 256, "secp256r1", _S.ECDSA_SHA_256, True),
@@ -256,7 +311,7 @@ KEY_SPECS: Mapping[KeySpec, SpecInfo] = MappingProxyType(
             Family.ED25519, 256, (_U.SIGN_VERIFY,), signing=(_S.ED25519_SHA_512, _S.ED25519_PH_SHA_512)
         ),
         **{
-            spec: _spec(Family.HMAC, bits, (_U.GENERATE_VERIFY_MAC,), mac=(mac,))
+            spec: _spec(Family.HMAC, bits, (_U.GENERATE_VERIFY_MAC,), mac=(mac,), importable=True)
             for spec, bits, mac in (
                 (KeySpec.HMAC_224, 224, MacAlgorithm.HMAC_SHA_224),
                 (KeySpec.HMAC_256, 256, MacAlgorithm.HMAC_SHA_256),

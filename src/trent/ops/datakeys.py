@@ -81,7 +81,7 @@ def generate_data_key(
     key, plaintext, blob = _data_key(
         deps, ctx, key_id, Operation.GenerateDataKey, key_spec, number_of_bytes, encryption_context, dry_run
     )
-    return GenerateDataKeyResult(blob, Sensitive(plaintext), key.arn, key_material_id(key.key_id, key.current_version))
+    return GenerateDataKeyResult(blob, Sensitive(plaintext), key.arn, key_material_id(key, key.current_version))
 
 
 def generate_data_key_without_plaintext(
@@ -105,7 +105,7 @@ def generate_data_key_without_plaintext(
         encryption_context,
         dry_run,
     )
-    return GenerateDataKeyWithoutPlaintextResult(blob, key.arn, key_material_id(key.key_id, key.current_version))
+    return GenerateDataKeyWithoutPlaintextResult(blob, key.arn, key_material_id(key, key.current_version))
 
 
 def _key_pair(
@@ -151,7 +151,7 @@ def generate_data_key_pair(
         public_der,
         key.arn,
         key_pair_spec,
-        key_material_id(key.key_id, key.current_version),
+        key_material_id(key, key.current_version),
     )
 
 
@@ -169,5 +169,5 @@ def generate_data_key_pair_without_plaintext(
         deps, ctx, key_id, Operation.GenerateDataKeyPairWithoutPlaintext, key_pair_spec, encryption_context, dry_run
     )
     return GenerateDataKeyPairWithoutPlaintextResult(
-        blob, public_der, key.arn, key_pair_spec, key_material_id(key.key_id, key.current_version)
+        blob, public_der, key.arn, key_pair_spec, key_material_id(key, key.current_version)
     )

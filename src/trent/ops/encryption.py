@@ -271,7 +271,7 @@ def decrypt(
     )
     if dry_run:
         raise DryRunOperationException()
-    material_id = None if version is None else key_material_id(key.key_id, version)
+    material_id = None if version is None else key_material_id(key, version)
     return DecryptResult(key.arn, Sensitive(plaintext), encryption_algorithm, material_id)
 
 
@@ -320,7 +320,7 @@ def re_encrypt(
     source_key, source_version, plaintext = source
     if destination_encryption_algorithm is _SYM:
         blob = seal(deps, destination, plaintext, destination_encryption_context)
-        destination_material: str | None = key_material_id(destination.key_id, destination.current_version)
+        destination_material: str | None = key_material_id(destination, destination.current_version)
     else:
         blob = rsa_encrypt(deps, destination, destination_encryption_algorithm, plaintext)
         destination_material = None
@@ -330,6 +330,6 @@ def re_encrypt(
         key_id=destination.arn,
         source_encryption_algorithm=source_encryption_algorithm,
         destination_encryption_algorithm=destination_encryption_algorithm,
-        source_key_material_id=None if source_version is None else key_material_id(source_key.key_id, source_version),
+        source_key_material_id=None if source_version is None else key_material_id(source_key, source_version),
         destination_key_material_id=destination_material,
     )

@@ -1,7 +1,10 @@
 """Keyring: unwrapped key material and loaded key objects, cached by the immutable (key id, version).
 
 State and policy are never cached (they are read fresh per request); material of a version never changes,
-so caching it is safe. The cache is bounded and its repr shows nothing but a count.
+so caching it is safe. Imported material too: a version up to the key's current one can only ever be
+re-imported as the same material (docs/decisions/0012-import-key-material.md); a deleted one may stay cached
+here, unused, since the key's state (PendingImport) refuses every use of it.
+The cache is bounded and its repr shows nothing but a count.
 """
 
 from __future__ import annotations
@@ -11,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trent.crypto import material as crypto_material
-from trent.kms.errors import KMSInternalException
+from trent.kms.errors import KMSInternalException, KMSInvalidStateException
 from trent.kms.keys import Key
 from trent.kms.sensitive import Sensitive
+from trent.kms.specs import Origin
 from trent.rootoftrust.base import RootOfTrust, UnwrapError, WrappedMaterial, material_aad
 from trent.store.base import Reader
 
@@ -45,11 +49,18 @@ class Keyring:
 
     def load(self, reader: Reader, key: Key, version: int | None = None) -> Loaded:
         version = key.current_version if version is None else version
+        if version > key.current_version:
+            # Imported material pending rotation is never used, so never cached: until the key rotates to it, it
+            # may be deleted and other material imported in its place under the same version.
+            raise MissingMaterial(f"{key.key_id} has no usable material version {version}")
         entry = self._cache.get((key.key_id, version))
         if entry is not None:
             self._cache.move_to_end((key.key_id, version))
             return entry
         wrapped = reader.get_material(key.key_id, version)
+        if wrapped is None and key.origin is Origin.EXTERNAL:
+            # Its imported material was deleted (or expired) since the key's state was read.
+            raise KMSInvalidStateException(f"{key.arn} is pending import.")
         if wrapped is None:
             raise MissingMaterial(f"{key.key_id} has no material version {version}")
         try:

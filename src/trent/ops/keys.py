@@ -30,7 +30,7 @@ from trent.kms.results import (
     ScheduleKeyDeletionResult,
 )
 from trent.kms.specs import KEY_SPECS, LEGACY_SPECS, KeyManager, KeySpec, KeyState, KeyUsage, Origin
-from trent.ops import paging
+from trent.ops import materials, paging
 from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
 from trent.ops.journal import chain_now, journal, service_event
@@ -43,9 +43,16 @@ USAGE_REQUIRED = "You must specify a KeyUsage value for all KMS keys except for 
 
 
 @lru_cache(maxsize=8192)
-def key_material_id(key_id: str, version: int) -> str:
-    """A stable 64-hex identifier for one version of a key's material (AWS's BackingKeyIdType)."""
+def _generated_material_id(key_id: str, version: int) -> str:
     return hashlib.sha256(f"trent:key-material-id:{key_id}:{version}".encode()).hexdigest()
+
+
+def key_material_id(key: Key, version: int) -> str:
+    """The 64-hex identifier of one version of a key's material (AWS's BackingKeyIdType): derived from the key
+    id and version for material Trent generated; the one the key record carries for imported material."""
+    if 0 < version <= len(key.material_ids):
+        return key.material_ids[version - 1]
+    return _generated_material_id(key.key_id, version)
 
 
 @lru_cache(maxsize=8192)
@@ -78,10 +85,16 @@ def _metadata(key: Key) -> KeyMetadata:
         key_agreement_algorithms=lists.agreement or None,
         encapsulation_algorithms=lists.encapsulation or None,
         mac_algorithms=lists.mac or None,
-        current_key_material_id=(
-            key_material_id(key.key_id, key.current_version) if key.spec is KeySpec.SYMMETRIC_DEFAULT else None
-        ),
+        current_key_material_id=_current_material_id(key),
     )
+
+
+def _current_material_id(key: Key) -> str | None:
+    """CurrentKeyMaterialId "is present for symmetric encryption keys with AWS_KMS or EXTERNAL origin"
+    (KeyMetadata); an EXTERNAL key has none before its first import."""
+    if key.spec is not KeySpec.SYMMETRIC_DEFAULT or (key.origin is Origin.EXTERNAL and not key.material_ids):
+        return None
+    return key_material_id(key, key.current_version)
 
 
 def _spec_and_usage(
@@ -128,8 +141,8 @@ def create_key(
         raise ValidationException("XksKeyId is valid only for keys in an external key store.")
     if multi_region:
         raise UnsupportedOperationException("Trent does not support multi-Region keys.")
-    if origin is Origin.EXTERNAL:
-        raise UnsupportedOperationException("Importing key material (Origin EXTERNAL) is not supported yet.")
+    if origin is Origin.EXTERNAL and not KEY_SPECS[spec].importable:
+        raise UnsupportedOperationException(f"KeySpec {spec} does not support imported key material (Origin EXTERNAL).")
     facts: dict[str, FactValue] = {
         "kms:keyspec": spec.value,
         "kms:keyusage": usage.value,
@@ -148,6 +161,7 @@ def create_key(
     )
     tag_list = checked_tags((), tags)
     now = deps.clock()
+    external = origin is Origin.EXTERNAL  # created with no key material: it waits in PendingImport for some
     key = Key(
         key_id=key_id,
         account=ctx.account,
@@ -155,11 +169,13 @@ def create_key(
         spec=spec,
         usage=usage,
         origin=origin,
-        state=KeyState.ENABLED,
+        state=KeyState.PENDING_IMPORT if external else KeyState.ENABLED,
         creation_date=now,
         description=description,
     )
-    wrapped = deps.keyring.wrap(key.key_id, key.current_version, crypto_material.generate(key.info))
+    wrapped = (
+        None if external else deps.keyring.wrap(key.key_id, key.current_version, crypto_material.generate(key.info))
+    )
     with deps.store.transaction() as tx:
         tx.insert_key(key, wrapped, policy_text, tag_list)
     ctx.trace.keys.append(key.arn)
@@ -228,8 +244,14 @@ def schedule_key_deletion(
 
 
 def cancel_key_deletion(deps: Deps, ctx: RequestContext, *, key_id: str) -> CancelKeyDeletionResult:
-    # "After CancelKeyDeletion the key is Disabled, not Enabled" (docs/aws-semantics.md A.4, recorded from AWS).
-    key = _set_state(deps, ctx, key_id, Operation.CancelKeyDeletion, KeyState.DISABLED)
+    # "After CancelKeyDeletion the key is Disabled, not Enabled" (docs/aws-semantics.md A.4, recorded from AWS);
+    # a key whose imported material is not all there goes back to PendingImport (ops/materials.py).
+    with deps.store.transaction() as tx:
+        key = resolve_key(deps, ctx, key_id, Operation.CancelKeyDeletion, aliases=False, reader=tx)
+        state = KeyState.DISABLED
+        if key.origin is Origin.EXTERNAL and not materials.complete(key, tx.list_materials(key.key_id)):
+            state = KeyState.PENDING_IMPORT
+        tx.update_key(key.evolve(state=state, deletion_date=None, pending_window_days=None), key.revision)
     return CancelKeyDeletionResult(key.arn)
 
 

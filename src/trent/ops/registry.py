@@ -19,6 +19,7 @@ from trent.ops import (
     encapsulation,
     encryption,
     grants,
+    imports,
     keys,
     macs,
     policies,
@@ -92,6 +93,9 @@ _IMPLEMENTED: dict[Operation, OperationFunction] = {
     _O.RetireGrant: grants.retire_grant,
     _O.RevokeGrant: grants.revoke_grant,
     _O.GetKeyLastUsage: keys.get_key_last_usage,
+    _O.GetParametersForImport: imports.get_parameters_for_import,
+    _O.ImportKeyMaterial: imports.import_key_material,
+    _O.DeleteImportedKeyMaterial: imports.delete_imported_key_material,
 }
 _PERMANENTLY_UNSUPPORTED: dict[Operation, str] = {
     **dict.fromkeys(

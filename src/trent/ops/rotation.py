@@ -8,10 +8,11 @@ Developer Guide, "Rotate AWS KMS keys").
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from trent.crypto import material as crypto_material
-from trent.kms.errors import LimitExceededException, UnsupportedOperationException
+from trent.kms.errors import KMSInvalidStateException, LimitExceededException, UnsupportedOperationException
 from trent.kms.keys import Key, MaterialVersion
 from trent.kms.operations import Operation
 from trent.kms.results import (
@@ -21,8 +22,8 @@ from trent.kms.results import (
     RotateKeyOnDemandResult,
     RotationsListEntry,
 )
-from trent.kms.specs import KeySpec, KeyState, Origin
-from trent.ops import paging
+from trent.kms.specs import ImportState, IncludeKeyMaterial, KeyMaterialState, KeySpec, KeyState, Origin
+from trent.ops import materials, paging
 from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
 from trent.ops.journal import chain_now, journal, service_event
@@ -35,8 +36,10 @@ MAX_ON_DEMAND_ROTATIONS = 10  # AWS KMS quota "On-demand rotations per key"
 AUTOMATIC, ON_DEMAND = "AUTOMATIC", "ON_DEMAND"
 
 
-def _require_rotatable(key: Key) -> None:
-    if key.origin is Origin.EXTERNAL:
+def _require_rotatable(key: Key, *, automatic: bool = True) -> None:
+    """Only symmetric encryption keys rotate; imported material never rotates automatically ("you cannot enable
+    automatic rotation of ... KMS keys with imported key material"), but on demand to new imported material."""
+    if automatic and key.origin is Origin.EXTERNAL:
         raise UnsupportedOperationException(f"{key.arn} origin is EXTERNAL which is not valid for this operation.")
     if key.spec is not KeySpec.SYMMETRIC_DEFAULT:
         raise UnsupportedOperationException()  # recorded from AWS with no message
@@ -74,7 +77,7 @@ def disable_key_rotation(deps: Deps, ctx: RequestContext, *, key_id: str) -> Emp
 
 def get_key_rotation_status(deps: Deps, ctx: RequestContext, *, key_id: str) -> GetKeyRotationStatusResult:
     key = resolve_key(deps, ctx, key_id, Operation.GetKeyRotationStatus, aliases=False)
-    _require_rotatable(key)
+    _require_rotatable(key, automatic=False)
     # "While the key is pending deletion, the rotation status is false" (API_GetKeyRotationStatus).
     if key.rotation_period_days is None or key.state is KeyState.PENDING_DELETION:
         return GetKeyRotationStatusResult(False, key.arn)
@@ -84,14 +87,34 @@ def get_key_rotation_status(deps: Deps, ctx: RequestContext, *, key_id: str) -> 
 def rotate_key_on_demand(deps: Deps, ctx: RequestContext, *, key_id: str) -> RotateKeyOnDemandResult:
     with deps.store.transaction() as tx:
         key = resolve_key(deps, ctx, key_id, Operation.RotateKeyOnDemand, aliases=False, reader=tx)
-        _require_rotatable(key)
-        if sum(m.rotation_type == ON_DEMAND for m in tx.list_materials(key.key_id)) >= MAX_ON_DEMAND_ROTATIONS:
+        _require_rotatable(key, automatic=False)
+        versions = tx.list_materials(key.key_id)
+        if sum(m.rotation_type == ON_DEMAND for m in versions) >= MAX_ON_DEMAND_ROTATIONS:
             raise LimitExceededException(
                 "The on-demand rotations limit has been reached for the given keyId. "
                 f"No more on-demand rotations can be performed for this key: {key.arn}"
             )
-        tx.update_key(_add_version(deps, tx, key, ON_DEMAND, deps.clock()), key.revision)
+        if key.origin is Origin.EXTERNAL:
+            tx.update_key(_rotate_to_imported(tx, key, versions, deps.clock()), key.revision)
+        else:
+            tx.update_key(_add_version(deps, tx, key, ON_DEMAND, deps.clock()), key.revision)
     return RotateKeyOnDemandResult(key.arn)
+
+
+def _rotate_to_imported(tx: Transaction, key: Key, versions: tuple[MaterialVersion, ...], when: datetime) -> Key:
+    """The version pending rotation becomes the current one, rotated now: "When you initiate on-demand key
+    rotation on a symmetric encryption KMS key with imported key material, you must have already imported new
+    key material and that key material's state should be PENDING_ROTATION" (KMS API, RotateKeyOnDemand)."""
+    pending = next((m for m in versions if m.version > key.current_version), None)
+    if pending is None:
+        raise KMSInvalidStateException(
+            f"{key.arn} has no key material pending rotation. Import new key material "
+            "(ImportKeyMaterial with ImportType NEW_KEY_MATERIAL) before you rotate it on demand."
+        )
+    tx.put_material(
+        replace(pending, created=when, rotation_type=ON_DEMAND), tx.get_material(key.key_id, pending.version)
+    )
+    return materials.settle(key, tx.list_materials(key.key_id), current_version=pending.version)
 
 
 def list_key_rotations(
@@ -99,32 +122,46 @@ def list_key_rotations(
     ctx: RequestContext,
     *,
     key_id: str,
-    include_key_material: str = "ROTATIONS_ONLY",
+    include_key_material: IncludeKeyMaterial = IncludeKeyMaterial.ROTATIONS_ONLY,
     limit: int = 100,
     marker: str | None = None,
 ) -> ListKeyRotationsResult:
     key = resolve_key(deps, ctx, key_id, Operation.ListKeyRotations, aliases=False)
-    _require_rotatable(key)
+    _require_rotatable(key, automatic=False)
+    # ROTATIONS_ONLY: "the key materials created by automatic or on-demand key rotation"; ALL_KEY_MATERIAL adds
+    # "the first key material and any imported key material pending rotation" (KMS API, ListKeyRotations).
     versions = [
         m
         for m in deps.store.list_materials(key.key_id)
-        if include_key_material == "ALL_KEY_MATERIAL" or m.rotation_type is not None
+        if include_key_material is IncludeKeyMaterial.ALL_KEY_MATERIAL or m.rotation_type is not None
     ]
     start = int(paging.after(marker) or 0)
     remaining = [m for m in versions if m.version > start]
     page = remaining[:limit]
-    entries = tuple(
-        RotationsListEntry(
-            key_id=key.key_id,
-            key_material_id=key_material_id(key.key_id, m.version),
-            rotation_date=m.created,
-            rotation_type=m.rotation_type or "",
-            key_material_state="CURRENT" if m.version == key.current_version else "NON_CURRENT",
-        )
-        for m in page
-    )
+    entries = tuple(_entry(key, m) for m in page)
     more = len(remaining) > limit
     return ListKeyRotationsResult(entries, more, paging.marker(str(page[-1].version)) if more else None)
+
+
+def _entry(key: Key, material: MaterialVersion) -> RotationsListEntry:
+    """RotationDate and RotationType only for rotated material; the import fields only for imported material."""
+    if material.version > key.current_version:
+        state = KeyMaterialState.PENDING_ROTATION
+    else:
+        state = KeyMaterialState.CURRENT if material.version == key.current_version else KeyMaterialState.NON_CURRENT
+    rotated = material.rotation_type is not None
+    external = key.origin is Origin.EXTERNAL
+    return RotationsListEntry(
+        key_id=key.key_id,
+        key_material_id=key_material_id(key, material.version),
+        rotation_date=material.created if rotated else None,
+        rotation_type=material.rotation_type,
+        key_material_state=state,
+        key_material_description=material.description if external else None,
+        import_state=(ImportState.IMPORTED if material.imported else ImportState.PENDING_IMPORT) if external else None,
+        expiration_model=material.expiration_model if external else None,
+        valid_to=material.valid_to if external else None,
+    )
 
 
 def rotate_due_keys(deps: Deps) -> int:

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Generic, Protocol, TypeAlias, TypeVar
 
 from trent.kms.ids import AccountId, AliasName, KeyId, Region
-from trent.kms.keys import AccessKey, Account, Alias, Grant, Key, MaterialVersion, Tag, User
+from trent.kms.keys import AccessKey, Account, Alias, Grant, ImportParameters, Key, MaterialVersion, Tag, User
 
 
 class ConflictError(Exception):
@@ -78,9 +78,21 @@ class Reader(Protocol):
 
     def list_keys(self, account: AccountId, region: Region, after: str | None, limit: int) -> Page[Key]: ...
 
-    def get_material(self, key_id: KeyId, version: int) -> bytes | None: ...
+    def get_material(self, key_id: KeyId, version: int) -> bytes | None:
+        """The wrapped bytes of a version; None when there is no such version or its imported bytes are gone."""
+        ...
 
-    def list_materials(self, key_id: KeyId) -> tuple[MaterialVersion, ...]: ...
+    def list_materials(self, key_id: KeyId) -> tuple[MaterialVersion, ...]:
+        """Every version of the key's material, oldest first, those whose imported bytes are gone included."""
+        ...
+
+    def materials_due_for_expiry(self, now: datetime) -> tuple[MaterialVersion, ...]:
+        """Imported material still present whose ValidTo is `now` or earlier, of every key, by key and version."""
+        ...
+
+    def get_import_parameters(self, key_id: KeyId) -> ImportParameters | None:
+        """The key's latest GetParametersForImport set, if it has one (used up, replaced or deleted: none)."""
+        ...
 
     def keys_due_for_rotation(self, now: datetime) -> tuple[Key, ...]: ...
 
@@ -130,15 +142,35 @@ class Reader(Protocol):
 class Transaction(Reader, Protocol):
     """Writes. Leaving the `with` block normally commits durably; an exception rolls back."""
 
-    def insert_key(self, key: Key, wrapped_material: bytes, policy: str, tags: Sequence[Tag]) -> None: ...
+    def insert_key(self, key: Key, wrapped_material: bytes | None, policy: str, tags: Sequence[Tag]) -> None:
+        """A new key with its first material version (key.current_version), or with no material at all (None:
+        a key of Origin EXTERNAL, waiting for its material to be imported)."""
+        ...
 
     def update_key(self, key: Key, expected_revision: int) -> None: ...
 
     def delete_key(self, key_id: KeyId) -> None:
-        """Destroy a key: its row, every material version, policy, tags and aliases."""
+        """Destroy a key: its row, every material version, policy, tags, aliases, grants and import parameters."""
         ...
 
-    def add_material(self, material: MaterialVersion, wrapped_material: bytes) -> None: ...
+    def add_material(self, material: MaterialVersion, wrapped_material: bytes) -> None:
+        """A new version (DuplicateError if the key has it already)."""
+        ...
+
+    def put_material(self, material: MaterialVersion, wrapped_material: bytes | None) -> None:
+        """Store a version of imported material, inserting it or replacing its record and bytes. None: its bytes
+        are gone (deleted or expired), its record stays; `material.imported` must say the same."""
+        ...
+
+    def delete_material(self, key_id: KeyId, version: int) -> None:
+        """Forget a version entirely, record and bytes (imported material that was pending rotation)."""
+        ...
+
+    def put_import_parameters(self, parameters: ImportParameters) -> None:
+        """Store the key's GetParametersForImport set, replacing any it had."""
+        ...
+
+    def delete_import_parameters(self, key_id: KeyId) -> None: ...
 
     def put_policy(self, key_id: KeyId, policy: str) -> None: ...
 

@@ -10,7 +10,18 @@ from types import MappingProxyType
 from typing import TypeVar
 
 from trent.kms.ids import AccountId, AliasName, KeyId, Region
-from trent.kms.keys import AccessKey, Account, Alias, Grant, GrantConstraints, Key, MaterialVersion, Tag, User
+from trent.kms.keys import (
+    AccessKey,
+    Account,
+    Alias,
+    Grant,
+    GrantConstraints,
+    ImportParameters,
+    Key,
+    MaterialVersion,
+    Tag,
+    User,
+)
 from trent.kms.specs import KeyState
 from trent.store.base import AliasRef, ConflictError, DuplicateError, Page
 
@@ -23,7 +34,7 @@ class Tables:
     total_changes does, so a unit can tell whether it wrote."""
 
     keys: dict[KeyId, Key] = field(default_factory=dict)
-    materials: dict[tuple[KeyId, int], tuple[MaterialVersion, bytes]] = field(default_factory=dict)
+    materials: dict[tuple[KeyId, int], tuple[MaterialVersion, bytes | None]] = field(default_factory=dict)
     policies: dict[KeyId, str] = field(default_factory=dict)
     tags: dict[tuple[KeyId, str], str] = field(default_factory=dict)
     aliases: dict[AliasRef, Alias] = field(default_factory=dict)
@@ -31,6 +42,7 @@ class Tables:
     accounts: dict[AccountId, Account] = field(default_factory=dict)
     users: dict[str, User] = field(default_factory=dict)
     grants: dict[str, Grant] = field(default_factory=dict)
+    imports: dict[KeyId, ImportParameters] = field(default_factory=dict)
     outbox: dict[str, bytes] = field(default_factory=dict)  # insertion order is the outbox's order
     changes: int = 0
 
@@ -86,7 +98,16 @@ class Reads:
         return None if found is None else found[1]
 
     def list_materials(self, key_id: KeyId) -> tuple[MaterialVersion, ...]:
-        return tuple(m for (k, _), (m, _) in sorted(self._view().materials.items()) if k == key_id)
+        materials = self._view().materials
+        return tuple(materials[ref][0] for ref in sorted(materials) if ref[0] == key_id)
+
+    def materials_due_for_expiry(self, now: datetime) -> tuple[MaterialVersion, ...]:
+        materials = self._view().materials
+        due = (materials[ref][0] for ref in sorted(materials))
+        return tuple(m for m in due if m.imported and m.valid_to is not None and m.valid_to <= now)
+
+    def get_import_parameters(self, key_id: KeyId) -> ImportParameters | None:
+        return self._view().imports.get(key_id)
 
     def keys_due_for_rotation(self, now: datetime) -> tuple[Key, ...]:
         keys = self._view().keys.values()
@@ -203,13 +224,15 @@ class MemoryTransaction(Reads):
         if key_id not in t.keys:
             raise ValueError(f"no key {key_id}")
 
-    def insert_key(self, key: Key, wrapped_material: bytes, policy: str, tags: Sequence[Tag]) -> None:
+    def insert_key(self, key: Key, wrapped_material: bytes | None, policy: str, tags: Sequence[Tag]) -> None:
         t = self._view()
         if key.key_id in t.keys:
             raise DuplicateError(key.key_id)
         t.keys[key.key_id] = key
         t.changes += 1
-        self.add_material(MaterialVersion(key.key_id, key.current_version, key.creation_date, None), wrapped_material)
+        if wrapped_material is not None:
+            first = MaterialVersion(key.key_id, key.current_version, key.creation_date, None)
+            self.add_material(first, wrapped_material)
         t.policies[key.key_id] = policy
         t.changes += 1
         self.put_tags(key.key_id, tags)
@@ -236,14 +259,39 @@ class MemoryTransaction(Reads):
             del t.aliases[ref]
         for grant_id in [g.grant_id for g in t.grants.values() if g.key_id == key_id]:
             del t.grants[grant_id]
+        t.imports.pop(key_id, None)
 
     def add_material(self, material: MaterialVersion, wrapped_material: bytes) -> None:
         t = self._view()
         self._need_key(t, material.key_id)
         if (material.key_id, material.version) in t.materials:
             raise DuplicateError(f"{material.key_id} version {material.version}")
-        t.materials[(material.key_id, material.version)] = (material, bytes(wrapped_material))
+        self.put_material(material, wrapped_material)
+
+    def put_material(self, material: MaterialVersion, wrapped_material: bytes | None) -> None:
+        t = self._view()
+        self._need_key(t, material.key_id)
+        if material.imported != (wrapped_material is not None):
+            raise ValueError("a version is imported exactly when its bytes are there")
+        stored = None if wrapped_material is None else bytes(wrapped_material)
+        t.materials[(material.key_id, material.version)] = (material, stored)
         t.changes += 1
+
+    def delete_material(self, key_id: KeyId, version: int) -> None:
+        t = self._view()
+        if t.materials.pop((key_id, version), None) is not None:
+            t.changes += 1
+
+    def put_import_parameters(self, parameters: ImportParameters) -> None:
+        t = self._view()
+        self._need_key(t, parameters.key_id)
+        t.imports[parameters.key_id] = parameters
+        t.changes += 1
+
+    def delete_import_parameters(self, key_id: KeyId) -> None:
+        t = self._view()
+        if t.imports.pop(key_id, None) is not None:
+            t.changes += 1
 
     def put_policy(self, key_id: KeyId, policy: str) -> None:
         t = self._view()

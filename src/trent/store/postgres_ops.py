@@ -18,6 +18,7 @@ from trent.kms.specs import KeyState
 from trent.pgsession import connect, connect_async
 from trent.store import postgres_rows as rows
 from trent.store.base import AliasRef, ConflictError, DuplicateError, Page
+from trent.store.postgres_materials import PostgresMaterials
 from trent.store.postgres_schema import WRITER_LOCK
 
 _KEYS = f"SELECT {rows.KEY_COLUMNS} FROM keys"
@@ -55,7 +56,7 @@ _UPDATE_KEY = (
 )
 
 
-class PostgresOps:
+class PostgresOps(PostgresMaterials):
     """Every read and write; PostgresStore adds transactions, units and blobs."""
 
     def __init__(self, url: str) -> None:
@@ -140,16 +141,6 @@ class PostgresOps:
         )
         keys = tuple(rows.key(r) for r in found[:limit])
         return Page(keys, keys[-1].key_id if len(found) > limit else None)
-
-    def get_material(self, key_id: KeyId, version: int) -> bytes | None:
-        row = self._one("SELECT wrapped FROM key_material WHERE key_id = %s AND version = %s", (key_id, version))
-        return None if row is None else bytes(row[0])
-
-    def list_materials(self, key_id: KeyId) -> tuple[MaterialVersion, ...]:
-        found = self._all(
-            "SELECT version, created, rotation_type FROM key_material WHERE key_id = %s ORDER BY version", (key_id,)
-        )
-        return tuple(MaterialVersion(key_id, v, c, t) for v, c, t in found)
 
     def keys_due_for_rotation(self, now: datetime) -> tuple[Key, ...]:
         found = self._all(_KEYS + " WHERE next_rotation_date IS NOT NULL AND next_rotation_date <= %s", (now,))
@@ -314,12 +305,14 @@ class PostgresOps:
         return Page(grants, grants[-1].grant_id if len(found) > limit else None)
 
     # -- writes (only called inside a transaction) ---------------------------------------------------------
-    def insert_key(self, key: Key, wrapped_material: bytes, policy: str, tags: Sequence[Tag]) -> None:
+    def insert_key(self, key: Key, wrapped_material: bytes | None, policy: str, tags: Sequence[Tag]) -> None:
         self._write(
             _INSERT_KEY,
             rows.key_values(key),
         )
-        self.add_material(MaterialVersion(key.key_id, key.current_version, key.creation_date, None), wrapped_material)
+        if wrapped_material is not None:
+            first = MaterialVersion(key.key_id, key.current_version, key.creation_date, None)
+            self.add_material(first, wrapped_material)
         self._write("INSERT INTO key_policies (key_id, policy) VALUES (%s, %s)", (key.key_id, policy))
         self.put_tags(key.key_id, tags)
 
@@ -329,12 +322,6 @@ class PostgresOps:
 
     def delete_key(self, key_id: KeyId) -> None:
         self._write("DELETE FROM keys WHERE key_id = %s", (key_id,))
-
-    def add_material(self, material: MaterialVersion, wrapped_material: bytes) -> None:
-        self._write(
-            "INSERT INTO key_material (key_id, version, wrapped, created, rotation_type) VALUES (%s, %s, %s, %s, %s)",
-            (material.key_id, material.version, wrapped_material, material.created, material.rotation_type),
-        )
 
     def put_policy(self, key_id: KeyId, policy: str) -> None:
         self._write("UPDATE key_policies SET policy = %s WHERE key_id = %s", (policy, key_id))

@@ -140,6 +140,26 @@ SCHEMA: tuple[str, ...] = (
     CREATE TABLE key_use_tracking (id integer PRIMARY KEY CHECK (id = 1), since timestamptz NOT NULL);
     INSERT INTO key_use_tracking (id, since) VALUES (1, now());
     """,
+    # version 3: imported key material (issue 13; SQLite's version 6, docs/decisions/0012-import-key-material.md):
+    # a version's bytes may be gone, its description and expiry; each key's imported material ids; the import
+    # parameters of each EXTERNAL key (a digest of its token, its wrapping private key wrapped)
+    """
+    ALTER TABLE key_material ALTER COLUMN wrapped DROP NOT NULL,
+        ADD COLUMN description text,
+        ADD COLUMN expiration_model text,
+        ADD COLUMN valid_to timestamptz;
+    CREATE INDEX key_material_by_expiry ON key_material (valid_to) WHERE valid_to IS NOT NULL;
+    ALTER TABLE keys ADD COLUMN material_ids text NOT NULL DEFAULT '';
+    CREATE TABLE import_parameters (
+        key_id text COLLATE "C" PRIMARY KEY REFERENCES keys (key_id) ON DELETE CASCADE,
+        token_digest bytea NOT NULL,
+        wrapping_algorithm text NOT NULL,
+        wrapping_key_spec text NOT NULL,
+        wrapped_private_key bytea NOT NULL,
+        created timestamptz NOT NULL,
+        valid_to timestamptz NOT NULL
+    );
+    """,
 )
 
 

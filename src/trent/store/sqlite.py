@@ -44,6 +44,7 @@ from trent.store.base import (
     Transaction,
     Unit,
 )
+from trent.store.sqlite_materials import SqliteMaterials
 
 _T = TypeVar("_T")
 _K = TypeVar("_K")
@@ -176,6 +177,39 @@ _SCHEMA: tuple[str, ...] = (
     );
     INSERT INTO key_use_tracking (id, since) VALUES (1, (julianday('now') - 2440587.5) * 86400.0);
     """,
+    # version 6: imported key material (issue 13, docs/decisions/0012-import-key-material.md). A version's
+    # bytes may be gone (deleted or expired imported material keeps its record), so key_material is rebuilt
+    # with `wrapped` nullable, plus each version's description and expiry; the KeyMaterialId of each imported
+    # version rides on the key (material_ids, comma-separated); import_parameters holds each EXTERNAL key's
+    # latest GetParametersForImport set: a digest of its token, and its wrapping private key, wrapped.
+    """
+    CREATE TABLE key_material_v6 (
+        key_id TEXT NOT NULL REFERENCES keys (key_id) ON DELETE CASCADE,
+        version INTEGER NOT NULL,
+        wrapped BLOB,
+        created REAL NOT NULL,
+        rotation_type TEXT,
+        description TEXT,
+        expiration_model TEXT,
+        valid_to REAL,
+        PRIMARY KEY (key_id, version)
+    );
+    INSERT INTO key_material_v6 (key_id, version, wrapped, created, rotation_type)
+        SELECT key_id, version, wrapped, created, rotation_type FROM key_material;
+    DROP TABLE key_material;
+    ALTER TABLE key_material_v6 RENAME TO key_material;
+    CREATE INDEX key_material_by_expiry ON key_material (valid_to) WHERE valid_to IS NOT NULL;
+    ALTER TABLE keys ADD COLUMN material_ids TEXT NOT NULL DEFAULT '';
+    CREATE TABLE import_parameters (
+        key_id TEXT PRIMARY KEY REFERENCES keys (key_id) ON DELETE CASCADE,
+        token_digest BLOB NOT NULL,
+        wrapping_algorithm TEXT NOT NULL,
+        wrapping_key_spec TEXT NOT NULL,
+        wrapped_private_key BLOB NOT NULL,
+        created REAL NOT NULL,
+        valid_to REAL NOT NULL
+    );
+    """,
 )
 _KEY_USE = (
     "INSERT INTO key_use (key_arn, used, operation, event_id, request_id) VALUES (?, ?, ?, ?, ?) "
@@ -186,7 +220,7 @@ _KEY_USE = (
 _KEY_COLUMNS = (
     "key_id, account, region, spec, usage, origin, state, creation_date, description, deletion_date, "
     "pending_window_days, current_version, revision, policy_revision, multi_region, valid_to, expiration_model, "
-    "rotation_period_days, next_rotation_date, on_demand_rotation_start"
+    "rotation_period_days, next_rotation_date, on_demand_rotation_start, material_ids"
 )
 
 
@@ -220,6 +254,7 @@ def _key(row: Any) -> Key:
         rotation_period_days=row[17],
         next_rotation_date=_dt(row[18]),
         on_demand_rotation_start=_dt(row[19]),
+        material_ids=tuple(row[20].split(",")) if row[20] else (),
     )
 
 
@@ -245,6 +280,7 @@ def _key_values(key: Key) -> tuple[Any, ...]:
         key.rotation_period_days,
         _ts(key.next_rotation_date),
         _ts(key.on_demand_rotation_start),
+        ",".join(key.material_ids),
     )
 
 
@@ -297,7 +333,7 @@ def _user(row: Any) -> User:
     return User(row[0], AccountId(row[1]), row[2], datetime.fromtimestamp(row[3], UTC), row[4], row[5])
 
 
-class _SqliteOps:
+class _SqliteOps(SqliteMaterials):
     """Every read and write, over one connection; SqliteStore and the transaction share it."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
@@ -349,18 +385,6 @@ class _SqliteOps:
         ).fetchall()
         keys = tuple(_key(r) for r in rows[:limit])
         return Page(keys, keys[-1].key_id if len(rows) > limit else None)
-
-    def get_material(self, key_id: KeyId, version: int) -> bytes | None:
-        row = self._c.execute(
-            "SELECT wrapped FROM key_material WHERE key_id = ? AND version = ?", (key_id, version)
-        ).fetchone()
-        return None if row is None else bytes(row[0])
-
-    def list_materials(self, key_id: KeyId) -> tuple[MaterialVersion, ...]:
-        rows = self._c.execute(
-            "SELECT version, created, rotation_type FROM key_material WHERE key_id = ? ORDER BY version", (key_id,)
-        )
-        return tuple(MaterialVersion(key_id, v, datetime.fromtimestamp(c, UTC), t) for v, c, t in rows)
 
     def keys_due_for_rotation(self, now: datetime) -> tuple[Key, ...]:
         rows = self._c.execute(
@@ -505,10 +529,12 @@ class _SqliteOps:
         return tuple(_key(r) for r in rows)
 
     # -- writes (only called inside a transaction) -----------------------------------------------------------
-    def insert_key(self, key: Key, wrapped_material: bytes, policy: str, tags: Sequence[Tag]) -> None:
+    def insert_key(self, key: Key, wrapped_material: bytes | None, policy: str, tags: Sequence[Tag]) -> None:
         placeholders = ", ".join("?" * len(_KEY_COLUMNS.split(",")))
         self._c.execute(f"INSERT INTO keys ({_KEY_COLUMNS}) VALUES ({placeholders})", _key_values(key))
-        self.add_material(MaterialVersion(key.key_id, key.current_version, key.creation_date, None), wrapped_material)
+        if wrapped_material is not None:
+            first = MaterialVersion(key.key_id, key.current_version, key.creation_date, None)
+            self.add_material(first, wrapped_material)
         self._c.execute("INSERT INTO key_policies (key_id, policy) VALUES (?, ?)", (key.key_id, policy))
         self.put_tags(key.key_id, tags)
 
@@ -524,12 +550,6 @@ class _SqliteOps:
 
     def delete_key(self, key_id: KeyId) -> None:
         self._c.execute("DELETE FROM keys WHERE key_id = ?", (key_id,))
-
-    def add_material(self, material: MaterialVersion, wrapped_material: bytes) -> None:
-        self._c.execute(
-            "INSERT INTO key_material (key_id, version, wrapped, created, rotation_type) VALUES (?, ?, ?, ?, ?)",
-            (material.key_id, material.version, wrapped_material, material.created.timestamp(), material.rotation_type),
-        )
 
     def put_policy(self, key_id: KeyId, policy: str) -> None:
         self._c.execute("UPDATE key_policies SET policy = ? WHERE key_id = ?", (policy, key_id))

@@ -35,6 +35,12 @@ ENUM_SHAPES: list[tuple[type[StrEnum], str]] = [
     (specs.KeyManager, "KeyManagerType"),
     (specs.ExpirationModel, "ExpirationModelType"),
     (specs.GrantOperation, "GrantOperation"),
+    (specs.WrappingKeySpec, "WrappingKeySpec"),
+    (specs.WrappingAlgorithm, "AlgorithmSpec"),
+    (specs.ImportType, "ImportType"),
+    (specs.ImportState, "ImportState"),
+    (specs.KeyMaterialState, "KeyMaterialState"),
+    (specs.IncludeKeyMaterial, "IncludeKeyMaterial"),
 ]
 _IMPLEMENTED = sorted(op for op, function in OPERATIONS.items() if not getattr(function, "unsupported", False))
 _NOT_PARAMETERS = frozenset({"deps", "ctx"})

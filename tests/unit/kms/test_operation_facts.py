@@ -83,7 +83,10 @@ OLD_STATE_RULES: dict[Operation, frozenset[KeyState]] = {
         ),
         ALL_STATES,
     ),
-    **dict.fromkeys((_O.GetParametersForImport, _O.ImportKeyMaterial, _O.DeleteImportedKeyMaterial), _IMPORT),
+    **dict.fromkeys((_O.GetParametersForImport, _O.ImportKeyMaterial), _IMPORT),
+    # Changed by issue 13: "When the specified KMS key is in the PendingDeletion state, this operation does not
+    # change the KMS key's state" (KMS API, DeleteImportedKeyMaterial): it deletes material of such a key.
+    _O.DeleteImportedKeyMaterial: _IMPORT | {_S.PENDING_DELETION},
 }
 OLD_READ_ONLY = frozenset(
     {
