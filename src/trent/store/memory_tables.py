@@ -12,7 +12,7 @@ from typing import TypeVar
 from trent.kms.ids import AccountId, AliasName, KeyId, Region
 from trent.kms.keys import AccessKey, Account, Alias, Grant, GrantConstraints, Key, MaterialVersion, Tag, User
 from trent.kms.specs import KeyState
-from trent.store.base import AliasRef, ConflictError, DuplicateError, Page
+from trent.store.base import AliasRef, ConflictError, DuplicateError, Page, WrappedRow
 
 _T = TypeVar("_T")
 
@@ -87,6 +87,11 @@ class Reads:
 
     def list_materials(self, key_id: KeyId) -> tuple[MaterialVersion, ...]:
         return tuple(m for (k, _), (m, _) in sorted(self._view().materials.items()) if k == key_id)
+
+    def list_wrapped_materials(self, after: tuple[KeyId, int] | None, limit: int) -> tuple[WrappedRow, ...]:
+        found = sorted(ref for ref in self._view().materials if after is None or ref > after)[:limit]
+        materials = self._view().materials
+        return tuple((k, v, materials[(k, v)][1]) for k, v in found)
 
     def keys_due_for_rotation(self, now: datetime) -> tuple[Key, ...]:
         keys = self._view().keys.values()
@@ -244,6 +249,24 @@ class MemoryTransaction(Reads):
             raise DuplicateError(f"{material.key_id} version {material.version}")
         t.materials[(material.key_id, material.version)] = (material, bytes(wrapped_material))
         t.changes += 1
+
+    def rewrap_material(self, key_id: KeyId, version: int, old: bytes, new: bytes) -> bool:
+        t = self._view()
+        found = t.materials.get((key_id, version))
+        if found is None or found[1] != old:
+            return False
+        t.materials[(key_id, version)] = (found[0], bytes(new))
+        t.changes += 1
+        return True
+
+    def rewrap_secret(self, access_key_id: str, old: bytes, new: bytes) -> bool:
+        t = self._view()
+        found = t.access_keys.get(access_key_id)
+        if found is None or found.wrapped_secret != old:
+            return False
+        t.access_keys[access_key_id] = replace(found, wrapped_secret=bytes(new))
+        t.changes += 1
+        return True
 
     def put_policy(self, key_id: KeyId, policy: str) -> None:
         t = self._view()

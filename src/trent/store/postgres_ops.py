@@ -17,7 +17,7 @@ from trent.kms.keys import AccessKey, Account, Alias, Grant, Key, MaterialVersio
 from trent.kms.specs import KeyState
 from trent.pgsession import connect, connect_async
 from trent.store import postgres_rows as rows
-from trent.store.base import AliasRef, ConflictError, DuplicateError, Page
+from trent.store.base import AliasRef, ConflictError, DuplicateError, Page, WrappedRow
 from trent.store.postgres_schema import WRITER_LOCK
 
 _KEYS = f"SELECT {rows.KEY_COLUMNS} FROM keys"
@@ -146,6 +146,15 @@ class PostgresOps:
             "SELECT version, created, rotation_type FROM key_material WHERE key_id = %s ORDER BY version", (key_id,)
         )
         return tuple(MaterialVersion(key_id, v, c, t) for v, c, t in found)
+
+    def list_wrapped_materials(self, after: tuple[KeyId, int] | None, limit: int) -> tuple[WrappedRow, ...]:
+        key_id, version = after or ("", -1)
+        found = self._all(
+            "SELECT key_id, version, wrapped FROM key_material WHERE (key_id, version) > (%s, %s) "
+            "ORDER BY key_id, version LIMIT %s",
+            (key_id, version, limit),
+        )
+        return tuple((KeyId(k), v, bytes(w)) for k, v, w in found)
 
     def keys_due_for_rotation(self, now: datetime) -> tuple[Key, ...]:
         found = self._all(_KEYS + " WHERE next_rotation_date IS NOT NULL AND next_rotation_date <= %s", (now,))
@@ -321,6 +330,14 @@ class PostgresOps:
             "INSERT INTO key_material (key_id, version, wrapped, created, rotation_type) VALUES (%s, %s, %s, %s, %s)",
             (material.key_id, material.version, wrapped_material, material.created, material.rotation_type),
         )
+
+    def rewrap_material(self, key_id: KeyId, version: int, old: bytes, new: bytes) -> bool:
+        sql = "UPDATE key_material SET wrapped = %s WHERE key_id = %s AND version = %s AND wrapped = %s"
+        return self._write(sql, (new, key_id, version, old)) == 1
+
+    def rewrap_secret(self, access_key_id: str, old: bytes, new: bytes) -> bool:
+        sql = "UPDATE access_keys SET wrapped_secret = %s WHERE access_key_id = %s AND wrapped_secret = %s"
+        return self._write(sql, (new, access_key_id, old)) == 1
 
     def put_policy(self, key_id: KeyId, policy: str) -> None:
         self._write("UPDATE key_policies SET policy = %s WHERE key_id = %s", (policy, key_id))
