@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests import postgres
+from tests import postgres, softhsm
 from tests.support import TrentServer
 
 ROOT = Path(__file__).parent
@@ -29,6 +29,35 @@ def kms(server: TrentServer) -> Any:
 def raw_kms(server: TrentServer) -> Any:
     """A client that skips botocore's own parameter validation, so bad input reaches the server."""
     return server.client(validate=False)
+
+
+def _softhsm_token(directory: Path) -> softhsm.Token:
+    try:
+        return softhsm.make_token(directory)
+    except softhsm.NoSoftHsmError as exc:
+        missing = str(exc)
+    pytest.fail(missing, pytrace=False)  # never a skip: CI installs softhsm2 (.ci/run)
+
+
+@pytest.fixture
+def softhsm_token(tmp_path: Path) -> softhsm.Token:
+    """A new SoftHSM2 token of one test (tests/softhsm.py): its own directory and SOFTHSM2_CONF."""
+    return _softhsm_token(tmp_path / "softhsm")
+
+
+@pytest.fixture
+def token_in_process(softhsm_token: softhsm.Token, monkeypatch: pytest.MonkeyPatch) -> softhsm.Token:
+    """The test's token, reachable from this process: SOFTHSM2_CONF set for the test's PKCS#11 initialisations."""
+    monkeypatch.setenv("SOFTHSM2_CONF", str(softhsm_token.conf))
+    return softhsm_token
+
+
+@pytest.fixture(scope="session")
+def pkcs11_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrentServer]:
+    """One real `trent serve` (2 workers) whose root of trust is a SoftHSM2 token, shared like `server`."""
+    token = _softhsm_token(tmp_path_factory.mktemp("softhsm"))
+    with TrentServer(tmp_path_factory.mktemp("trent-data-pkcs11"), env=token.server_env()) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

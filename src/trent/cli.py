@@ -42,7 +42,7 @@ _WHERE = "trent.where"
 
 
 def _remember(ctx: click.Context, param: click.Parameter, value: object) -> object:
-    """Where the data lives, beyond --data-dir (--database, --root-key-file): kept in the context for
+    """Where the data lives, beyond --data-dir (--database, the root of trust): kept in the context for
     _settings(), so no command's signature changes."""
     if value is not None and param.name is not None:
         ctx.meta.setdefault(_WHERE, {})[param.name] = value
@@ -65,11 +65,56 @@ _root_key_file_option = click.option(
 )
 
 
+_FILE = click.Path(path_type=Path, dir_okay=False)
+# The root of trust: where every command that opens the store finds it (kept in the context, as --database).
+_ROOT_OPTIONS = (
+    _root_key_file_option,
+    click.option(
+        "--root-key-passphrase-file",
+        type=_FILE,
+        expose_value=False,
+        callback=_remember,
+        help="The passphrase of a sealed root key file [TRENT_ROOT_KEY_PASSPHRASE_FILE; or the passphrase itself "
+        "in TRENT_ROOT_KEY_PASSPHRASE].",
+    ),
+    click.option(
+        "--root-of-trust",
+        type=click.Choice(["software", "pkcs11"]),
+        expose_value=False,
+        callback=_remember,
+        help="software (the root key file) or pkcs11 (root keys in a PKCS#11 token) [TRENT_ROOT_OF_TRUST; "
+        "default software].",
+    ),
+    click.option(
+        "--pkcs11-module",
+        type=_FILE,
+        expose_value=False,
+        callback=_remember,
+        help="The PKCS#11 module (shared library), e.g. /usr/lib/softhsm/libsofthsm2.so [TRENT_PKCS11_MODULE].",
+    ),
+    click.option(
+        "--pkcs11-token-label",
+        expose_value=False,
+        callback=_remember,
+        help="The label of the token that holds the root keys [TRENT_PKCS11_TOKEN_LABEL].",
+    ),
+    click.option(
+        "--pkcs11-pin-file",
+        type=_FILE,
+        expose_value=False,
+        callback=_remember,
+        help="A file (mode 0600) holding the token's user PIN [TRENT_PKCS11_PIN_FILE].",
+    ),
+)
+
+
 def _data_dir_option(command: Callable[..., Any]) -> Callable[..., Any]:
     data_dir = click.option(
         "--data-dir", type=click.Path(path_type=Path, file_okay=False), help="Data directory [TRENT_DATA_DIR]."
     )
-    return data_dir(_database_option(_root_key_file_option(command)))
+    for option in reversed(_ROOT_OPTIONS):
+        command = option(command)
+    return data_dir(_database_option(command))
 
 
 class _Trent(click.Group):
@@ -410,6 +455,66 @@ def migrate(config: Path | None, data_dir: Path | None) -> None:
         click.echo(f"{where}: schema version {after}, already current")
     else:
         click.echo(f"{where}: schema version {before} -> {after}")
+
+
+def _echo_rewrapped(done: app.Rewrapped) -> None:
+    click.echo(
+        f"re-wrapped {done.materials} key material version(s), {done.secrets} access key secret(s) and "
+        f"{done.blobs} other blob(s) under root key {done.active}; {done.current} already were"
+    )
+    for name in done.failed:
+        click.echo(f"does not open (tampered, or of another root of trust): {name}", err=True)
+    if done.failed:
+        click.echo("run the command again once these are repaired or removed", err=True)
+        sys.exit(1)
+
+
+@admin.command("rotate-root-key")
+@_config_option
+@_data_dir_option
+@click.option("--resume", is_flag=True, help="Add no root key: finish re-wrapping under the active one.")
+def rotate_root_key(config: Path | None, data_dir: Path | None, resume: bool) -> None:
+    """Add a root key version (in the root key file, or in the PKCS#11 token) and re-wrap every key's material,
+    every access key's secret and the audit keys under it. Servers keep serving: old blobs open until re-wrapped,
+    and every process wraps under the new root key within a second. Interrupted, run it with --resume."""
+    done = app.rotate_root_key(_settings(config, data_dir=data_dir), resume=resume)
+    if done.added is not None:
+        click.echo(f"added root key {done.added}: the active one from now on")
+    _echo_rewrapped(done)
+
+
+@admin.command("migrate-root")
+@_config_option
+@_data_dir_option
+@click.option("--to", "target", required=True, type=click.Choice(["pkcs11"]), help="The root of trust to move to.")
+def migrate_root(config: Path | None, data_dir: Path | None, target: str) -> None:
+    """Move a software root of trust into a PKCS#11 token (--pkcs11-module, --pkcs11-token-label,
+    --pkcs11-pin-file), without stopping the servers: from now on they wrap in the token, and every blob is
+    re-wrapped there. Then start every node with --root-of-trust pkcs11 and remove the root key file."""
+    settings = _settings(config, data_dir=data_dir)
+    done = app.migrate_root(settings)
+    _echo_rewrapped(done)
+    click.echo(
+        f"moved into PKCS#11 token {settings.pkcs11_token_label!r}. Next: restart every node with --root-of-trust "
+        "pkcs11 and the same --pkcs11-* settings, then remove the root key file "
+        f"{settings.root_key_path} (until then it hands over to the token)"
+    )
+
+
+@admin.command("seal-root-key")
+@_config_option
+@_data_dir_option
+def seal_root_key(config: Path | None, data_dir: Path | None) -> None:
+    """Encrypt the root key file under a passphrase (--root-key-passphrase-file or TRENT_ROOT_KEY_PASSPHRASE):
+    scrypt, its parameters kept in the file; replaced atomically, mode 0600. Every later command and server
+    needs the passphrase."""
+    settings = _settings(config, data_dir=data_dir)
+    count = app.seal_root_key(settings)
+    click.echo(
+        f"sealed root key file {settings.root_key_path} ({count} root key(s)); give every command and server its "
+        "passphrase from now on (--root-key-passphrase-file or TRENT_ROOT_KEY_PASSPHRASE), and restart the "
+        "servers running now with it"
+    )
 
 
 @main.group()

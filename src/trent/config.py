@@ -105,6 +105,14 @@ def _quotas(value: object) -> tuple[tuple[str, float], ...]:
 
 
 DATABASE_SCHEMES = ("postgresql", "postgres", "sqlite")
+ROOTS_OF_TRUST = ("software", "pkcs11")
+PKCS11_SETTINGS = ("pkcs11_module", "pkcs11_token_label", "pkcs11_pin_file")
+
+
+def _token_label(value: str) -> str:
+    if not 1 <= len(value.encode()) <= 32:  # CK_TOKEN_INFO.label is 32 bytes (PKCS#11 2.40 §3.2)
+        raise ValueError("a PKCS#11 token label is 1 to 32 bytes")
+    return value
 
 
 def _database(value: str) -> str:
@@ -150,6 +158,13 @@ class Settings:
     tls_cert: Path | None = None  # PEM certificate chain; with tls_key, the listener speaks HTTPS
     tls_key: Path | None = None  # PEM private key (unencrypted)
     root_key_file: Path | None = None  # the software root key; default <data_dir>/root.key (several nodes share one)
+    root_key_passphrase_file: Path | None = None  # the passphrase of a sealed root key file
+    root_key_passphrase: str | None = field(default=None, repr=False)  # the same, from TRENT_ROOT_KEY_PASSPHRASE
+    root_of_trust: str = "software"  # or "pkcs11": the root keys are in a PKCS#11 token (pkcs11_* settings)
+    pkcs11_module: Path | None = None  # the PKCS#11 module (a shared library), e.g. SoftHSM2's
+    pkcs11_token_label: str | None = None
+    pkcs11_pin_file: Path | None = None  # the token's user PIN, in a file of mode 0600
+    pkcs11_timeout: float = 5.0  # seconds each call into the module may take before the request fails
     # The store: None is the embedded SQLite in the data directory; else a URL that _database() checked. Kept
     # out of repr: a PostgreSQL URL may hold a password.
     database: str | None = field(default=None, repr=False)
@@ -199,6 +214,13 @@ _PARSERS: Mapping[str, Callable[[Any], Any]] = {
     "tls_cert": lambda v: Path(v).expanduser(),
     "tls_key": lambda v: Path(v).expanduser(),
     "root_key_file": lambda v: Path(v).expanduser(),
+    "root_key_passphrase_file": lambda v: Path(v).expanduser(),
+    "root_key_passphrase": str,
+    "root_of_trust": lambda v: _choice(v.lower(), ROOTS_OF_TRUST),
+    "pkcs11_module": lambda v: Path(v).expanduser(),
+    "pkcs11_token_label": _token_label,
+    "pkcs11_pin_file": lambda v: Path(v).expanduser(),
+    "pkcs11_timeout": _seconds,
     "database": _database,
     "throttle": lambda v: _choice(v.lower(), THROTTLES),
     "quotas": _quotas,
@@ -213,7 +235,8 @@ def _parse(name: str, value: object, source: str) -> Any:
     try:
         return _PARSERS[name](value if name in _STRUCTURED else str(value))
     except (ValueError, TypeError) as exc:
-        shown = "<hidden>" if "secret" in name else repr(redact_database(value) if name == "database" else value)
+        hidden = "secret" in name or name == "root_key_passphrase"
+        shown = "<hidden>" if hidden else repr(redact_database(value) if name == "database" else value)
         raise ConfigError(f"{source} {name!r} has value {shown}: {exc}") from None
 
 
@@ -246,5 +269,9 @@ def load_settings(
         raise ConfigError("setting 'quotas' (--quota) changes AWS's quotas: it needs 'throttle' aws (--throttle aws)")
     if ("tls_cert" in values) != ("tls_key" in values):
         raise ConfigError("settings 'tls_cert' and 'tls_key' go together: give both or neither")
+    missing = [name for name in PKCS11_SETTINGS if name not in values]
+    if values.get("root_of_trust") == "pkcs11" and missing:
+        needed = ", ".join(f"{n!r} (--{n.replace('_', '-')}, {ENV_PREFIX}{n.upper()})" for n in missing)
+        raise ConfigError(f"setting 'root_of_trust' pkcs11 needs {needed}")
     known = {f.name for f in fields(Settings)}
     return Settings(**{k: v for k, v in values.items() if k in known})

@@ -4,6 +4,9 @@
    derives equals what `openssl pkeyutl -derive` computes on the other side, on P-256, P-384 and P-521.
 2. Offline hybrid encryption: a device with only the RSA public key wraps an AES key with RSAES-OAEP
    (SHA-1 or SHA-256) using openssl; the owner unwraps it with `aws kms decrypt`, and decrypts the file.
+
+Each runs twice: on a server with the software root of trust, and on one whose root keys are in a PKCS#11 token
+(SoftHSM2), so that every key's material is wrapped and unwrapped inside the token.
 """
 
 from __future__ import annotations
@@ -19,6 +22,14 @@ import pytest
 from tests.support import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, TrentServer
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
+
+
+@pytest.fixture(params=["software-root", "pkcs11-root"])
+def server(request: pytest.FixtureRequest, server: TrentServer) -> TrentServer:
+    """The session's server of each root of trust (tests/conftest.py: `server`, `pkcs11_server`)."""
+    if request.param == "pkcs11-root":
+        return request.getfixturevalue("pkcs11_server")  # type: ignore[no-any-return]
+    return server
 
 
 def aws_executable() -> str:

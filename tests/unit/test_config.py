@@ -165,3 +165,42 @@ def test_quotas_need_throttling_and_throttle_is_off_or_aws() -> None:
         load_settings({"quotas": ("CreateKey=2",)}, environ={})
     with pytest.raises(ConfigError, match="'throttle'.*must be one of off, aws"):
         load_settings({"throttle": "gcp"}, environ={})
+
+
+def test_the_root_of_trust_settings_from_every_source(tmp_path: Path) -> None:
+    toml = tmp_path / "trent.toml"
+    toml.write_text(
+        'root_of_trust = "pkcs11"\npkcs11_module = "/lib/p11.so"\npkcs11_token_label = "from-file"\n'
+        'pkcs11_pin_file = "/etc/trent/pin"\npkcs11_timeout = 2.5\n'
+    )
+    from_file = load_settings({}, environ={}, toml_path=toml)
+    assert (from_file.root_of_trust, from_file.pkcs11_module, from_file.pkcs11_token_label) == (
+        "pkcs11",
+        Path("/lib/p11.so"),
+        "from-file",
+    )
+    assert from_file.pkcs11_pin_file == Path("/etc/trent/pin") and from_file.pkcs11_timeout == 2.5
+    environ = {"TRENT_PKCS11_TOKEN_LABEL": "from-env", "TRENT_ROOT_KEY_PASSPHRASE_FILE": "/etc/trent/passphrase"}
+    mixed = load_settings({"pkcs11_module": "/opt/hsm.so"}, environ=environ, toml_path=toml)
+    assert (mixed.pkcs11_module, mixed.pkcs11_token_label) == (Path("/opt/hsm.so"), "from-env")
+    assert mixed.root_key_passphrase_file == Path("/etc/trent/passphrase")
+    assert load_settings({}, environ={}).root_of_trust == "software"
+
+
+def test_a_pkcs11_root_needs_its_module_token_and_pin_file() -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_settings({"root_of_trust": "pkcs11", "pkcs11_module": "/lib/p11.so"}, environ={})
+    assert str(refused.value) == (
+        "setting 'root_of_trust' pkcs11 needs 'pkcs11_token_label' (--pkcs11-token-label, TRENT_PKCS11_TOKEN_LABEL), "
+        "'pkcs11_pin_file' (--pkcs11-pin-file, TRENT_PKCS11_PIN_FILE)"
+    )
+    with pytest.raises(ConfigError, match="TRENT_ROOT_OF_TRUST"):
+        load_settings({}, environ={"TRENT_ROOT_OF_TRUST": "tpm"})
+    with pytest.raises(ConfigError, match="1 to 32 bytes"):
+        load_settings({"pkcs11_token_label": "x" * 33}, environ={})
+
+
+def test_the_root_key_passphrase_is_never_shown() -> None:
+    settings = load_settings({}, environ={"TRENT_ROOT_KEY_PASSPHRASE": "hunter2 hunter2"})
+    assert settings.root_key_passphrase == "hunter2 hunter2"
+    assert "hunter2" not in repr(settings)

@@ -6,6 +6,8 @@ exports.py (audit export), serving.py (`trent serve` and `trent admin`).
 """
 
 from trent.app.exports import export_audit, verify_exported
+from trent.app.rootkeys import Rewrapped, migrate_root, rotate_root_key, seal_root_key
+from trent.app.roots import check_root, open_root, root_name
 from trent.app.serving import (
     AdminKey,
     administration,
@@ -22,7 +24,6 @@ from trent.app.storage import (
     OPERATOR_ERRORS,
     ROOT_CHECK_BLOB,
     SetupError,
-    check_root,
     database_name,
     migrate_store,
     open_store,
@@ -44,6 +45,7 @@ __all__ = [
     "CHAIN_BLOB",
     "CHECKPOINT_BLOB",
     "OPERATOR_ERRORS",
+    "Rewrapped",
     "ROOT_CHECK_BLOB",
     "AdminKey",
     "AuditChainError",
@@ -56,13 +58,18 @@ __all__ = [
     "database_name",
     "ensure_admin_key",
     "export_audit",
+    "migrate_root",
     "migrate_store",
     "open_archive",
     "open_chain",
     "open_deps",
+    "open_root",
     "open_store",
     "query_audit",
     "quota_rates",
+    "root_name",
+    "rotate_root_key",
+    "seal_root_key",
     "run_audit_writer",
     "run_jobs",
     "serve",

@@ -12,7 +12,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from trent.app.storage import check_root, open_store
+from trent.app.roots import check_root, open_root
+from trent.app.storage import open_store
 from trent.app.trail import open_archive, open_chain, read_anchor
 from trent.audit import cloudtrail as ct
 from trent.audit.anchor import BASE, Identity, Position, unseal
@@ -25,7 +26,6 @@ from trent.config import DEFAULT_ACCOUNT, Settings
 from trent.kms.sensitive import Sensitive
 from trent.ops import principals as principal_ops
 from trent.rootoftrust.base import RootOfTrust, WrappedMaterial, audit_key_aad
-from trent.rootoftrust.software import SoftwareRoot
 from trent.store.base import Store
 
 EXPORT_KEY_BLOB = "audit.export-key"
@@ -58,7 +58,7 @@ def export_audit(settings: Settings, directory: Path, until: datetime | None, pr
         raise FileNotFoundError(f"no directory at {directory}; create it first")
     if not settings.data_dir.exists():
         raise FileNotFoundError(f"data directory {settings.data_dir} does not exist")
-    root = SoftwareRoot.open(settings.root_key_path, create=False)
+    root = open_root(settings)
     store = open_store(settings)
     try:
         check_root(settings, root, store)
@@ -82,6 +82,7 @@ def export_audit(settings: Settings, directory: Path, until: datetime | None, pr
             result = _sum(result, done) if len(chains) > 1 else done
     finally:
         store.close()
+        root.close()
     return result
 
 
@@ -130,12 +131,15 @@ def verify_exported(
     if not path.exists() or (settings.postgres_url is None and not settings.database_path.exists()):
         return
     stored, _, root = read_anchor(settings)
-    if stored is None:
-        return
-    identity = Identity.from_bytes(stored)
-    if identity.chain_id.hex() != tally.chain_id:
-        return  # an export of another server: nothing to compare it with
-    key = root.unwrap(WrappedMaterial.from_bytes(identity.wrapped_key), audit_key_aad()).reveal()
+    try:
+        if stored is None:
+            return
+        identity = Identity.from_bytes(stored)
+        if identity.chain_id.hex() != tally.chain_id:
+            return  # an export of another server: nothing to compare it with
+        key = root.unwrap(WrappedMaterial.from_bytes(identity.wrapped_key), audit_key_aad()).reveal()
+    finally:
+        root.close()
     try:
         base = open_archive(settings).facts().base
         start = Position(0, b"") if base is None else unseal(BASE, key, identity.chain_id, base)

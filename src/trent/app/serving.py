@@ -13,7 +13,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from trent import logs, metrics
-from trent.app.storage import SetupError, check_root, open_store, refuse_a_new_root_for_old_data, restrict_files
+from trent.app.roots import check_root, open_root_for
+from trent.app.storage import SetupError, open_store, restrict_files
 from trent.app.trail import local_audit_log, open_chain, run_audit_writer, trail_name
 from trent.audit.port import AuditFormatError, AuditLog
 from trent.audit.remote import RemoteAuditLog
@@ -33,7 +34,6 @@ from trent.ops.keyring import Keyring
 from trent.ops.throttling import Throttle
 from trent.protocol import probes
 from trent.protocol.awsjson.front import AwsJsonFront
-from trent.rootoftrust.software import SoftwareRoot
 from trent.server import supervisor
 from trent.server.types import Answer, Request, Site, plain
 
@@ -50,10 +50,9 @@ def open_deps(settings: Settings, *, create: bool = True, remote_audit: bool = F
         data_dir.mkdir(parents=True, mode=0o700)
     store = open_store(settings)
     audit: AuditLog
+    root = None
     try:
-        if create and not settings.root_key_path.exists():
-            refuse_a_new_root_for_old_data(settings, store)
-        root = SoftwareRoot.open(settings.root_key_path, create=create)
+        root = open_root_for(settings, store, create=create)
         # PostgreSQL: before the chain is made, so a node with another root key leaves nothing behind.
         check_root(settings, root, store, write=settings.database_kind == "postgresql")
         if remote_audit:
@@ -66,9 +65,13 @@ def open_deps(settings: Settings, *, create: bool = True, remote_audit: bool = F
             audit = local_audit_log(settings, chain, store)
     except (sqlite3.DatabaseError, AuditFormatError) as exc:
         store.close()
+        if root is not None:
+            root.close()
         raise SetupError(f"audit log {trail_name(settings)} cannot be opened: {exc}") from None
     except BaseException:
         store.close()
+        if root is not None:
+            root.close()
         raise
     if settings.postgres_url is None:
         for path in (settings.audit_database_path, settings.database_path):
@@ -250,3 +253,4 @@ def administration(settings: Settings) -> Iterator[Deps]:
     finally:
         deps.audit.close()  # first: it hands the store the key uses it holds
         deps.store.close()
+        deps.root_of_trust.close()

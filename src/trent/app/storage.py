@@ -15,9 +15,8 @@ import psycopg
 from trent.audit.port import AuditFormatError, AuditWriteError
 from trent.config import Settings, redact_database
 from trent.pgsession import connect as postgres_connect
-from trent.rootoftrust.base import RootOfTrust
-from trent.rootoftrust.check import make_check, opens_check
-from trent.rootoftrust.software import RootKeyFileError
+from trent.rootoftrust.base import RootSetupError, RootUnavailable
+from trent.rootoftrust.keyfile import RootKeyFileError
 from trent.store.base import SchemaTooNewError, Store
 from trent.store.postgres import PostgresStore
 from trent.store.postgres_schema import migrate as postgres_migrate
@@ -34,6 +33,8 @@ class SetupError(Exception):
 OPERATOR_ERRORS: tuple[type[Exception], ...] = (
     SetupError,
     RootKeyFileError,
+    RootSetupError,  # a PKCS#11 module, token, PIN, or a sealed root key file's passphrase
+    RootUnavailable,  # the token stopped answering while a command ran
     AuditFormatError,
     AuditWriteError,
     SchemaTooNewError,  # a newer Trent migrated the store: run that one
@@ -102,43 +103,19 @@ def migrate_store(settings: Settings) -> tuple[int, int]:
             conn.close()
 
 
-def refuse_a_new_root_for_old_data(settings: Settings, store: Store) -> None:
-    """A root key is made only for a store (and data directory) that holds nothing: a new one could unwrap none
-    of the stored key material, secrets or the audit log's key, so replacing a lost one would only hide the
-    loss. The check value counts as data: some node made the store with a root key already."""
+def held_data(settings: Settings, store: Store) -> list[str]:
+    """What holds data wrapped by some root key already: the store (its check value counts: some node made the
+    store with a root key already) and the audit database. A new root key could unwrap none of it."""
     held: list[str] = []
     if not store.is_empty() or store.get_blob(ROOT_CHECK_BLOB) is not None:
         held.append(database_name(settings))
     if settings.audit_database_path.exists():
         held.append(str(settings.audit_database_path))
-    if held:
-        raise SetupError(
-            f"root key file {settings.root_key_path} is missing, but {' and '.join(held)} hold data wrapped by it; "
-            f"restore it from your backup to {settings.root_key_path} (chmod 600), or start with an empty "
-            "store and data directory (Trent never makes a new root key for existing data)"
-        )
+    return held
 
 
 # The key check value (trent/rootoftrust/check.py): the root of trust's wrap of a fixed probe.
 ROOT_CHECK_BLOB = "root-check"
-
-
-def check_root(settings: Settings, root: RootOfTrust, store: Store, *, write: bool = False) -> None:
-    """Refuse a root key file other than the one the store was made with. `write`: store the check value if
-    there is none yet (the first writer wins when nodes race; the others are then checked against it)."""
-    stored = store.get_blob(ROOT_CHECK_BLOB)
-    if stored is None and write:
-        mine = make_check(root)
-        stored = store.update_blob(ROOT_CHECK_BLOB, lambda old: mine if old is None else None)
-    refuse_another_root(settings, root, stored)
-
-
-def refuse_another_root(settings: Settings, root: RootOfTrust, check: bytes | None) -> None:
-    if check is not None and not opens_check(root, check):
-        raise SetupError(
-            f"root key file {settings.root_key_path} does not match the root key {database_name(settings)} was "
-            "created with: give every node the root key file the store was made with"
-        )
 
 
 def restrict_files(path: Path) -> None:

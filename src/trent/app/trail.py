@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from trent import logs
-from trent.app.storage import ROOT_CHECK_BLOB, SetupError, check_root, database_name, open_store, refuse_another_root
+from trent.app.roots import check_root, open_root, refuse_another_root, root_name
+from trent.app.storage import ROOT_CHECK_BLOB, SetupError, database_name, open_store
 from trent.audit import writer
 from trent.audit.anchor import CHAIN_ID_BYTES, CHECKPOINT, Checkpointer, Identity, Position, later, seal, unseal
 from trent.audit.port import Archive, AuditLog, AuditQuery
@@ -26,7 +27,6 @@ from trent.audit.verify import Problem, Tally
 from trent.config import Settings
 from trent.kms.sensitive import Sensitive
 from trent.rootoftrust.base import RootOfTrust, UnwrapError, WrappedMaterial, audit_key_aad
-from trent.rootoftrust.software import SoftwareRoot
 from trent.store.base import KeyUse, Store
 from trent.store.sqlite import read_blobs
 
@@ -124,8 +124,8 @@ def _audit_key(settings: Settings, root: RootOfTrust, wrapped: bytes) -> bytes:
         return root.unwrap(WrappedMaterial.from_bytes(wrapped), audit_key_aad()).reveal()
     except (UnwrapError, ValueError):
         raise SetupError(
-            f"root key file {settings.root_key_path} does not open the audit log {trail_name(settings)} "
-            "(it was made with another root key): restore the root key file this data directory was made with"
+            f"{root_name(settings)} does not open the audit log {trail_name(settings)} (it was made with another "
+            "root key): restore the root of trust this data directory was made with"
         ) from None
 
 
@@ -169,13 +169,14 @@ def run_audit_writer(settings: Settings, ready: Callable[[], None]) -> None:
     """The audit writer process: it alone appends the workers' events to the chain, and drains the outbox."""
     assert settings.audit_socket is not None
     logs.configure(settings.log_level, settings.log_format)
-    root = SoftwareRoot.open(settings.root_key_path, create=False)
+    root = open_root(settings)
     store = open_store(settings)
     try:
         check_root(settings, root, store)
         chain = open_chain(settings, root, store)
     except BaseException:
         store.close()
+        root.close()
         raise
     url = settings.postgres_url
     anchors: AnchorJob | None = None
@@ -191,6 +192,7 @@ def run_audit_writer(settings: Settings, ready: Callable[[], None]) -> None:
             anchors.start()
     except BaseException:
         store.close()
+        root.close()
         raise
     try:
         writer.serve(
@@ -205,6 +207,7 @@ def run_audit_writer(settings: Settings, ready: Callable[[], None]) -> None:
             anchors.stop()
         writer_.close()
         store.close()
+        root.close()
 
 
 ANCHOR_SECONDS = 5.0
@@ -227,7 +230,7 @@ def _checkpoint_saver(settings: Settings, chain: Chain) -> Callable[[Position], 
 def read_anchor(settings: Settings) -> tuple[bytes | None, bytes | None, RootOfTrust]:
     """The chain identity and checkpoint in the store, read without writing anything (a SQLite store may be a
     read-only copy), once the root key is known to be the store's."""
-    root = SoftwareRoot.open(settings.root_key_path, create=False)
+    root = open_root(settings)
     chain_blob, checkpoint_blob = CHAIN_BLOB, CHECKPOINT_BLOB
     blobs = read_store_blobs(settings, (ROOT_CHECK_BLOB, chain_blob, checkpoint_blob))
     refuse_another_root(settings, root, blobs.get(ROOT_CHECK_BLOB))
@@ -250,23 +253,26 @@ def verify_audit(settings: Settings, tally: Tally) -> Iterator[Problem]:
     Works on a read-only copy (point --audit-path at it); the data directory supplies the keys."""
     path = settings.audit_database_path
     stored, checkpoint, root = read_anchor(settings)
-    identity = None if stored is None else Identity.from_bytes(stored)
-    if settings.postgres_url is not None:  # every writer's chain and the anchors, in the store's database
-        if identity is None:
-            raise FileNotFoundError(f"no audit trail in {database_name(settings)}")
-        tally.anchored = True
-        key = _audit_key(settings, root, identity.wrapped_key)
-        yield from open_archive(settings).verify(key, identity.chain_id, checkpoint, tally)
-        return
-    if not path.exists():
-        if identity is None:
-            raise FileNotFoundError(f"no audit log at {path}")
-        yield Problem(None, "database", f"the audit database {path} is missing (chain {identity.chain_id.hex()})")
-        return
-    archive = open_archive(settings)
-    wrapped = identity.wrapped_key if identity is not None else _legacy_key(archive, path)
-    key = _audit_key(settings, root, wrapped)
-    tally.anchored = identity is not None
+    try:
+        identity = None if stored is None else Identity.from_bytes(stored)
+        if settings.postgres_url is not None:  # every writer's chain and the anchors, in the store's database
+            if identity is None:
+                raise FileNotFoundError(f"no audit trail in {database_name(settings)}")
+            tally.anchored = True
+            key = _audit_key(settings, root, identity.wrapped_key)
+            archive: Archive = open_archive(settings)
+        elif not path.exists():
+            if identity is None:
+                raise FileNotFoundError(f"no audit log at {path}")
+            yield Problem(None, "database", f"the audit database {path} is missing (chain {identity.chain_id.hex()})")
+            return
+        else:
+            archive = open_archive(settings)
+            wrapped = identity.wrapped_key if identity is not None else _legacy_key(archive, path)
+            key = _audit_key(settings, root, wrapped)
+            tally.anchored = identity is not None
+    finally:
+        root.close()  # the audit key is all the rest needs
     yield from archive.verify(key, None if identity is None else identity.chain_id, checkpoint, tally)
 
 

@@ -203,6 +203,18 @@ def name_chain(path: Path | str, chain_id: bytes) -> bytes:
         conn.close()
 
 
+def rewrap_legacy_key(path: Path | str, old: bytes, new: bytes) -> bool:
+    """Replace the wrapped audit key a database of before decision 0008 keeps in its meta table, if it still is
+    `old` (a root-key rotation re-wraps it; the key itself, and so every MAC, is unchanged)."""
+    conn = open_audit_db(path)
+    try:
+        with conn:
+            cur = conn.execute("UPDATE meta SET value = ? WHERE name = 'audit_key' AND value = ?", (new, old))
+        return cur.rowcount == 1
+    finally:
+        conn.close()
+
+
 def query(conn: sqlite3.Connection, q: AuditQuery) -> Iterator[bytes]:
     """The stored CloudTrail records that match, oldest first, byte for byte as they were chained."""
     where: list[str] = ["1 = 1"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -85,7 +86,12 @@ class Readiness:
         self._deps.store.is_empty()  # one indexed read that reaches the database
 
     async def _root_of_trust(self) -> None:
-        probe = Sensitive(bytes(32))
+        # A real wrap and unwrap, in the HSM for a PKCS#11 root; on a thread, so that a token that does not
+        # answer holds up only this check (CHECK_TIMEOUT), not the worker's event loop.
+        await asyncio.to_thread(self._round_trip)
+
+    def _round_trip(self) -> None:
+        probe = Sensitive(os.urandom(32))
         root = self._deps.root_of_trust
         if root.unwrap(root.wrap(probe, _PROBE_AAD), _PROBE_AAD) != probe:
             raise RuntimeError("the root of trust unwrapped something else")

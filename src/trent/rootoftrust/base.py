@@ -21,6 +21,16 @@ class UnwrapError(Exception):
     """A wrapped blob failed authentication or names an unknown root key."""
 
 
+class RootUnavailable(Exception):
+    """The root of trust cannot answer now (an HSM that fails, is gone, or does not answer in time). Not an
+    UnwrapError: nothing is known about the blob, and the request fails as KMSInternalException."""
+
+
+class RootSetupError(Exception):
+    """The root of trust cannot be opened as configured (a module, token, PIN, passphrase or key file problem);
+    the message says what is wrong and names no secret."""
+
+
 @dataclass(frozen=True, slots=True)
 class WrappedMaterial:
     """Self-describing: format version, root key id, algorithm, then the algorithm's output."""
@@ -52,11 +62,20 @@ class WrappedMaterial:
 
 
 class RootOfTrust(Protocol):
-    """wrap/unwrap with AAD. Implementations: software (root key file), PKCS#11 (an HSM)."""
+    """wrap/unwrap with AAD. Implementations: software (root key file), PKCS#11 (an HSM).
+
+    A root holds one or more root key versions; `wrap` uses the active one (the newest), `unwrap` the one the
+    blob names. A root opened in one process is used only in that process (after a fork, an adapter with
+    per-process state makes its own). `close` releases what the root holds (sessions, a login)."""
+
+    @property
+    def active_key_id(self) -> str: ...
 
     def wrap(self, material: Sensitive, aad: bytes) -> WrappedMaterial: ...
 
     def unwrap(self, wrapped: WrappedMaterial, aad: bytes) -> Sensitive: ...
+
+    def close(self) -> None: ...
 
 
 def material_aad(key_id: str, version: int) -> bytes:

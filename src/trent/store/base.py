@@ -47,6 +47,8 @@ T = TypeVar("T")
 
 # Where an alias lives: its name is unique within an account and region.
 AliasRef: TypeAlias = tuple[AccountId, Region, AliasName]
+# One material version as stored: (key id, version, the root of trust's wrapped bytes).
+WrappedRow: TypeAlias = tuple[KeyId, int, bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,11 @@ class Reader(Protocol):
 
     def get_import_parameters(self, key_id: KeyId) -> ImportParameters | None:
         """The key's latest GetParametersForImport set, if it has one (used up, replaced or deleted: none)."""
+        ...
+
+    def list_wrapped_materials(self, after: tuple[KeyId, int] | None, limit: int) -> tuple[WrappedRow, ...]:
+        """Up to `limit` material versions of every key, with their wrapped bytes, in (key id, version) order
+        after `after`: the pages a root-key rotation walks to re-wrap each one."""
         ...
 
     def keys_due_for_rotation(self, now: datetime) -> tuple[Key, ...]: ...
@@ -172,6 +179,11 @@ class Transaction(Reader, Protocol):
 
     def delete_import_parameters(self, key_id: KeyId) -> None: ...
 
+    def rewrap_material(self, key_id: KeyId, version: int, old: bytes, new: bytes) -> bool:
+        """Store `new` as the wrapped bytes of a material version if they still are `old` (compare-and-set);
+        False when they changed or the version is gone. Only the wrapping changes: the material is the same."""
+        ...
+
     def put_policy(self, key_id: KeyId, policy: str) -> None: ...
 
     def put_tags(self, key_id: KeyId, tags: Sequence[Tag]) -> None: ...
@@ -187,6 +199,10 @@ class Transaction(Reader, Protocol):
     def put_access_key(self, access_key: AccessKey) -> None: ...
 
     def set_access_key_active(self, access_key_id: str, active: bool) -> None: ...
+
+    def rewrap_secret(self, access_key_id: str, old: bytes, new: bytes) -> bool:
+        """As rewrap_material, for an access key's wrapped secret."""
+        ...
 
     def delete_access_key(self, access_key_id: str) -> None: ...
 

@@ -23,7 +23,7 @@ from trent.kms.keys import (
     User,
 )
 from trent.kms.specs import KeyState
-from trent.store.base import AliasRef, ConflictError, DuplicateError, Page
+from trent.store.base import AliasRef, ConflictError, DuplicateError, Page, WrappedRow
 
 _T = TypeVar("_T")
 
@@ -108,6 +108,12 @@ class Reads:
 
     def get_import_parameters(self, key_id: KeyId) -> ImportParameters | None:
         return self._view().imports.get(key_id)
+
+    def list_wrapped_materials(self, after: tuple[KeyId, int] | None, limit: int) -> tuple[WrappedRow, ...]:
+        materials = self._view().materials
+        held = {ref: blob for ref, (_, blob) in materials.items() if blob is not None}  # deleted imports: nothing
+        found = sorted(ref for ref in held if after is None or ref > after)[:limit]
+        return tuple((k, v, held[(k, v)]) for k, v in found)
 
     def keys_due_for_rotation(self, now: datetime) -> tuple[Key, ...]:
         keys = self._view().keys.values()
@@ -292,6 +298,24 @@ class MemoryTransaction(Reads):
         t = self._view()
         if t.imports.pop(key_id, None) is not None:
             t.changes += 1
+
+    def rewrap_material(self, key_id: KeyId, version: int, old: bytes, new: bytes) -> bool:
+        t = self._view()
+        found = t.materials.get((key_id, version))
+        if found is None or found[1] != old:
+            return False
+        t.materials[(key_id, version)] = (found[0], bytes(new))
+        t.changes += 1
+        return True
+
+    def rewrap_secret(self, access_key_id: str, old: bytes, new: bytes) -> bool:
+        t = self._view()
+        found = t.access_keys.get(access_key_id)
+        if found is None or found.wrapped_secret != old:
+            return False
+        t.access_keys[access_key_id] = replace(found, wrapped_secret=bytes(new))
+        t.changes += 1
+        return True
 
     def put_policy(self, key_id: KeyId, policy: str) -> None:
         t = self._view()

@@ -17,7 +17,7 @@ from trent.kms.keys import AccessKey, Account, Alias, Grant, Key, MaterialVersio
 from trent.kms.specs import KeyState
 from trent.pgsession import connect, connect_async
 from trent.store import postgres_rows as rows
-from trent.store.base import AliasRef, ConflictError, DuplicateError, Page
+from trent.store.base import AliasRef, ConflictError, DuplicateError, Page, WrappedRow
 from trent.store.postgres_materials import PostgresMaterials
 from trent.store.postgres_schema import WRITER_LOCK
 
@@ -141,6 +141,15 @@ class PostgresOps(PostgresMaterials):
         )
         keys = tuple(rows.key(r) for r in found[:limit])
         return Page(keys, keys[-1].key_id if len(found) > limit else None)
+
+    def list_wrapped_materials(self, after: tuple[KeyId, int] | None, limit: int) -> tuple[WrappedRow, ...]:
+        key_id, version = after or ("", -1)
+        found = self._all(
+            "SELECT key_id, version, wrapped FROM key_material WHERE (key_id, version) > (%s, %s) "
+            "AND wrapped IS NOT NULL ORDER BY key_id, version LIMIT %s",  # deleted imported material: nothing
+            (key_id, version, limit),
+        )
+        return tuple((KeyId(k), v, bytes(w)) for k, v, w in found)
 
     def keys_due_for_rotation(self, now: datetime) -> tuple[Key, ...]:
         found = self._all(_KEYS + " WHERE next_rotation_date IS NOT NULL AND next_rotation_date <= %s", (now,))
@@ -322,6 +331,14 @@ class PostgresOps(PostgresMaterials):
 
     def delete_key(self, key_id: KeyId) -> None:
         self._write("DELETE FROM keys WHERE key_id = %s", (key_id,))
+
+    def rewrap_material(self, key_id: KeyId, version: int, old: bytes, new: bytes) -> bool:
+        sql = "UPDATE key_material SET wrapped = %s WHERE key_id = %s AND version = %s AND wrapped = %s"
+        return self._write(sql, (new, key_id, version, old)) == 1
+
+    def rewrap_secret(self, access_key_id: str, old: bytes, new: bytes) -> bool:
+        sql = "UPDATE access_keys SET wrapped_secret = %s WHERE access_key_id = %s AND wrapped_secret = %s"
+        return self._write(sql, (new, access_key_id, old)) == 1
 
     def put_policy(self, key_id: KeyId, policy: str) -> None:
         self._write("UPDATE key_policies SET policy = %s WHERE key_id = %s", (policy, key_id))

@@ -43,6 +43,7 @@ from trent.store.base import (
     SchemaTooNewError,
     Transaction,
     Unit,
+    WrappedRow,
 )
 from trent.store.sqlite_materials import SqliteMaterials
 
@@ -386,6 +387,15 @@ class _SqliteOps(SqliteMaterials):
         keys = tuple(_key(r) for r in rows[:limit])
         return Page(keys, keys[-1].key_id if len(rows) > limit else None)
 
+    def list_wrapped_materials(self, after: tuple[KeyId, int] | None, limit: int) -> tuple[WrappedRow, ...]:
+        key_id, version = after or ("", -1)
+        rows = self._c.execute(
+            "SELECT key_id, version, wrapped FROM key_material WHERE (key_id, version) > (?, ?) "
+            "AND wrapped IS NOT NULL ORDER BY key_id, version LIMIT ?",
+            (key_id, version, limit),
+        )
+        return tuple((KeyId(k), v, bytes(w)) for k, v, w in rows)
+
     def keys_due_for_rotation(self, now: datetime) -> tuple[Key, ...]:
         rows = self._c.execute(
             f"SELECT {_KEY_COLUMNS} FROM keys WHERE next_rotation_date IS NOT NULL AND next_rotation_date <= ?",
@@ -551,6 +561,13 @@ class _SqliteOps(SqliteMaterials):
     def delete_key(self, key_id: KeyId) -> None:
         self._c.execute("DELETE FROM keys WHERE key_id = ?", (key_id,))
 
+    def rewrap_material(self, key_id: KeyId, version: int, old: bytes, new: bytes) -> bool:
+        cur = self._c.execute(
+            "UPDATE key_material SET wrapped = ? WHERE key_id = ? AND version = ? AND wrapped = ?",
+            (new, key_id, version, old),
+        )
+        return cur.rowcount == 1
+
     def put_policy(self, key_id: KeyId, policy: str) -> None:
         self._c.execute("UPDATE key_policies SET policy = ? WHERE key_id = ?", (policy, key_id))
 
@@ -657,6 +674,13 @@ class _SqliteOps(SqliteMaterials):
 
     def set_access_key_active(self, access_key_id: str, active: bool) -> None:
         self._c.execute("UPDATE access_keys SET active = ? WHERE access_key_id = ?", (int(active), access_key_id))
+
+    def rewrap_secret(self, access_key_id: str, old: bytes, new: bytes) -> bool:
+        cur = self._c.execute(
+            "UPDATE access_keys SET wrapped_secret = ? WHERE access_key_id = ? AND wrapped_secret = ?",
+            (new, access_key_id, old),
+        )
+        return cur.rowcount == 1
 
     def delete_access_key(self, access_key_id: str) -> None:
         self._c.execute("DELETE FROM access_keys WHERE access_key_id = ?", (access_key_id,))
