@@ -459,8 +459,9 @@ def migrate(config: Path | None, data_dir: Path | None) -> None:
 
 def _echo_rewrapped(done: app.Rewrapped) -> None:
     click.echo(
-        f"re-wrapped {done.materials} key material version(s), {done.secrets} access key secret(s) and "
-        f"{done.blobs} other blob(s) under root key {done.active}; {done.current} already were"
+        f"re-wrapped {done.materials} key material version(s), {done.secrets} access key secret(s), "
+        f"{done.imports} import parameter set(s) and {done.blobs} other blob(s) under root key {done.active}; "
+        f"{done.current} already were"
     )
     for name in done.failed:
         click.echo(f"does not open (tampered, or of another root of trust): {name}", err=True)

@@ -130,6 +130,18 @@ def test_import_parameters_are_one_per_key_and_go_with_it(store: Store) -> None:
     assert store.get_import_parameters(b.key_id) is None and store.list_materials(b.key_id) == ()
 
 
+def test_import_parameters_are_listed_by_key_id(store: Store) -> None:
+    a, b, c = _external(9), _external(3), _external(5)
+    assert store.list_import_parameters() == ()
+    with store.transaction() as tx:
+        for k in (a, b, c):
+            tx.insert_key(k, None, "{}", [])
+        tx.put_import_parameters(_parameters(a, 1))
+        tx.put_import_parameters(_parameters(b, 2))
+    expected = sorted([_parameters(a, 1), _parameters(b, 2)], key=lambda p: p.key_id)
+    assert store.list_import_parameters() == tuple(expected)  # c has no set: not listed
+
+
 def test_a_transaction_that_raises_leaves_no_material_change(store: Store) -> None:
     k = _external(9)
     with store.transaction() as tx:

@@ -9,6 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from tests.postgres import url_of
 from tests.softhsm import Token
@@ -17,7 +19,8 @@ from trent.config import Settings
 from trent.kms.ids import AccountId, Region
 from trent.kms.principals import Principal, root_arn
 from trent.kms.sensitive import Sensitive
-from trent.ops import keys, principals
+from trent.kms.specs import ExpirationModel, Origin, WrappingAlgorithm, WrappingKeySpec
+from trent.ops import imports, keys, principals
 from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
 from trent.rootoftrust.base import WrappedMaterial, audit_key_aad
@@ -65,6 +68,26 @@ def _keys(deps: Deps, count: int) -> None:
         keys.create_key(deps, ctx)
 
 
+def _import_set(settings: Settings) -> tuple[str, bytes, rsa.RSAPublicKey]:
+    """An EXTERNAL key with a GetParametersForImport set (its wrapping private key wrapped by the root)."""
+    deps = app.open_deps(settings, create=False)
+    try:
+        ctx = RequestContext(Principal(ACCOUNT, root_arn(ACCOUNT), "AKIAROTATION00000000"), Region("us-east-1"), "r")
+        key_id = keys.create_key(deps, ctx, origin=Origin.EXTERNAL).key_metadata.key_id
+        found = imports.get_parameters_for_import(
+            deps,
+            ctx,
+            key_id=key_id,
+            wrapping_algorithm=WrappingAlgorithm.RSAES_OAEP_SHA_256,
+            wrapping_key_spec=WrappingKeySpec.RSA_2048,
+        )
+        public = serialization.load_der_public_key(found.public_key)
+        assert isinstance(public, rsa.RSAPublicKey)
+        return key_id, found.import_token, public
+    finally:
+        _close(deps)
+
+
 def _close(deps: Deps) -> None:
     deps.audit.close()
     deps.store.close()
@@ -98,8 +121,9 @@ def test_migration_into_a_token_on_either_store(populated: Settings, token_in_pr
         pkcs11_token_label=token_in_process.label,
         pkcs11_pin_file=token_in_process.pin_file,
     )
+    key_id, token, wrapping_key = _import_set(populated)
     done = app.migrate_root(target, grace=0)
-    assert (done.materials, done.secrets, done.blobs, done.failed) == (7, 5, 2, [])
+    assert (done.materials, done.secrets, done.imports, done.blobs, done.failed) == (7, 5, 1, 2, [])
     assert done.active.startswith("p11-rk-0001-")
     (populated.data_dir / "root.key").unlink()
     deps = app.open_deps(replace(target, root_of_trust="pkcs11"), create=False)
@@ -107,6 +131,18 @@ def test_migration_into_a_token_on_either_store(populated: Settings, token_in_pr
         assert _named(deps.store) == {done.active}
         for record in deps.store.list_access_keys(None):
             assert principals.secret_of(deps, record) == Sensitive(b"s" * 40)
+        # The import set made under the software root still opens: the material it wraps goes in.
+        sha256 = hashes.SHA256()
+        encrypted = wrapping_key.encrypt(b"k" * 32, padding.OAEP(padding.MGF1(sha256), sha256, None))
+        ctx = RequestContext(Principal(ACCOUNT, root_arn(ACCOUNT), "AKIAROTATION00000000"), Region("us-east-1"), "r")
+        imports.import_key_material(
+            deps,
+            ctx,
+            key_id=key_id,
+            import_token=token,
+            encrypted_key_material=encrypted,
+            expiration_model=ExpirationModel.KEY_MATERIAL_DOES_NOT_EXPIRE,
+        )
     finally:
         _close(deps)
 

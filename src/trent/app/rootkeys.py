@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from trent.app.exports import EXPORT_KEY_BLOB
 from trent.app.roots import check_root, open_root, passphrase, root_name, token_config, token_spec
@@ -32,6 +32,7 @@ from trent.rootoftrust.base import (
     audit_key_aad,
     material_aad,
     secret_aad,
+    wrapping_key_aad,
 )
 from trent.rootoftrust.check import make_check, opens_check
 from trent.rootoftrust.pkcs11 import Pkcs11Root
@@ -68,6 +69,7 @@ class Rewrapped:
     added: str | None = None
     materials: int = 0
     secrets: int = 0
+    imports: int = 0
     blobs: int = 0
     current: int = 0
     passes: int = 0
@@ -75,7 +77,7 @@ class Rewrapped:
 
     @property
     def changed(self) -> int:
-        return self.materials + self.secrets + self.blobs
+        return self.materials + self.secrets + self.imports + self.blobs
 
 
 def rotate_root_key(settings: Settings, *, resume: bool = False, grace: float = GRACE_SECONDS) -> Rewrapped:
@@ -168,6 +170,7 @@ def rewrap(settings: Settings, store: Store, root: RootOfTrust) -> Rewrapped:
         done.passes += 1
         _materials(store, root, done)
         _secrets(store, root, done)
+        _imports(store, root, done)
         _named_blobs(store, root, done)
         _legacy_audit_key(settings, root, done)
         current = done.current if done.passes == 1 else current  # under the active key before this batch
@@ -221,6 +224,21 @@ def _secrets(store: Store, root: RootOfTrust, done: Rewrapped) -> None:
     for start in range(0, len(changes), _PAGE):
         with store.transaction() as tx:
             done.secrets += sum(tx.rewrap_secret(*change) for change in changes[start : start + _PAGE])
+
+
+def _imports(store: Store, root: RootOfTrust, done: Rewrapped) -> None:
+    """Each EXTERNAL key's import set: its wrapping private key, compare-and-set (a GetParametersForImport may
+    have replaced the set meanwhile, or an import used it up)."""
+    for parameters in store.list_import_parameters():
+        old = parameters.wrapped_private_key
+        aad = wrapping_key_aad(parameters.key_id, parameters.token_digest)
+        new = _again(root, done, old, aad, f"key {parameters.key_id} import parameters")
+        if new is None:
+            continue
+        with store.transaction() as tx:
+            if tx.get_import_parameters(parameters.key_id) == parameters:
+                tx.put_import_parameters(replace(parameters, wrapped_private_key=new))
+                done.imports += 1
 
 
 def _named_blobs(store: Store, root: RootOfTrust, done: Rewrapped) -> None:

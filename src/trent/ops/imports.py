@@ -49,7 +49,7 @@ from trent.ops import materials
 from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
 from trent.ops.resolution import resolve_key
-from trent.rootoftrust.base import UnwrapError, WrappedMaterial
+from trent.rootoftrust.base import UnwrapError, WrappedMaterial, wrapping_key_aad
 from trent.store.base import Reader, Transaction
 
 # "Each public key and import token set is valid for 24 hours." (KMS API, GetParametersForImport)
@@ -70,11 +70,6 @@ _NO_PKCS1 = (
     "RSAES_OAEP_SHA_1, RSA_AES_KEY_WRAP_SHA_256 or RSA_AES_KEY_WRAP_SHA_1."
 )
 _SYMMETRIC_ONLY = "{} is valid only for symmetric encryption KMS keys."
-
-
-def wrapping_key_aad(key_id: str, token_digest: bytes) -> bytes:
-    """Binds a wrapped wrapping private key to its key and its token: moved to another set, it will not open."""
-    return f"trent:import-wrapping-key:v1:{key_id}:{token_digest.hex()}".encode()
 
 
 def _digest(token: bytes) -> bytes:

@@ -86,5 +86,10 @@ def audit_key_aad() -> bytes:
     return b"trent:audit-key:v1"
 
 
+def wrapping_key_aad(key_id: str, token_digest: bytes) -> bytes:
+    """Binds an import set's wrapped private key to its key and its token: moved to another set, it will not open."""
+    return f"trent:import-wrapping-key:v1:{key_id}:{token_digest.hex()}".encode()
+
+
 def secret_aad(access_key_id: str) -> bytes:
     return f"trent:access-key-secret:v1:{access_key_id}".encode()

@@ -96,6 +96,10 @@ class Reader(Protocol):
         """The key's latest GetParametersForImport set, if it has one (used up, replaced or deleted: none)."""
         ...
 
+    def list_import_parameters(self) -> tuple[ImportParameters, ...]:
+        """Every key's import set, by key id (the root key re-wrapping batch: one per EXTERNAL key at most)."""
+        ...
+
     def list_wrapped_materials(self, after: tuple[KeyId, int] | None, limit: int) -> tuple[WrappedRow, ...]:
         """Up to `limit` material versions of every key, with their wrapped bytes, in (key id, version) order
         after `after`: the pages a root-key rotation walks to re-wrap each one."""

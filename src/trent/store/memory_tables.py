@@ -109,6 +109,10 @@ class Reads:
     def get_import_parameters(self, key_id: KeyId) -> ImportParameters | None:
         return self._view().imports.get(key_id)
 
+    def list_import_parameters(self) -> tuple[ImportParameters, ...]:
+        imports = self._view().imports
+        return tuple(imports[key_id] for key_id in sorted(imports))
+
     def list_wrapped_materials(self, after: tuple[KeyId, int] | None, limit: int) -> tuple[WrappedRow, ...]:
         materials = self._view().materials
         held = {ref: blob for ref, (_, blob) in materials.items() if blob is not None}  # deleted imports: nothing

@@ -108,6 +108,11 @@ class PostgresMaterials:
         row = self._one(f"SELECT {_IMPORT_COLUMNS} FROM import_parameters WHERE key_id = %s", (key_id,))
         return None if row is None else _import_parameters(row)
 
+    def list_import_parameters(self) -> tuple[ImportParameters, ...]:
+        return tuple(
+            map(_import_parameters, self._all(f"SELECT {_IMPORT_COLUMNS} FROM import_parameters ORDER BY key_id"))
+        )
+
     # -- writes (only called inside a transaction) ---------------------------------------------------------
     def add_material(self, material: MaterialVersion, wrapped_material: bytes) -> None:
         name = f"{material.key_id} version {material.version}"

@@ -81,6 +81,10 @@ class SqliteMaterials:
         row = self._c.execute(f"SELECT {_IMPORT_COLUMNS} FROM import_parameters WHERE key_id = ?", (key_id,)).fetchone()
         return None if row is None else _import_parameters(row)
 
+    def list_import_parameters(self) -> tuple[ImportParameters, ...]:
+        rows = self._c.execute(f"SELECT {_IMPORT_COLUMNS} FROM import_parameters ORDER BY key_id")
+        return tuple(map(_import_parameters, rows))
+
     # -- writes (only called inside a transaction) -----------------------------------------------------------
     def add_material(self, material: MaterialVersion, wrapped_material: bytes) -> None:
         try:
