@@ -74,7 +74,10 @@ def test_rotating_the_software_root_while_serving(tmp_path: Path) -> None:
         assert load.failures == [] and load.done > 0
         added = re.search(r"added root key (rk-[0-9a-f]{16}): the active one from now on", out)
         assert added, out
-        assert re.search(r"re-wrapped \d+ key material version\(s\), 1 access key secret\(s\) and 3 other blob", out)
+        assert re.search(
+            r"re-wrapped \d+ key material version\(s\), 1 access key secret\(s\), 0 import parameter set\(s\) and 3 other blob",
+            out,
+        )
         ring, _ = keyfile.read(data_dir / "root.key", None)
         assert set(ring.keys) == {first, added.group(1)} and ring.active == added.group(1)
         assert root_key_ids(data_dir / "trent.db") == {SOFTWARE: {added.group(1)}}  # the load's keys too
