@@ -32,6 +32,8 @@ class Key:
     version 1 first. AWS derives an imported material's id from the key id and the material, so it cannot be
     computed from the version as a generated material's is; the key record carries them, so every answer that
     names a version's id (Decrypt, GenerateDataKey, DescribeKey) needs no read. Empty for generated material.
+    `custom_key_store_id`: the custom key store whose token holds the key's material (Origin AWS_CLOUDHSM);
+    such a key has no material version in the store at all (kms/keystores.py).
     `valid_to` and `expiration_model` are DescribeKey's: the earliest expiry of the imported material
     permanently associated with the key (every version up to the current one), and whether any expires.
     """
@@ -57,6 +59,7 @@ class Key:
     next_rotation_date: datetime | None = None
     on_demand_rotation_start: datetime | None = None
     material_ids: tuple[str, ...] = ()
+    custom_key_store_id: str | None = None
 
     @property
     def arn(self) -> KeyArn:

@@ -18,6 +18,7 @@ from trent.kms.specs import KeyState
 from trent.pgsession import connect, connect_async
 from trent.store import postgres_rows as rows
 from trent.store.base import AliasRef, ConflictError, DuplicateError, Page, WrappedRow
+from trent.store.postgres_keystores import PostgresKeyStores
 from trent.store.postgres_materials import PostgresMaterials
 from trent.store.postgres_schema import WRITER_LOCK
 
@@ -56,7 +57,7 @@ _UPDATE_KEY = (
 )
 
 
-class PostgresOps(PostgresMaterials):
+class PostgresOps(PostgresKeyStores, PostgresMaterials):
     """Every read and write; PostgresStore adds transactions, units and blobs."""
 
     def __init__(self, url: str) -> None:
