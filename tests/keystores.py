@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime
 import os
+import secrets
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -62,3 +64,22 @@ def add_cluster(data_dir: Path, token: Token, cluster_id: str, certificate: Path
         env=token.env(),
     )
     assert done.returncode == 0, done.stderr
+
+
+def another_token(token: Token, label: str) -> Token:
+    """One more token beside `token` (the same SOFTHSM2_CONF and token directory), with PINs of its own."""
+    softhsm2_util = shutil.which("softhsm2-util")
+    assert softhsm2_util is not None
+    other = Token(token.directory, label, secrets.token_hex(8), secrets.token_hex(8), token.module)
+    subprocess.run(
+        [softhsm2_util, "--init-token", "--free", "--label", label, "--so-pin", other.so_pin, "--pin", other.pin],
+        env={**os.environ, **token.env()},
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return other
+
+
+def cluster_id() -> str:
+    return "cluster-" + "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz234567") for _ in range(11))

@@ -41,6 +41,10 @@ def _require_rotatable(key: Key, *, automatic: bool = True) -> None:
     automatic rotation of ... KMS keys with imported key material"), but on demand to new imported material."""
     if automatic and key.origin is Origin.EXTERNAL:
         raise UnsupportedOperationException(f"{key.arn} origin is EXTERNAL which is not valid for this operation.")
+    if key.custom_key_store_id is not None:
+        # "You cannot enable automatic key rotation of ... KMS keys in a custom key store", nor rotate them on
+        # demand (Developer Guide, "Rotate AWS KMS keys"; key-state page note 7).
+        raise UnsupportedOperationException(f"{key.arn} origin is {key.origin} which is not valid for this operation.")
     if key.spec is not KeySpec.SYMMETRIC_DEFAULT:
         raise UnsupportedOperationException()  # recorded from AWS with no message
 

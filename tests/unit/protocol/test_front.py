@@ -285,9 +285,9 @@ def test_clock_skew_is_checked_against_the_front_clock(harness: Harness) -> None
 # --- unsupported operations and internal failures -------------------------------------------------------
 
 
-def test_create_custom_key_store_is_unsupported(harness: Harness) -> None:
+def test_replicate_key_is_unsupported(harness: Harness) -> None:
     status, error = harness.call(
-        "CreateCustomKeyStore", {"CustomKeyStoreName": "store", "CloudHsmClusterId": "cluster-234567abcde"}
+        "ReplicateKey", {"KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab", "ReplicaRegion": "eu-west-1"}
     )
     assert status == 400
     assert error["__type"] == "UnsupportedOperationException"
