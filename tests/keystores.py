@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import datetime
+import itertools
 import os
 import secrets
 import shutil
 import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.softhsm import Token
-from tests.support import trent_command
+from tests.softhsm import Token, make_token
+from tests.support import TrentServer, trent_command
 
 
 def trust_anchor(path: Path, name: str = "Trent test cluster CA") -> Path:
@@ -83,3 +87,56 @@ def another_token(token: Token, label: str) -> Token:
 
 def cluster_id() -> str:
     return "cluster-" + "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz234567") for _ in range(11))
+
+
+_labels = itertools.count(1)
+REGIONS = (
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-central-1",
+    "eu-north-1",
+    "ap-south-1",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ca-central-1",
+    "ap-east-1",
+    "me-south-1",
+    "af-south-1",
+    "eu-south-1",
+    "ap-northeast-3",
+    "il-central-1",
+)
+
+
+@dataclass
+class Clusters:
+    """The server, its data directory and a token directory in which each test makes tokens of its own."""
+
+    server: TrentServer
+    data: Path
+    first: Token
+    certificate: Path
+    other_certificate: Path
+
+    def new(self, certificate: Path | None = None) -> tuple[str, Token]:
+        """A new token, registered as a new cluster (with the shared trust anchor unless told otherwise)."""
+        token = another_token(self.first, f"store-{next(_labels)}")
+        cluster = cluster_id()
+        add_cluster(self.data, token, cluster, certificate or self.certificate)
+        return cluster, token
+
+
+def serving_clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clusters]:
+    """A real `trent serve` (2 workers, software root) that reaches one SoftHSM2 token directory."""
+    hsm = make_token(tmp_path_factory.mktemp("hsm"), label="unused")
+    data = tmp_path_factory.mktemp("trent-data-cks")
+    certs = tmp_path_factory.mktemp("certs")
+    with TrentServer(data, env=hsm.env()) as server:
+        yield Clusters(
+            server, data, hsm, trust_anchor(certs / "customerCA.crt"), trust_anchor(certs / "other.crt", "Other CA")
+        )

@@ -5,17 +5,14 @@ AWS's errors and connection state rules."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.keystores import add_cluster, admin, another_token, cluster_id, trust_anchor
-from tests.softhsm import Token, make_token
-from tests.support import TrentServer, error_of
+from tests.keystores import Clusters, add_cluster, admin, cluster_id
+from tests.softhsm import Token
+from tests.support import error_of
 
 pytestmark = pytest.mark.integration
 _labels = itertools.count(1)
@@ -37,35 +34,6 @@ _REGIONS = iter(
         "ca-central-1",
     ]
 )
-
-
-@dataclass
-class Clusters:
-    """The server, its data directory and a token directory in which each test makes tokens of its own."""
-
-    server: TrentServer
-    data: Path
-    first: Token
-    certificate: Path
-    other_certificate: Path
-
-    def new(self, certificate: Path | None = None) -> tuple[str, Token]:
-        """A new token, registered as a new cluster (with the shared trust anchor unless told otherwise)."""
-        token = another_token(self.first, f"store-{next(_labels)}")
-        cluster = cluster_id()
-        add_cluster(self.data, token, cluster, certificate or self.certificate)
-        return cluster, token
-
-
-@pytest.fixture(scope="module")
-def clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clusters]:
-    hsm = make_token(tmp_path_factory.mktemp("hsm"), label="unused")
-    data = tmp_path_factory.mktemp("trent-data-cks")
-    certs = tmp_path_factory.mktemp("certs")
-    with TrentServer(data, env=hsm.env()) as server:
-        yield Clusters(
-            server, data, hsm, trust_anchor(certs / "customerCA.crt"), trust_anchor(certs / "other.crt", "Other CA")
-        )
 
 
 @pytest.fixture

@@ -81,6 +81,9 @@ def disable_key_rotation(deps: Deps, ctx: RequestContext, *, key_id: str) -> Emp
 
 def get_key_rotation_status(deps: Deps, ctx: RequestContext, *, key_id: str) -> GetKeyRotationStatusResult:
     key = resolve_key(deps, ctx, key_id, Operation.GetKeyRotationStatus, aliases=False)
+    if key.custom_key_store_id is not None:
+        # "KMS keys in a custom key store: The KeyRotationEnabled value is false" (API_GetKeyRotationStatus).
+        return GetKeyRotationStatusResult(False, key.arn)
     _require_rotatable(key, automatic=False)
     # "While the key is pending deletion, the rotation status is false" (API_GetKeyRotationStatus).
     if key.rotation_period_days is None or key.state is KeyState.PENDING_DELETION:
