@@ -53,7 +53,9 @@ def admin(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> subp
     )
 
 
-def add_cluster(data_dir: Path, token: Token, cluster_id: str, certificate: Path) -> None:
+def add_cluster(
+    data_dir: Path, token: Token, cluster_id: str, certificate: Path, env: dict[str, str] | None = None
+) -> None:
     done = admin(
         data_dir,
         "add-hsm-cluster",
@@ -65,7 +67,7 @@ def add_cluster(data_dir: Path, token: Token, cluster_id: str, certificate: Path
         token.label,
         "--trust-anchor-certificate",
         str(certificate),
-        env=token.env(),
+        env={**token.env(), **(env or {})},
     )
     assert done.returncode == 0, done.stderr
 

@@ -460,7 +460,8 @@ def migrate(config: Path | None, data_dir: Path | None) -> None:
 def _echo_rewrapped(done: app.Rewrapped) -> None:
     click.echo(
         f"re-wrapped {done.materials} key material version(s), {done.secrets} access key secret(s), "
-        f"{done.imports} import parameter set(s) and {done.blobs} other blob(s) under root key {done.active}; "
+        f"{done.imports} import parameter set(s), {done.key_stores} custom key store password(s) and {done.blobs} "
+        f"other blob(s) under root key {done.active}; "
         f"{done.current} already were"
     )
     for name in done.failed:

@@ -5,6 +5,9 @@ token opens them."""
 
 from __future__ import annotations
 
+import base64
+import json
+import re
 import shutil
 import sqlite3
 import time
@@ -14,9 +17,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.keystores import REGIONS, Clusters, serving_clusters
+from tests.keystores import REGIONS, Clusters, admin, serving_clusters
 from tests.softhsm import Token, in_token
 from tests.support import TrentServer, error_of, iter_files
+from trent.rootoftrust.base import WrappedMaterial
 
 pytestmark = pytest.mark.integration
 _REGIONS = iter(REGIONS[::-1])
@@ -265,3 +269,21 @@ def test_nothing_outside_the_token_opens_a_key(clusters: Clusters, kms: Any, tmp
             _fails(other.decrypt, "KMSInternalException", CiphertextBlob=blob)
     finally:
         moved.rename(token.tokens)
+
+
+def test_rotating_the_root_key_rewraps_the_store_passwords(clusters: Clusters, kms: Any) -> None:
+    store_id, _, _ = _store(kms, clusters)
+    key = _key(kms, store_id)["KeyId"]
+    blob = kms.encrypt(KeyId=key, Plaintext=b"kept")["CiphertextBlob"]
+    kms.disconnect_custom_key_store(CustomKeyStoreId=store_id)
+    done = admin(clusters.data, "rotate-root-key")
+    assert done.returncode == 0, done.stderr
+    found = re.search(r"(\d+) custom key store password\(s\)", done.stdout)
+    assert found and int(found.group(1)) >= 1, done.stdout
+    with sqlite3.connect(clusters.data / "trent.db") as db:
+        configs = [json.loads(c) for (c,) in db.execute("SELECT config FROM custom_key_stores")]
+    db.close()
+    roots = {WrappedMaterial.from_bytes(base64.b64decode(c["wrapped_password"])).root_key_id for c in configs}
+    assert len(roots) == 1  # every password under the new root key
+    kms.connect_custom_key_store(CustomKeyStoreId=store_id)  # the password opens under the new root key
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"kept"
