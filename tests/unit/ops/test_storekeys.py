@@ -14,6 +14,7 @@ import pytest
 from tests.keystores import trust_anchor
 from tests.softhsm import Token
 from trent.audit.sqlite import SqliteAuditLog
+from trent.kms.errors import LimitExceededException
 from trent.kms.ids import AccountId, KeyId, Region
 from trent.kms.keystores import ConnectionState
 from trent.kms.principals import Principal
@@ -102,3 +103,29 @@ def test_the_password_is_stored_only_wrapped_and_updates_take_effect(
     assert connected is not None and connected.connected
     key = keys.create_key(deps, ctx, custom_key_store_id=store_id, origin=Origin.AWS_CLOUDHSM).key_metadata
     assert key.key_state is KeyState.ENABLED and key.custom_key_store_id == store_id
+
+
+def test_ten_custom_key_stores_per_account_and_region(
+    world: tuple[Deps, RequestContext, Clock, str], token_in_process: Token, tmp_path: Path
+) -> None:
+    deps, ctx, _, _ = world  # one store already
+    pem = (tmp_path / "ca.crt").read_text()
+
+    def create(n: int, region: str = "us-east-1") -> str:
+        cluster = f"cluster-bbbbbbbbbb{'abcdefghijklmnopqrstuvwxyz'[n]}"
+        clusters.add_cluster(deps, cluster, token_in_process.module, f"label-{n}", pem)
+        here = RequestContext(ctx.principal, Region(region), "req")
+        return keystores.create_custom_key_store(
+            deps,
+            here,
+            custom_key_store_name=f"s{n}",
+            cloud_hsm_cluster_id=cluster,
+            trust_anchor_certificate=pem,
+            key_store_password="1234567",
+        ).custom_key_store_id
+
+    for n in range(9):
+        create(n)
+    with pytest.raises(LimitExceededException):
+        create(9)
+    assert create(10, "eu-west-1")  # another Region has a quota of its own
