@@ -4,36 +4,24 @@ AWS's errors and connection state rules."""
 
 from __future__ import annotations
 
-import itertools
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.keystores import Clusters, add_cluster, admin, cluster_id
+from tests.keystores import REGIONS, Clusters, add_cluster, admin, cluster_id, serving_clusters
 from tests.softhsm import Token
 from tests.support import error_of
 
 pytestmark = pytest.mark.integration
-_labels = itertools.count(1)
 # Each test in a Region of its own: AWS allows 10 custom key stores per account and Region.
-_REGIONS = iter(
-    [
-        "us-east-2",
-        "us-west-1",
-        "us-west-2",
-        "eu-west-2",
-        "eu-west-3",
-        "eu-central-1",
-        "eu-north-1",
-        "ap-south-1",
-        "ap-northeast-1",
-        "ap-northeast-2",
-        "ap-southeast-1",
-        "ap-southeast-2",
-        "ca-central-1",
-    ]
-)
+_REGIONS = iter(REGIONS)
+
+
+@pytest.fixture(scope="module")
+def clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clusters]:
+    yield from serving_clusters(tmp_path_factory)
 
 
 @pytest.fixture

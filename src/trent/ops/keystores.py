@@ -19,7 +19,6 @@ from trent.kms.errors import (
     CloudHsmClusterNotFoundException,
     CloudHsmClusterNotRelatedException,
     CustomKeyStoreHasCMKsException,
-    CustomKeyStoreInvalidStateException,
     CustomKeyStoreNameInUseException,
     CustomKeyStoreNotFoundException,
     IncorrectTrustAnchorException,
@@ -70,12 +69,6 @@ def find_store(reader: Reader, ctx: RequestContext, custom_key_store_id: str) ->
     if store is None or (store.account, store.region) != (ctx.account, ctx.region):
         raise _not_found(custom_key_store_id)
     return store
-
-
-def _invalid_state(store: CustomKeyStore, operation: Operation) -> CustomKeyStoreInvalidStateException:
-    return CustomKeyStoreInvalidStateException(
-        f"Custom key store {store.custom_key_store_id} is {store.connection_state}, which is not valid for {operation}."
-    )
 
 
 def _cluster(reader: Reader, cluster_id: str) -> HsmCluster:
@@ -169,7 +162,7 @@ def connect_custom_key_store(deps: Deps, ctx: RequestContext, *, custom_key_stor
     authorize_account(deps, ctx, Operation.ConnectCustomKeyStore)
     store = find_store(deps.store, ctx, custom_key_store_id)
     if store.connection_state in (_S.DISCONNECTING, _S.FAILED):
-        raise _invalid_state(store, Operation.ConnectCustomKeyStore)
+        raise storekeys.invalid_state(store, Operation.ConnectCustomKeyStore)
     if store.connected:
         return Empty()
     code = _connection_error(deps, store)
@@ -202,7 +195,7 @@ def disconnect_custom_key_store(deps: Deps, ctx: RequestContext, *, custom_key_s
     with deps.store.transaction() as tx:
         store = find_store(tx, ctx, custom_key_store_id)
         if store.connection_state in (_S.DISCONNECTING, _S.DISCONNECTED):
-            raise _invalid_state(store, Operation.DisconnectCustomKeyStore)
+            raise storekeys.invalid_state(store, Operation.DisconnectCustomKeyStore)
         tx.update_custom_key_store(
             store.evolve(connection_state=_S.DISCONNECTED, connection_error_code=None), store.revision
         )
@@ -281,7 +274,7 @@ def update_custom_key_store(
     authorize_account(deps, ctx, Operation.UpdateCustomKeyStore)
     store = find_store(deps.store, ctx, custom_key_store_id)
     if store.connection_state is not _S.DISCONNECTED:
-        raise _invalid_state(store, Operation.UpdateCustomKeyStore)
+        raise storekeys.invalid_state(store, Operation.UpdateCustomKeyStore)
     config = store.config
     if cloud_hsm_cluster_id is not None and cloud_hsm_cluster_id != config.cluster_id:
         cluster = _cluster(deps.store, cloud_hsm_cluster_id)
@@ -297,7 +290,7 @@ def update_custom_key_store(
     with deps.store.transaction() as tx:
         current = find_store(tx, ctx, custom_key_store_id)
         if current.connection_state is not _S.DISCONNECTED:
-            raise _invalid_state(current, Operation.UpdateCustomKeyStore)
+            raise storekeys.invalid_state(current, Operation.UpdateCustomKeyStore)
         name = current.name if new_custom_key_store_name is None else new_custom_key_store_name
         if name != current.name and any(s.name == name for s in tx.list_custom_key_stores(ctx.account, ctx.region)):
             raise CustomKeyStoreNameInUseException(f"Custom key store name {name} is already in use.")
@@ -311,7 +304,7 @@ def delete_custom_key_store(deps: Deps, ctx: RequestContext, *, custom_key_store
     with deps.store.transaction() as tx:
         store = find_store(tx, ctx, custom_key_store_id)
         if store.connection_state is not _S.DISCONNECTED:
-            raise _invalid_state(store, Operation.DeleteCustomKeyStore)
+            raise storekeys.invalid_state(store, Operation.DeleteCustomKeyStore)
         if tx.count_keys_in_custom_key_store(custom_key_store_id):
             raise CustomKeyStoreHasCMKsException(
                 f"Custom key store {custom_key_store_id} contains KMS keys: schedule their deletion first."

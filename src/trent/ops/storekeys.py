@@ -126,9 +126,12 @@ def destroy(deps: Deps, key: Key) -> None:
         log.warning("the token object of destroyed key %s was not destroyed (%s): remove it by hand", key.key_id, exc)
 
 
+def invalid_state(store: CustomKeyStore, operation: str) -> CustomKeyStoreInvalidStateException:
+    return CustomKeyStoreInvalidStateException(
+        f"Custom key store {store.custom_key_store_id} is {store.connection_state}, which is not valid for {operation}."
+    )
+
+
 def require_connected(store: CustomKeyStore, operation: str) -> None:
     if not store.connected:
-        raise CustomKeyStoreInvalidStateException(
-            f"Custom key store {store.custom_key_store_id} is {store.connection_state}, which is not valid for "
-            f"{operation}."
-        )
+        raise invalid_state(store, operation)
