@@ -23,6 +23,7 @@ from trent.ops.keyring import Keyring
 from trent.ops.seeding import SEED_AGENT, apply_seed
 from trent.ops.seeds import SeedError, parse_seed
 from trent.rootoftrust.software import SoftwareRoot
+from trent.store.postgres import PostgresStore
 from trent.store.sqlite import SqliteStore
 
 ACCOUNT = AccountId("111122223333")
@@ -178,3 +179,20 @@ def test_an_operation_refusal_names_the_entry() -> None:
         apply_seed(deps, parse_seed({"keys": [hmac]}), ACCOUNT)
     assert caught.value.entry == "keys[0]" and caught.value.reason.startswith("ValidationException: Grant operations")
     assert deps.store.get_key(KeyId(KEY_ID)) is None  # the whole key or none of it
+
+
+def test_planting_on_postgresql(postgres_url: str) -> None:
+    """The same planting on the PostgreSQL store, whose units join transactions on one connection."""
+    root = SoftwareRoot({"rk-1": os.urandom(32)}, "rk-1")
+    store = PostgresStore(postgres_url)
+    try:
+        deps = Deps(store=store, root_of_trust=root, keyring=Keyring(root), audit=Recorder())  # type: ignore[arg-type]
+        seed = parse_seed(DOCUMENT)
+        assert apply_seed(deps, seed, ACCOUNT)["key"] == 2
+        assert apply_seed(deps, seed, ACCOUNT) == {}
+        key = store.get_key(KeyId(KEY_ID))
+        assert key is not None and deps.keyring.load(store, key).secret == MATERIAL
+        assert [a.alias_name for a in aliases.list_aliases(deps, ROOT).aliases] == ["alias/seeded"]
+        assert len(deps.audit.events) == 7  # type: ignore[attr-defined]
+    finally:
+        store.close()
