@@ -51,8 +51,7 @@ def load_seed(path: Path) -> Seed:
     try:
         document = reader(text)
     except _SYNTAX_ERRORS as exc:
-        # The parsers' messages say where (line, column); they quote no more than a token of the file.
-        raise SetupError(f"seed file {path} is not valid {path.suffix.lstrip('.').upper()}: {exc}") from None
+        raise SetupError(f"seed file {path} is not valid {path.suffix.lstrip('.').upper()}: {_where(exc)}") from None
     if document is None:
         document = {}
     if not isinstance(document, dict):
@@ -61,6 +60,17 @@ def load_seed(path: Path) -> Seed:
         return parse_seed(document, str(path))
     except SeedError as exc:
         raise SetupError(f"seed file {path}: {exc}") from None
+
+
+def _where(exc: Exception) -> str:
+    """What is wrong and where (line, column), never the file's text: PyYAML's messages quote the whole line,
+    which may hold key material or a secret; tomllib's and json's name only the place."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        return f"{exc.problem or exc.context} (line {mark.line + 1}, column {mark.column + 1})"
+    if isinstance(exc, yaml.YAMLError):
+        return type(exc).__name__
+    return str(exc)
 
 
 def apply_seed(seed: Seed, deps: Deps, account: str | None = None) -> Counter[str]:

@@ -76,6 +76,15 @@ def test_a_bad_file_is_one_setup_error_naming_it(tmp_path: Path, name: str, text
     assert str(caught.value).startswith(f"seed file {path}") and message in str(caught.value)
 
 
+def test_a_syntax_error_does_not_quote_the_file(tmp_path: Path) -> None:
+    secret = "zq9Xsecretmaterialzq9X"
+    path = _written(tmp_path, "seed.yaml", f"keys:\n  - key_id: x\n    material: {secret}: [\n")
+    with pytest.raises(SetupError) as caught:
+        load_seed(path)
+    assert "is not valid YAML" in str(caught.value) and "line 3" in str(caught.value)
+    assert secret not in str(caught.value)
+
+
 def test_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(SetupError, match="cannot be read"):
         load_seed(tmp_path / "absent.toml")
