@@ -9,6 +9,7 @@ the file, the entry and the reason, and no traceback.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -230,6 +231,28 @@ def test_a_restart_with_the_same_seed_and_data_directory_changes_nothing(
         assert kms.describe_key(KeyId=SYMMETRIC)["KeyMetadata"]["Description"] == "changed while running"
         assert kms.describe_key(KeyId=GENERATED)["KeyMetadata"]["KeyState"] == "Enabled"
         assert kms.decrypt(CiphertextBlob=first_run["ciphertext"], EncryptionContext=CONTEXT)["Plaintext"] == b"secret"
+    # What the seed made is in the audit trail, once (the second start made nothing), and the trail is intact.
+    audit = [*trent_command(), "audit", "query", "--data-dir", str(data_dir), "--event-name", "CreateKey"]
+    done = subprocess.run(audit, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    created = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(created) == 5 and {r["userAgent"] for r in created} == {"trent-seed"}
+    assert {r["responseElements"]["keyMetadata"]["keyId"] for r in created} == {
+        SYMMETRIC,
+        RSA_KEY,
+        ECC_KEY,
+        HMAC_KEY,
+        GENERATED,
+    }
+    seeded = [k["material"] for k in yaml.safe_load(seed_file.read_text())["keys"] if "material" in k]
+    pieces = [line for m in seeded for line in m.splitlines() if line and not line.startswith("-----")]
+    trail = subprocess.run([*audit[:-2]], capture_output=True, text=True, timeout=60).stdout
+    assert pieces and not any(piece in trail for piece in pieces)  # no key material in any record
+    raw = base64.b64decode(seeded[0])  # the symmetric key's 32 bytes: stored only wrapped by the root of trust
+    stored = b"".join(p.read_bytes() for p in data_dir.iterdir() if p.name.startswith(("trent.db", "audit.db")))
+    assert len(raw) == 32 and raw not in stored and seeded[0].encode() not in stored
+    verify = [*trent_command(), "audit", "verify", "--data-dir", str(data_dir)]
+    assert subprocess.run(verify, capture_output=True, text=True, timeout=60).returncode == 0
 
 
 def test_the_toml_of_the_issue_works_as_it_reads(tmp_path: Path) -> None:

@@ -73,12 +73,13 @@ def _where(exc: Exception) -> str:
     return str(exc)
 
 
-def apply_seed(seed: Seed, deps: Deps, account: str | None = None) -> Counter[str]:
-    """Make what the seed names and the store lacks (idempotent); `account`: the default of its entries (the
-    server's account). What was made is logged, by kind and count (never a secret)."""
+def apply_seed(seed: Seed, deps: Deps, account: str | None = None, *, chain: bool = True) -> Counter[str]:
+    """Make what the seed names and the store lacks (idempotent); `account`: the default of its entries (None:
+    the data directory's own account). `chain`: see ops/seeding.py (False in a worker process). What was made
+    is logged, by kind and count (never a secret)."""
     default = AccountId(account) if account is not None else _home(deps)
     try:
-        made = plant(deps, seed, default)
+        made = plant(deps, seed, default, chain=chain)
     except SeedError as exc:
         raise SetupError(f"seed file {seed.source or '(seed)'}: {exc}") from None
     summary = ", ".join(f"{n} {kind}(s)" for kind, n in sorted(made.items())) or "nothing new"

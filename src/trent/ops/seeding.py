@@ -61,18 +61,23 @@ class _Journal:
 
 
 @contextlib.contextmanager
-def _planting(deps: Deps, account: AccountId, region: str) -> Iterator[_Journal]:
+def _planting(deps: Deps, account: AccountId, region: str, chain: bool) -> Iterator[_Journal]:
     book = _Journal(deps, account, region)
     with deps.store.unit() as unit:
         yield book
         for event in book.events:
             journal(unit, event)
-    for event in book.events:
+    for event in book.events if chain else ():
         chain_now(deps, event)
 
 
-def apply_seed(deps: Deps, seed: Seed, default_account: AccountId) -> Counter[str]:
-    """Make what the seed names and the store lacks; how many of each kind were made."""
+def apply_seed(deps: Deps, seed: Seed, default_account: AccountId, *, chain: bool = True) -> Counter[str]:
+    """Make what the seed names and the store lacks; how many of each kind were made.
+
+    The audit records commit with the changes, in the store's outbox; `chain` also hands them to the audit log
+    at once (a process that writes the audit log itself: `trent serve` at start). A worker, whose audit writer
+    is another process, passes False: the writer chains them from the outbox at its next drain (decision 0009).
+    """
     made: Counter[str] = Counter()
     fallback = seed.account or default_account
     wanted = [fallback, *seed.accounts]
@@ -88,7 +93,7 @@ def apply_seed(deps: Deps, seed: Seed, default_account: AccountId) -> Counter[st
     for access in seed.access_keys:
         made["access key"] += _guarded(access.entry, _access_key, deps, access, access.account or fallback)
     for key in seed.keys:
-        made.update(_guarded(key.entry, _key, deps, key, key.account or fallback))
+        made.update(_guarded(key.entry, _key, deps, key, key.account or fallback, chain))
     return +made  # only the kinds of which something was made
 
 
@@ -126,22 +131,22 @@ def _access_key(deps: Deps, access: SeedAccessKey, account: AccountId) -> int:
     return 0
 
 
-def _key(deps: Deps, seed: SeedKey, account: AccountId) -> Counter[str]:
+def _key(deps: Deps, seed: SeedKey, account: AccountId, chain: bool) -> Counter[str]:
     existing = deps.store.get_key(seed.key_id)
     if existing is None:
         try:
-            return _new_key(deps, seed, account)
+            return _new_key(deps, seed, account, chain)
         except _Exists:
             existing = deps.store.get_key(seed.key_id)
             assert existing is not None
     _check_same(deps, seed, existing, account)
-    return _missing_parts(deps, seed, existing)
+    return _missing_parts(deps, seed, existing, chain)
 
 
-def _new_key(deps: Deps, seed: SeedKey, account: AccountId) -> Counter[str]:
+def _new_key(deps: Deps, seed: SeedKey, account: AccountId, chain: bool) -> Counter[str]:
     """The key and all of it, in one commit: a crash leaves the whole key, or none of it."""
     made: Counter[str] = Counter(key=1)
-    with _planting(deps, account, seed.region) as book:
+    with _planting(deps, account, seed.region, chain) as book:
         recorded = {"key_spec": seed.spec, "key_usage": seed.usage, "description": seed.description}
         book.run(Operation.CreateKey, _create_key, seed=seed, recorded=recorded | {"origin": Origin.AWS_KMS})
         key_id = seed.key_id
@@ -225,7 +230,7 @@ def _check_same(deps: Deps, seed: SeedKey, key: Key, account: AccountId) -> None
             raise SeedError(seed.entry, f"key {seed.key_id} exists already with other key material")
 
 
-def _missing_parts(deps: Deps, seed: SeedKey, key: Key) -> Counter[str]:
+def _missing_parts(deps: Deps, seed: SeedKey, key: Key, chain: bool) -> Counter[str]:
     """Aliases and grants the seed gives an existing key that it lacks (a seed that grew since the key was made);
     an alias that exists for another key is left there (someone moved it, UpdateAlias)."""
     made: Counter[str] = Counter()
@@ -234,7 +239,7 @@ def _missing_parts(deps: Deps, seed: SeedKey, key: Key) -> Counter[str]:
     new_grants = [g for g in seed.grants if not any(_same_grant(g, p) for p in present)]
     if not missing and not new_grants:
         return made
-    with _planting(deps, key.account, key.region) as book:
+    with _planting(deps, key.account, key.region, chain) as book:
         for name in missing:
             book.run(Operation.CreateAlias, aliases.create_alias, alias_name=name, target_key_id=key.key_id)
             made["alias"] += 1

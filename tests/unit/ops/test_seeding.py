@@ -196,3 +196,11 @@ def test_planting_on_postgresql(postgres_url: str) -> None:
         assert len(deps.audit.events) == 7  # type: ignore[attr-defined]
     finally:
         store.close()
+
+
+def test_every_record_commits_in_the_outbox_with_its_change() -> None:
+    """Chained at once by a process that writes the audit log; left to the audit writer by a worker."""
+    deps = _deps()
+    apply_seed(deps, parse_seed(DOCUMENT), ACCOUNT, chain=False)
+    assert deps.audit.events == []  # type: ignore[attr-defined]
+    assert len(deps.store.outbox(100)) == 7
