@@ -18,7 +18,7 @@ from typing import Any
 from trent.audit.events import AuditEvent
 from trent.crypto import material as crypto_material
 from trent.kms.errors import KmsError
-from trent.kms.ids import AccountId, KeyId
+from trent.kms.ids import AccountId, KeyId, Region
 from trent.kms.keys import Key
 from trent.kms.operations import Operation
 from trent.kms.principals import Principal, root_arn, user_arn
@@ -42,7 +42,7 @@ class _Exists(Exception):
 
 def _context(account: AccountId, region: str) -> RequestContext:
     principal = Principal(account, root_arn(account), "")
-    return RequestContext(principal, region, str(uuid.uuid4()), "localhost", SEED_AGENT)  # type: ignore[arg-type]
+    return RequestContext(principal, Region(region), str(uuid.uuid4()), "localhost", SEED_AGENT)
 
 
 class _Journal:
