@@ -174,7 +174,7 @@ def create_key(
         description=description,
     )
     wrapped = (
-        None if external else deps.keyring.wrap(key.key_id, key.current_version, crypto_material.generate(key.info))
+        None if external else deps.keyring.wrap(key.store_id, key.current_version, crypto_material.generate(key.info))
     )
     with deps.store.transaction() as tx:
         tx.insert_key(key, wrapped, policy_text, tag_list)
@@ -249,7 +249,7 @@ def cancel_key_deletion(deps: Deps, ctx: RequestContext, *, key_id: str) -> Canc
     with deps.store.transaction() as tx:
         key = resolve_key(deps, ctx, key_id, Operation.CancelKeyDeletion, aliases=False, reader=tx)
         state = KeyState.DISABLED
-        if key.origin is Origin.EXTERNAL and not materials.complete(key, tx.list_materials(key.key_id)):
+        if key.origin is Origin.EXTERNAL and not materials.complete(key, tx.list_materials(key.store_id)):
             state = KeyState.PENDING_IMPORT
         tx.update_key(key.evolve(state=state, deletion_date=None, pending_window_days=None), key.revision)
     return CancelKeyDeletionResult(key.arn)

@@ -47,8 +47,8 @@ def _require_rotatable(key: Key, *, automatic: bool = True) -> None:
 
 def _add_version(deps: Deps, tx: Transaction, key: Key, rotation_type: str, when: datetime) -> Key:
     version = key.current_version + 1
-    wrapped = deps.keyring.wrap(key.key_id, version, crypto_material.generate(key.info))
-    tx.add_material(MaterialVersion(key.key_id, version, when, rotation_type), wrapped)
+    wrapped = deps.keyring.wrap(key.store_id, version, crypto_material.generate(key.info))
+    tx.add_material(MaterialVersion(key.store_id, version, when, rotation_type), wrapped)
     return key.evolve(current_version=version)
 
 
@@ -88,7 +88,7 @@ def rotate_key_on_demand(deps: Deps, ctx: RequestContext, *, key_id: str) -> Rot
     with deps.store.transaction() as tx:
         key = resolve_key(deps, ctx, key_id, Operation.RotateKeyOnDemand, aliases=False, reader=tx)
         _require_rotatable(key, automatic=False)
-        versions = tx.list_materials(key.key_id)
+        versions = tx.list_materials(key.store_id)
         if sum(m.rotation_type == ON_DEMAND for m in versions) >= MAX_ON_DEMAND_ROTATIONS:
             raise LimitExceededException(
                 "The on-demand rotations limit has been reached for the given keyId. "
@@ -112,9 +112,9 @@ def _rotate_to_imported(tx: Transaction, key: Key, versions: tuple[MaterialVersi
             "(ImportKeyMaterial with ImportType NEW_KEY_MATERIAL) before you rotate it on demand."
         )
     tx.put_material(
-        replace(pending, created=when, rotation_type=ON_DEMAND), tx.get_material(key.key_id, pending.version)
+        replace(pending, created=when, rotation_type=ON_DEMAND), tx.get_material(key.store_id, pending.version)
     )
-    return materials.settle(key, tx.list_materials(key.key_id), current_version=pending.version)
+    return materials.settle(key, tx.list_materials(key.store_id), current_version=pending.version)
 
 
 def list_key_rotations(
@@ -132,7 +132,7 @@ def list_key_rotations(
     # "the first key material and any imported key material pending rotation" (KMS API, ListKeyRotations).
     versions = [
         m
-        for m in deps.store.list_materials(key.key_id)
+        for m in deps.store.list_materials(key.store_id)
         if include_key_material is IncludeKeyMaterial.ALL_KEY_MATERIAL or m.rotation_type is not None
     ]
     start = int(paging.after(marker) or 0)
