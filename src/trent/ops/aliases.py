@@ -95,7 +95,7 @@ def list_aliases(
     authorize_account(deps, ctx, Operation.ListAliases)
     target = None if key_id is None else resolve_key(deps, ctx, key_id, Operation.ListAliases, aliases=False)
     page = deps.store.list_aliases(
-        ctx.account, ctx.region, None if target is None else target.key_id, paging.after(marker), limit
+        ctx.account, ctx.region, None if target is None else target.store_id, paging.after(marker), limit
     )
     entries = tuple(
         AliasListEntry(a.name, a.arn, public_key_id(a.target_key_id), a.creation_date, a.last_updated_date)

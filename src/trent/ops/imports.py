@@ -46,7 +46,7 @@ from trent.kms.specs import (
     WrappingAlgorithm,
     WrappingKeySpec,
 )
-from trent.ops import materials
+from trent.ops import materials, relations
 from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
 from trent.ops.resolution import resolve_key
@@ -266,6 +266,7 @@ def import_key_material(
             raise InvalidImportTokenException(_INVALID_TOKEN)  # used up or replaced meanwhile
         stored = tx.list_materials(key.store_id)
         version = _target_version(key, stored, new_id, import_type, key_material_id)
+        relations.require_shared_material(tx, key, version, new_id)
         before = next((m for m in stored if m.version == version), None)
         record = MaterialVersion(key.store_id, version, deps.clock(), None, key_material_description, model, valid_to)
         if before is not None:
