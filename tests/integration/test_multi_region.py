@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.importing import import_material, pkcs8
+from tests.integration.principals import A, admin, user_client
 from tests.support import TrentServer, error_of
 
 HERE, THERE, THIRD = "us-east-1", "eu-west-1", "ap-southeast-2"
@@ -319,19 +320,45 @@ def test_imported_material_is_imported_into_each_replica(here: Any, there: Any) 
     assert imported["KeyMaterialId"] == here.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["CurrentKeyMaterialId"]
     assert there.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyState"] == "Enabled"
     assert there.decrypt(CiphertextBlob=blob)["Plaintext"] == b"byok"
-    # Asymmetric imported material too, replicated before either import: both must get the same.
+    # Asymmetric imported material too: the replica takes the primary's, and nothing else.
     signing = _mrk(here, Origin="EXTERNAL", KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyId"]
     _replicate(here, signing)
     assert there.describe_key(KeyId=signing)["KeyMetadata"]["KeyState"] == "PendingImport"
     private = ec.generate_private_key(ec.SECP256R1())
-    import_material(there, signing, pkcs8(private))
-    other = pkcs8(ec.generate_private_key(ec.SECP256R1()))
-    code, _ = _fails(import_material, kms=here, key_id=signing, material=other)
-    assert code == "IncorrectKeyMaterialException"
+    code, _ = _fails(import_material, kms=there, key_id=signing, material=pkcs8(private))
+    assert code == "IncorrectKeyMaterialException"  # the primary has none yet: import into it first
     import_material(here, signing, pkcs8(private))
-    signed = here.sign(KeyId=signing, Message=b"m", SigningAlgorithm="ECDSA_SHA_256")["Signature"]
-    verified = there.verify(KeyId=signing, Message=b"m", Signature=signed, SigningAlgorithm="ECDSA_SHA_256")
+    other = pkcs8(ec.generate_private_key(ec.SECP256R1()))
+    code, _ = _fails(import_material, kms=there, key_id=signing, material=other)
+    assert code == "IncorrectKeyMaterialException"
+    import_material(there, signing, pkcs8(private))
+    signed = there.sign(KeyId=signing, Message=b"m", SigningAlgorithm="ECDSA_SHA_256")["Signature"]
+    verified = here.verify(KeyId=signing, Message=b"m", Signature=signed, SigningAlgorithm="ECDSA_SHA_256")
     assert verified["SignatureValid"] is True
+
+
+def test_new_imported_material_goes_to_the_primary_first_and_rotates_every_replica(here: Any, there: Any) -> None:
+    key_id = _mrk(here, Origin="EXTERNAL")["KeyId"]
+    first, second = os.urandom(32), os.urandom(32)
+    import_material(here, key_id, first)
+    _replicate(here, key_id)
+    import_material(there, key_id, first)
+    replica_arn = f"arn:aws:kms:{THERE}:111122223333:key/{key_id}"
+    # "You cannot directly import new key material into the replica Region keys."
+    code, message = _fails(import_material, kms=there, key_id=key_id, material=second, ImportType="NEW_KEY_MATERIAL")
+    assert code == "UnsupportedOperationException" and message.startswith(f"{replica_arn} is a multi-Region replica")
+    assert _fails(import_material, kms=there, key_id=key_id, material=second)[0] == "IncorrectKeyMaterialException"
+    new_id = import_material(here, key_id, second, ImportType="NEW_KEY_MATERIAL")["KeyMaterialId"]
+    # The replica lacks the material pending rotation: the primary's rotation is refused, for both.
+    code, message = _fails(here.rotate_key_on_demand, KeyId=key_id)
+    assert code == "KMSInvalidStateException" and message.startswith(f"{replica_arn} has no key material pending")
+    assert here.describe_key(KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"] != new_id
+    assert import_material(there, key_id, second, ImportType="EXISTING_KEY_MATERIAL")["KeyMaterialId"] == new_id
+    here.rotate_key_on_demand(KeyId=key_id)
+    for kms in (here, there):
+        assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"] == new_id
+    blob = there.encrypt(KeyId=key_id, Plaintext=b"second")["CiphertextBlob"]
+    assert here.decrypt(CiphertextBlob=blob)["KeyMaterialId"] == new_id
 
 
 def test_jobs_rotate_every_related_key_and_end_pending_replica_deletion(tmp_path: Path) -> None:
@@ -368,3 +395,60 @@ def test_jobs_rotate_every_related_key_and_end_pending_replica_deletion(tmp_path
         shown = here.describe_key(KeyId=key_id)["KeyMetadata"]
         days = (shown["DeletionDate"] - shown["CreationDate"]).total_seconds() / 86400
         assert 6.9 < days < 7.1 and shown["MultiRegionConfiguration"]["ReplicaKeys"] == []
+
+
+def test_replicate_key_needs_replicate_key_on_the_primary_and_create_key_in_the_replica_region(
+    server: TrentServer, here: Any
+) -> None:
+    """ "kms:ReplicateKey on the primary key ... kms:CreateKey in an IAM policy in the replica Region"; and
+    UpdatePrimaryRegion needs its permission on both keys (KMS API)."""
+    user = user_client(server, A, "mira", "mrk")
+    user_arn = f"arn:aws:iam::{A}:user/mira"
+    key = _mrk(here)  # the default key policy: the account's IAM policies decide
+
+    def identity(*actions: str) -> None:
+        document = json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": list(actions), "Resource": "*"}]}
+        )
+        admin(server.data_dir, "put-user-policy", "--account-id", A, "--user", "mira", "--policy-document", document)
+
+    identity("kms:DescribeKey", "kms:CreateKey")
+    code, message = _fails(user.replicate_key, KeyId=key["Arn"], ReplicaRegion=THERE)
+    assert code == "AccessDeniedException" and "kms:ReplicateKey" in message and user_arn in message
+    identity("kms:DescribeKey", "kms:ReplicateKey")
+    code, message = _fails(user.replicate_key, KeyId=key["Arn"], ReplicaRegion=THERE)
+    assert code == "AccessDeniedException" and "kms:CreateKey" in message
+    assert _fails(there_of(server).describe_key, KeyId=key["KeyId"])[0] == "NotFoundException"  # nothing made
+    identity(
+        "kms:DescribeKey", "kms:ReplicateKey", "kms:CreateKey", "kms:PutKeyPolicy"
+    )  # PutKeyPolicy: the lockout check
+    deny = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{A}:root"}, "Action": "kms:*", "Resource": "*"},
+                {
+                    "Effect": "Deny",
+                    "Principal": {"AWS": user_arn},
+                    "Action": "kms:UpdatePrimaryRegion",
+                    "Resource": "*",
+                },
+            ],
+        }
+    )
+    done = user.replicate_key(KeyId=key["Arn"], ReplicaRegion=THERE, Policy=deny)
+    assert done["ReplicaKeyMetadata"]["KeyId"] == key["KeyId"]
+    identity("kms:UpdatePrimaryRegion")
+    code, message = _fails(user.update_primary_region, KeyId=key["Arn"], PrimaryRegion=THERE)
+    assert code == "AccessDeniedException" and "kms:UpdatePrimaryRegion" in message  # the replica's policy denies
+    here.update_primary_region(KeyId=key["KeyId"], PrimaryRegion=THERE)  # the root may
+    assert (
+        there_of(server).describe_key(KeyId=key["KeyId"])["KeyMetadata"]["MultiRegionConfiguration"][
+            "MultiRegionKeyType"
+        ]
+        == "PRIMARY"
+    )
+
+
+def there_of(server: TrentServer) -> Any:
+    return server.client(region=THERE)

@@ -265,8 +265,13 @@ def import_key_material(
         if again is None or again.token_digest != parameters.token_digest:
             raise InvalidImportTokenException(_INVALID_TOKEN)  # used up or replaced meanwhile
         stored = tx.list_materials(key.store_id)
-        version = _target_version(key, stored, new_id, import_type, key_material_id)
-        relations.require_shared_material(tx, key, version, new_id)
+        new_material = import_type is ImportType.NEW_KEY_MATERIAL
+        version = relations.replica_version(tx, key, new_id, new_material)
+        if version is None:
+            version = _target_version(key, stored, new_id, import_type, key_material_id)
+            relations.require_shared_material(tx, key, version, new_id)
+        elif key_material_id is not None and key_material_id != new_id:
+            raise IncorrectKeyMaterialException(f"The key material is not key material {key_material_id}.")
         before = next((m for m in stored if m.version == version), None)
         record = MaterialVersion(key.store_id, version, deps.clock(), None, key_material_description, model, valid_to)
         if before is not None:

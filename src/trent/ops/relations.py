@@ -24,6 +24,10 @@ from trent.store.base import Reader, Transaction
 
 NOT_PRIMARY = "{} is not a multi-Region primary key."
 NOT_MULTI_REGION = "{} is not a multi-Region key."
+REPLICA_NEW_MATERIAL = (
+    "{} is a multi-Region replica key: import new key material into its primary key, in {}, then the same key "
+    "material into this replica with ImportType EXISTING_KEY_MATERIAL."
+)
 REPLICA_ROTATION = (
     "{} is a multi-Region replica key. Its key rotation is that of its primary key: "
     "manage rotation on the primary key, in {}."
@@ -87,6 +91,21 @@ def propagate_version(deps: Deps, tx: Transaction, primary: Key, version: Materi
     for replica in others(tx, primary):
         copy_version(deps, tx, version, secret, replica)
         tx.update_key(replica.evolve(current_version=version.version), replica.revision)
+
+
+def replica_version(reader: Reader, key: Key, material_id: str, new_material: bool) -> int | None:
+    """The version imported material takes in a replica: the primary's version of the same material. "You must
+    import the new key material into the primary Region key. Then you can import the same key materials into the
+    replica Region keys. You cannot directly import new key material into the replica Region keys." (KMS API,
+    ImportKeyMaterial.) None for a key that is not a replica."""
+    if not key.is_replica:
+        return None
+    if new_material:
+        raise UnsupportedOperationException(REPLICA_NEW_MATERIAL.format(key.arn, key.primary_region))
+    primary = primary_of(reader, key)
+    if material_id not in primary.material_ids:
+        raise IncorrectKeyMaterialException(f"The key material is not key material of the primary key {primary.arn}.")
+    return primary.material_ids.index(material_id) + 1
 
 
 def require_shared_material(reader: Reader, key: Key, version: int, material_id: str) -> None:

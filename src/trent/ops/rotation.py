@@ -102,7 +102,9 @@ def rotate_key_on_demand(deps: Deps, ctx: RequestContext, *, key_id: str) -> Rot
                 f"No more on-demand rotations can be performed for this key: {key.arn}"
             )
         if key.origin is Origin.EXTERNAL:
-            tx.update_key(_rotate_to_imported(tx, key, versions, deps.clock()), key.revision)
+            when = deps.clock()
+            tx.update_key(_rotate_to_imported(tx, key, versions, when), key.revision)
+            _rotate_replicas_to_imported(tx, key, when)
         else:
             tx.update_key(_add_version(deps, tx, key, ON_DEMAND, deps.clock()), key.revision)
     return RotateKeyOnDemandResult(key.arn)
@@ -122,6 +124,21 @@ def _rotate_to_imported(tx: Transaction, key: Key, versions: tuple[MaterialVersi
         replace(pending, created=when, rotation_type=ON_DEMAND), tx.get_material(key.store_id, pending.version)
     )
     return materials.settle(key, tx.list_materials(key.store_id), current_version=pending.version)
+
+
+def _rotate_replicas_to_imported(tx: Transaction, primary: Key, when: datetime) -> None:
+    """The replicas of a multi-Region primary with imported material rotate with it, to the same material, which
+    each must have been given ("Call ImportKeyMaterial on the replica Region key with the ImportType set to
+    EXISTING_KEY_MATERIAL using the same key material imported to the primary Region key", KMS API,
+    ImportKeyMaterial); one that was not refuses the rotation of all (the transaction rolls back)."""
+    for replica in relations.others(tx, primary):
+        versions = tx.list_materials(replica.store_id)
+        if not any(m.version > replica.current_version and m.imported for m in versions):
+            raise KMSInvalidStateException(
+                f"{replica.arn} has no key material pending rotation. Import the key material pending rotation "
+                f"in {primary.arn} into it (ImportType EXISTING_KEY_MATERIAL) before you rotate."
+            )
+        tx.update_key(_rotate_to_imported(tx, replica, versions, when), replica.revision)
 
 
 def list_key_rotations(
