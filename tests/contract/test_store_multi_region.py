@@ -5,6 +5,7 @@ primary region rides on every one of them (docs/multi-region.md). On every adapt
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import timedelta
 
@@ -14,6 +15,8 @@ from trent.kms.ids import KeyId, Region
 from trent.kms.keys import Key, MaterialVersion, Tag
 from trent.kms.specs import KeyState
 from trent.store.base import Store
+from trent.store.postgres import PostgresStore
+from trent.store.prefetch import ReadNeeds
 
 MRK = KeyId("mrk-" + "ab" * 16)
 THIRD_REGION = Region("ap-south-1")
@@ -99,3 +102,21 @@ def test_a_reopened_store_still_knows_the_related_keys(open_store: Opener) -> No
         tx.insert_key(primary, b"w", "{}", [])
         tx.insert_key(replica, b"w", "{}", [])
     assert open_store().related_keys(MRK) == (replica, primary)
+
+
+def test_a_batch_reads_related_keys_by_their_regional_ids(postgres_url: str) -> None:
+    """PostgreSQL's batched reads (store/prefetch.py) answer by the ids the batch asked for: the regional ones."""
+    store = PostgresStore(postgres_url)
+    try:
+        primary, replica = _related(REGION), _related(OTHER_REGION)
+        with store.transaction() as tx:
+            tx.insert_key(primary, b"w", "{}", [])
+            tx.insert_key(replica, b"w", "{}", [])
+            tx.insert_alias(alias("there", replica, region=OTHER_REGION))
+        wanted = ReadNeeds(
+            key_ids={primary.store_id, MRK}, alias_refs={(replica.account, OTHER_REGION, alias("there", replica).name)}
+        )
+        snap = asyncio.run(store.read(wanted))
+        assert snap.keys == {primary.store_id: primary, MRK: None, replica.store_id: replica}
+    finally:
+        store.close()

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.importing import import_material, pkcs8
 from tests.integration.principals import A, admin, user_client
+from tests.postgres import url_of
 from tests.support import TrentServer, error_of
 
 HERE, THERE, THIRD = "us-east-1", "eu-west-1", "ap-southeast-2"
@@ -452,3 +453,22 @@ def test_replicate_key_needs_replicate_key_on_the_primary_and_create_key_in_the_
 
 def there_of(server: TrentServer) -> Any:
     return server.client(region=THERE)
+
+
+def test_multi_region_keys_on_a_postgresql_store(postgres_url: str, tmp_path: Path) -> None:
+    """The same on PostgreSQL, whose nodes read each batch of requests' keys together (store/prefetch.py): the
+    batch names a multi-Region key by its regional id, in the region each request was signed for."""
+    shared = {"TRENT_DATABASE_URL": url_of(postgres_url), "TRENT_ROOT_KEY_FILE": str(tmp_path / "root.key")}
+    with TrentServer(tmp_path / "node", env=shared) as node:
+        here, there = node.client(region=HERE), node.client(region=THERE)
+        key_id = _mrk(here)["KeyId"]
+        _replicate(here, key_id, Description="on postgresql")
+        assert there.describe_key(KeyId=key_id)["KeyMetadata"]["Description"] == "on postgresql"
+        _encrypt_decrypt_across(here, there, key_id)
+        here.rotate_key_on_demand(KeyId=key_id)
+        ids = {kms.describe_key(KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"] for kms in (here, there)}
+        assert len(ids) == 1
+        here.update_primary_region(KeyId=key_id, PrimaryRegion=THERE)
+        assert (
+            here.describe_key(KeyId=key_id)["KeyMetadata"]["MultiRegionConfiguration"]["PrimaryKey"]["Region"] == THERE
+        )

@@ -254,14 +254,14 @@ class PostgresOps(PostgresMaterials):
             if row[_ACCESS_KEY_WIDTH] is not None:
                 user = rows.user(row[_ACCESS_KEY_WIDTH:])
                 users[user.arn] = user
-        keys = {k.key_id: k for k in map(rows.key, found[1])}
+        keys = {k.store_id: k for k in map(rows.key, found[1])}
         aliases = []
         width = len(rows.ALIAS_COLUMNS.split(","))
         for row in found[2]:
             aliases.append(rows.alias(row[:width]))
             if row[width] is not None:
                 target = rows.key(row[width:])
-                keys[target.key_id] = target
+                keys[target.store_id] = target
         return access_keys, users, keys, aliases
 
     def list_access_keys(self, account: AccountId | None) -> tuple[AccessKey, ...]:
