@@ -9,6 +9,7 @@ import json
 import os
 import re
 import sqlite3
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from tests.importing import import_material, pkcs8
 from tests.integration.principals import A, admin, user_client
 from tests.postgres import url_of
-from tests.support import TrentServer, error_of
+from tests.support import TrentServer, error_of, trent_command
 
 HERE, THERE, THIRD = "us-east-1", "eu-west-1", "ap-southeast-2"
 
@@ -472,3 +473,27 @@ def test_multi_region_keys_on_a_postgresql_store(postgres_url: str, tmp_path: Pa
         assert (
             here.describe_key(KeyId=key_id)["KeyMetadata"]["MultiRegionConfiguration"]["PrimaryKey"]["Region"] == THERE
         )
+
+
+def records_of(server: TrentServer, event: str, key_id: str) -> list[dict[str, Any]]:
+    """The audit trail's records of one operation on one key, as `trent audit query` prints them."""
+    query = ["audit", "query", "--event-name", event, "--key", key_id, "--data-dir", str(server.data_dir)]
+    done = subprocess.run([*trent_command(), *query], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+
+
+def test_the_audit_trail_records_the_replication_and_the_new_primary_region(server: TrentServer, here: Any) -> None:
+    key = _mrk(here)
+    _replicate(here, key["KeyId"], Description="audited")
+    here.update_primary_region(KeyId=key["KeyId"], PrimaryRegion=THERE)
+    replica_arn = key["Arn"].replace(f":{HERE}:", f":{THERE}:")
+    replicated = records_of(server, "ReplicateKey", key["KeyId"])
+    assert replicated and replicated[-1]["requestParameters"] == {
+        "keyId": key["KeyId"],
+        "replicaRegion": THERE,
+        "description": "audited",
+    }
+    assert {r["ARN"] for r in replicated[-1]["resources"]} == {key["Arn"], replica_arn}
+    updated = records_of(server, "UpdatePrimaryRegion", key["KeyId"])
+    assert updated and updated[-1]["requestParameters"] == {"keyId": key["KeyId"], "primaryRegion": THERE}

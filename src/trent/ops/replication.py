@@ -48,9 +48,16 @@ def replicate_key(
     region = Region(replica_region)
     where = {"kms:replicaregion": region}  # the condition key of ReplicateKey (developer guide, kms:ReplicaRegion)
     primary = resolve_key(
-        deps, ctx, key_id, Operation.ReplicateKey, aliases=False, check_state=False, action=_ON_PRIMARY.action,
-        grant_operation="", facts=where,
-    )  # fmt: skip
+        deps,
+        ctx,
+        key_id,
+        Operation.ReplicateKey,
+        aliases=False,
+        check_state=False,
+        action=_ON_PRIMARY.action,
+        grant_operation="",
+        facts=where,
+    )
     relations.require_primary(primary)
     require_state(Operation.ReplicateKey, primary.state, primary.arn)
     if region == primary.region:
@@ -68,9 +75,16 @@ def replicate_key(
         **request_tag_facts(tags),
     }
     authorization.check(
-        deps.policies, deps.store, there, None, Operation.CreateKey, action=_IN_REPLICA_REGION.action,
-        grant_operation="", facts=facts, now=deps.clock(),
-    )  # fmt: skip
+        deps.policies,
+        deps.store,
+        there,
+        None,
+        Operation.CreateKey,
+        action=_IN_REPLICA_REGION.action,
+        grant_operation="",
+        facts=facts,
+        now=deps.clock(),
+    )
     replica_arn = key_arn(region, primary.account, primary.key_id)
     policy_text = (
         default_policy(ctx.account)
@@ -80,9 +94,16 @@ def replicate_key(
     tag_list = checked_tags((), tags)
     with deps.store.transaction() as tx:
         primary = resolve_key(
-            deps, ctx, primary.arn, Operation.ReplicateKey, aliases=False, reader=tx, action=_ON_PRIMARY.action,
-            grant_operation="", facts=where,
-        )  # fmt: skip
+            deps,
+            ctx,
+            primary.arn,
+            Operation.ReplicateKey,
+            aliases=False,
+            reader=tx,
+            action=_ON_PRIMARY.action,
+            grant_operation="",
+            facts=where,
+        )
         if tx.get_key(regional_key_id(primary.key_id, region)) is not None:
             # "If the Region already includes a replica of the key you're trying to replicate, ReplicateKey
             # returns an AlreadyExistsException error." (KMS API, ReplicateKey)
@@ -136,8 +157,9 @@ def update_primary_region(deps: Deps, ctx: RequestContext, *, key_id: str, prima
     with deps.store.transaction() as tx:
         region = Region(primary_region)
         where = {"kms:primaryregion": region}  # its condition key (developer guide, kms:PrimaryRegion)
-        primary = resolve_key(deps, ctx, key_id, Operation.UpdatePrimaryRegion, aliases=False, reader=tx,
-                              check_state=False, facts=where)  # fmt: skip
+        primary = resolve_key(
+            deps, ctx, key_id, Operation.UpdatePrimaryRegion, aliases=False, reader=tx, check_state=False, facts=where
+        )
         relations.require_primary(primary)
         require_state(Operation.UpdatePrimaryRegion, primary.state, primary.arn)
         if region == primary.region:
