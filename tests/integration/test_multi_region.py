@@ -497,3 +497,36 @@ def test_the_audit_trail_records_the_replication_and_the_new_primary_region(serv
     assert {r["ARN"] for r in replicated[-1]["resources"]} == {key["Arn"], replica_arn}
     updated = records_of(server, "UpdatePrimaryRegion", key["KeyId"])
     assert updated and updated[-1]["requestParameters"] == {"keyId": key["KeyId"], "primaryRegion": THERE}
+
+
+def test_a_root_key_rotation_rewraps_every_related_keys_material(tmp_path: Path) -> None:
+    """Each related key's copy of the material is wrapped for it (AAD: its regional id): a root key rotation
+    re-wraps every copy, and each still opens in its own region, before and after a restart."""
+    data_dir = tmp_path / "data"
+    with TrentServer(data_dir) as server:
+        here, there = server.client(region=HERE), server.client(region=THERE)
+        key_id = _mrk(here)["KeyId"]
+        _replicate(here, key_id)
+        here.rotate_key_on_demand(KeyId=key_id)
+        blob = here.encrypt(KeyId=key_id, Plaintext=b"rewrapped")["CiphertextBlob"]
+        external = _mrk(here, Origin="EXTERNAL")["KeyId"]
+        _replicate(here, external)
+        there.get_parameters_for_import(
+            KeyId=external, WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048"
+        )
+        rotated = subprocess.run(
+            [*trent_command(), "admin", "rotate-root-key", "--data-dir", str(data_dir)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert rotated.returncode == 0, rotated.stderr
+        assert re.search(
+            r"re-wrapped [4-9] key material version\(s\), \d+ access key secret\(s\), 1 import", rotated.stdout
+        )
+        assert there.decrypt(CiphertextBlob=blob)["Plaintext"] == b"rewrapped"
+        import_material(here, external, os.urandom(32))
+    with TrentServer(data_dir) as restarted:
+        there = restarted.client(region=THERE)
+        assert there.decrypt(CiphertextBlob=blob)["Plaintext"] == b"rewrapped"
+        assert restarted.client(region=HERE).decrypt(CiphertextBlob=blob, KeyId=key_id)["Plaintext"] == b"rewrapped"
