@@ -36,6 +36,7 @@ class TrentServer:
     env: Mapping[str, str] = field(default_factory=dict)
     admin_from_env: bool = True
     port: int = 0
+    args: tuple[str, ...] = ()  # more `trent serve` flags
     process: subprocess.Popen[str] | None = None
     endpoint: str = ""
     output: list[str] = field(default_factory=list)
@@ -51,7 +52,8 @@ class TrentServer:
         self.output = []
         self.process = subprocess.Popen(
             [*trent_command(), "serve", "--data-dir", str(self.data_dir), "--workers", str(self.workers)]
-            + ([] if "TRENT_PORT" in self.env else ["--port", str(self.port)]),
+            + ([] if "TRENT_PORT" in self.env else ["--port", str(self.port)])
+            + list(self.args),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -165,6 +165,12 @@ def main() -> None:
     "operation such as CreateKey, GenerateDataKeyPair:RSA_2048; docs/throttling.md); repeatable "
     "[TRENT_QUOTAS, comma-separated].",
 )
+@click.option(
+    "--seed",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A seed file (TOML or YAML): accounts, users, access keys, keys with given ids and material, aliases "
+    "and grants, made at start if missing (docs/seeds.md) [TRENT_SEED].",
+)
 def serve(config: Path | None, **flags: object) -> None:
     """Run the KMS endpoint (creates the data directory, root key and admin key on first start)."""
     flags["quotas"] = flags.get("quotas") or None  # none given: the environment's or the file's, if any

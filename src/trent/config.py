@@ -170,6 +170,7 @@ class Settings:
     database: str | None = field(default=None, repr=False)
     throttle: str = "off"  # "aws": AWS KMS's request quotas (docs/throttling.md)
     quotas: tuple[tuple[str, float], ...] = ()  # (quota name, requests per second): replaces AWS's default
+    seed: Path | None = None  # a seed file (TOML or YAML): what `trent serve` makes at start (docs/seeds.md)
 
     @property
     def database_kind(self) -> str:
@@ -224,6 +225,7 @@ _PARSERS: Mapping[str, Callable[[Any], Any]] = {
     "database": _database,
     "throttle": lambda v: _choice(v.lower(), THROTTLES),
     "quotas": _quotas,
+    "seed": lambda v: Path(v).expanduser(),
 }
 # Settings whose parser takes the value as given (a TOML table or list, repeated flags), not its str().
 _STRUCTURED = frozenset({"quotas"})

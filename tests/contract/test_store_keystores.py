@@ -126,9 +126,9 @@ def test_a_connection_state_change_is_seen_by_another_handle(open_store: Opener)
     assert second.get_custom_key_store(_store(1).custom_key_store_id) == connected
 
 
-def test_sqlite_version_6_migrates_to_custom_key_stores(tmp_path: Path) -> None:
+def test_sqlite_version_7_migrates_to_custom_key_stores(tmp_path: Path) -> None:
     path = tmp_path / "trent.db"
-    sqlite_at_version(path, 6)
+    sqlite_at_version(path, 7)
     k = key(11)
     with sqlite3.connect(path) as conn:
         conn.execute(
@@ -156,16 +156,16 @@ def test_sqlite_version_6_migrates_to_custom_key_stores(tmp_path: Path) -> None:
         store.close()
 
 
-def test_postgresql_version_3_migrates_to_custom_key_stores(postgres_url: str) -> None:
+def test_postgresql_version_4_migrates_to_custom_key_stores(postgres_url: str) -> None:
     k = key(12)
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute(
             "CREATE TABLE trent_schema (singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton), "
             "version integer NOT NULL)"
         )
-        for script in SCHEMA[:3]:
+        for script in SCHEMA[:4]:
             conn.execute(script, prepare=False)
-        conn.execute("INSERT INTO trent_schema (version) VALUES (3)")
+        conn.execute("INSERT INTO trent_schema (version) VALUES (4)")
         conn.execute(
             "INSERT INTO keys (key_id, account, region, spec, usage, origin, state, creation_date, current_version, "
             "revision, policy_revision) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 1, 1, 1)",

@@ -153,8 +153,13 @@ def test_protocol_errors(server: TrentServer) -> None:
 
 
 def test_operations_not_built_answer_an_aws_error(server: TrentServer) -> None:
-    body = b'{"KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab", "ReplicaRegion": "eu-west-1"}'
-    status, answer, _ = post(server, signed(server, "TrentService.ReplicateKey", body), body)
+    body = (
+        b'{"CustomKeyStoreName": "x", "CustomKeyStoreType": "EXTERNAL_KEY_STORE", "XksProxyConnectivity": '
+        b'"PUBLIC_ENDPOINT", "XksProxyUriEndpoint": "https://proxy.example", "XksProxyUriPath": "/kms/xks/v1", '
+        b'"XksProxyAuthenticationCredential": {"AccessKeyId": "AAAAAAAAAAAAAAAAAAAA", '
+        b'"RawSecretAccessKey": "sssssssssssssssssssssssssssssssssssssssssss"}}'
+    )
+    status, answer, _ = post(server, signed(server, "TrentService.CreateCustomKeyStore", body), body)
     assert status == 400 and answer["__type"] == "UnsupportedOperationException" and answer["message"]
 
 

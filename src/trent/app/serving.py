@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from trent import logs, metrics
+from trent.app import seeds
 from trent.app.roots import check_root, open_root_for
 from trent.app.storage import SetupError, open_store, restrict_files
 from trent.app.trail import local_audit_log, open_chain, run_audit_writer, trail_name
@@ -214,15 +215,20 @@ def run_jobs(deps: Deps) -> None:
 
 def serve(settings: Settings, announce: Callable[[str, AdminKey | None], None]) -> int:
     quota_rates(settings)  # a bad --quota is refused before anything starts
+    seed = None if settings.seed is None else seeds.load_seed(settings.seed)  # so is a bad seed file
     supervisor.check_port_free(settings.host, settings.port)  # before a new data directory is made for nothing
     with _exclusive(settings.data_dir):
-        return _serve_locked(settings, announce)
+        return _serve_locked(settings, announce, seed)
 
 
-def _serve_locked(settings: Settings, announce: Callable[[str, AdminKey | None], None]) -> int:
+def _serve_locked(
+    settings: Settings, announce: Callable[[str, AdminKey | None], None], seed: seeds.Seed | None = None
+) -> int:
     deps = open_deps(settings)
     admin = ensure_admin_key(settings, deps)
     settings = replace(settings, account_id=serving_account(settings, deps), audit_socket=_audit_socket(settings))
+    if seed is not None:
+        seeds.apply_seed(seed, deps, settings.account_id)
     metrics.prepare(settings.data_dir / "metrics")  # before any worker or the audit writer starts
     if settings.throttle == "aws":
         SharedBuckets.create(_buckets_path(settings)).close()  # every bucket full again: quotas start afresh

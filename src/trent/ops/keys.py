@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 from trent.authz.conditions import FactValue
@@ -31,7 +31,7 @@ from trent.kms.results import (
     ScheduleKeyDeletionResult,
 )
 from trent.kms.specs import KEY_SPECS, LEGACY_SPECS, KeyManager, KeySpec, KeyState, KeyUsage, Origin
-from trent.ops import materials, paging, storekeys
+from trent.ops import materials, paging, relations, storekeys
 from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
 from trent.ops.journal import chain_now, journal, service_event
@@ -39,6 +39,7 @@ from trent.ops.keystores import find_store
 from trent.ops.policies import checked_policy, default_policy
 from trent.ops.resolution import authorize_account, resolve_key
 from trent.ops.tags import checked_tags, request_tag_facts
+from trent.store.base import Reader
 
 MIN_PENDING_DAYS, MAX_PENDING_DAYS, DEFAULT_PENDING_DAYS = 7, 30, 30
 USAGE_REQUIRED = "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys."
@@ -94,7 +95,19 @@ def _metadata(key: Key, store: CustomKeyStore | None) -> KeyMetadata:
         current_key_material_id=_current_material_id(key),
         custom_key_store_id=key.custom_key_store_id,
         cloud_hsm_cluster_id=None if store is None else store.config.cluster_id,
+        # "This value is present only when the KeyState of the KMS key is PendingReplicaDeletion" (KeyMetadata)
+        pending_deletion_window_in_days=(
+            key.pending_window_days if key.state is KeyState.PENDING_REPLICA_DELETION else None
+        ),
     )
+
+
+def described(reader: Reader, key: Key) -> KeyMetadata:
+    """KeyMetadata with, for a multi-Region key, its MultiRegionConfiguration (read from its related keys); for a
+    key in a custom key store, its store's cluster and connection (Unavailable while it is not connected)."""
+    shown = metadata(key, storekeys.store_of(reader, key))
+    related = relations.configuration(reader, key)
+    return shown if related is None else replace(shown, multi_region_configuration=related)
 
 
 def _current_material_id(key: Key) -> str | None:
@@ -145,11 +158,9 @@ def create_key(
     xks_key_id: str | None = None,
 ) -> DescribeKeyResult:
     spec, usage = _spec_and_usage(key_spec, customer_master_key_spec, key_usage)
-    store = _custom_key_store(deps, ctx, custom_key_store_id, origin, spec)
+    store = _custom_key_store(deps, ctx, custom_key_store_id, origin, spec, multi_region)
     if xks_key_id is not None:
         raise ValidationException("XksKeyId is valid only for keys in an external key store.")
-    if multi_region:
-        raise UnsupportedOperationException("Trent does not support multi-Region keys.")
     if origin is Origin.EXTERNAL and not KEY_SPECS[spec].importable:
         raise UnsupportedOperationException(f"KeySpec {spec} does not support imported key material (Origin EXTERNAL).")
     facts: dict[str, FactValue] = {
@@ -157,10 +168,12 @@ def create_key(
         "kms:keyusage": usage.value,
         "kms:keyorigin": origin.value,
         "kms:bypasspolicylockoutsafetycheck": bypass_policy_lockout_safety_check,
+        "kms:multiregion": bool(multi_region),
+        **({"kms:multiregionkeytype": "PRIMARY"} if multi_region else {}),
         **request_tag_facts(tags),
     }
     authorize_account(deps, ctx, Operation.CreateKey, facts)
-    key_id = KeyId(str(uuid.uuid4()))
+    key_id = relations.new_key_id() if multi_region else KeyId(str(uuid.uuid4()))
     policy_text = (
         default_policy(ctx.account)
         if policy is None
@@ -181,22 +194,29 @@ def create_key(
         state=KeyState.PENDING_IMPORT if external else KeyState.ENABLED,
         creation_date=now,
         description=description,
+        multi_region=bool(multi_region),
+        primary_region=ctx.region if multi_region else None,
     )
     if store is not None:
         return _create_in_store(
             deps, ctx, store, replace(key, custom_key_store_id=store.custom_key_store_id), policy_text, tag_list
         )
     wrapped = (
-        None if external else deps.keyring.wrap(key.key_id, key.current_version, crypto_material.generate(key.info))
+        None if external else deps.keyring.wrap(key.store_id, key.current_version, crypto_material.generate(key.info))
     )
     with deps.store.transaction() as tx:
         tx.insert_key(key, wrapped, policy_text, tag_list)
     ctx.trace.keys.append(key.arn)
-    return DescribeKeyResult(metadata(key))
+    return DescribeKeyResult(described(deps.store, key))
 
 
 def _custom_key_store(
-    deps: Deps, ctx: RequestContext, custom_key_store_id: str | None, origin: Origin, spec: KeySpec
+    deps: Deps,
+    ctx: RequestContext,
+    custom_key_store_id: str | None,
+    origin: Origin,
+    spec: KeySpec,
+    multi_region: bool | None,
 ) -> CustomKeyStore | None:
     """The connected store a key is to be created in, if any. "To create a KMS key in an AWS CloudHSM key store,
     use the CustomKeyStoreId parameter ... You must also use the Origin parameter with a value of AWS_CLOUDHSM";
@@ -213,6 +233,9 @@ def _custom_key_store(
         )
     if spec is not KeySpec.SYMMETRIC_DEFAULT:
         raise UnsupportedOperationException(f"KeySpec {spec} is not supported in a custom key store.")
+    if multi_region:
+        # "You cannot create multi-Region keys in a custom key store" (CreateKey, MultiRegion)
+        raise UnsupportedOperationException("Multi-Region keys cannot be created in a custom key store.")
     store = find_store(deps.store, ctx, custom_key_store_id)
     storekeys.require_connected(store, "CreateKey")
     return store
@@ -232,14 +255,13 @@ def _create_in_store(
         storekeys.destroy(deps, key)
         raise
     ctx.trace.keys.append(key.arn)
-    return DescribeKeyResult(metadata(key, store))
+    return DescribeKeyResult(described(deps.store, key))
 
 
 def describe_key(
     deps: Deps, ctx: RequestContext, *, key_id: str, grant_tokens: tuple[str, ...] = ()
 ) -> DescribeKeyResult:
-    key = resolve_key(deps, ctx, key_id, Operation.DescribeKey)
-    return DescribeKeyResult(metadata(key, storekeys.store_of(deps.store, key)))
+    return DescribeKeyResult(described(deps.store, resolve_key(deps, ctx, key_id, Operation.DescribeKey)))
 
 
 def list_keys(
@@ -289,12 +311,16 @@ def schedule_key_deletion(
     with deps.store.transaction() as tx:
         facts = {"kms:schedulekeydeletionpendingwindowindays": pending_window_in_days}
         key = resolve_key(deps, ctx, key_id, Operation.ScheduleKeyDeletion, aliases=False, reader=tx, facts=facts)
-        when = deps.clock() + timedelta(days=pending_window_in_days)
-        pending = key.evolve(
-            state=KeyState.PENDING_DELETION, deletion_date=when, pending_window_days=pending_window_in_days
-        )
+        state = KeyState.PENDING_DELETION
+        when: datetime | None = deps.clock() + timedelta(days=pending_window_in_days)
+        if not key.is_replica and relations.others(tx, key):
+            # "If you schedule the deletion of a primary key with replicas, its key state changes to
+            # PendingReplicaDeletion"; its waiting period "begins when the last of its replica keys is
+            # deleted", so it has no deletion date yet (KMS API, ScheduleKeyDeletion).
+            state, when = KeyState.PENDING_REPLICA_DELETION, None
+        pending = key.evolve(state=state, deletion_date=when, pending_window_days=pending_window_in_days)
         tx.update_key(pending, key.revision)
-    return ScheduleKeyDeletionResult(key.arn, when, KeyState.PENDING_DELETION, pending_window_in_days)
+    return ScheduleKeyDeletionResult(key.arn, when, state, pending_window_in_days)
 
 
 def cancel_key_deletion(deps: Deps, ctx: RequestContext, *, key_id: str) -> CancelKeyDeletionResult:
@@ -303,7 +329,7 @@ def cancel_key_deletion(deps: Deps, ctx: RequestContext, *, key_id: str) -> Canc
     with deps.store.transaction() as tx:
         key = resolve_key(deps, ctx, key_id, Operation.CancelKeyDeletion, aliases=False, reader=tx)
         state = KeyState.DISABLED
-        if key.origin is Origin.EXTERNAL and not materials.complete(key, tx.list_materials(key.key_id)):
+        if key.origin is Origin.EXTERNAL and not materials.complete(key, tx.list_materials(key.store_id)):
             state = KeyState.PENDING_IMPORT
         tx.update_key(key.evolve(state=state, deletion_date=None, pending_window_days=None), key.revision)
     return CancelKeyDeletionResult(key.arn)
@@ -325,11 +351,12 @@ def delete_due_keys(deps: Deps) -> int:
         event = service_event(deps, "DeleteKey", due)
         with deps.store.unit() as unit:
             with deps.store.transaction() as tx:
-                key = tx.get_key(due.key_id)  # re-checked under the write lock: a cancel may have won
+                key = tx.get_key(due.store_id)  # re-checked under the write lock: a cancel may have won
                 ended = key is not None and key.state is KeyState.PENDING_DELETION
                 ended = ended and key is not None and key.deletion_date is not None and key.deletion_date <= now
-                if ended:
-                    tx.delete_key(due.key_id)
+                if ended and key is not None:
+                    tx.delete_key(due.store_id)
+                    relations.after_deletion(tx, key, now)
             ended = ended and journal(unit, event)
         if ended and key is not None and key.custom_key_store_id is not None:
             storekeys.destroy(deps, key)  # its material: the token object (the key record is gone already)

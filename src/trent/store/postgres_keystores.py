@@ -1,4 +1,4 @@
-"""The PostgreSQL store's custom key stores and HSM clusters (the schema's version 4; postgres_ops.py gives the
+"""The PostgreSQL store's custom key stores and HSM clusters (the schema's version 5; postgres_ops.py gives the
 statements' round trips)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from trent.kms.keystores import CustomKeyStore, HsmCluster
 from trent.store import keystore_rows as rows
 from trent.store.base import ConflictError, DuplicateError
 
-SCHEMA_V4 = """
+SCHEMA_V5 = """
     CREATE TABLE hsm_clusters (
         cluster_id text COLLATE "C" PRIMARY KEY,
         module text NOT NULL,

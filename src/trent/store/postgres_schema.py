@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 
 from trent.store.base import SchemaTooNewError
-from trent.store.postgres_keystores import SCHEMA_V4
+from trent.store.postgres_keystores import SCHEMA_V5
 
 # pg_advisory_xact_lock keys (one bigint each). Fixed numbers: every node of every version must agree.
 MIGRATION_LOCK = 0x7472_656E_0001  # "tren" + 1
@@ -161,9 +161,14 @@ SCHEMA: tuple[str, ...] = (
         valid_to timestamptz NOT NULL
     );
     """,
-    # version 4: custom key stores, their HSM clusters, and each key's store (SQLite's version 7;
+    # version 4: multi-Region keys (SQLite's version 7, docs/multi-region.md): related keys share a key id, so
+    # the store knows each by `<key id>/<region>` (kms/ids.py regional_key_id); each names their primary's region
+    """
+    ALTER TABLE keys ADD COLUMN primary_region text;
+    """,
+    # version 5: custom key stores, their HSM clusters, and each key's store (SQLite's version 8;
     # store/postgres_keystores.py, docs/decisions/0014-custom-key-stores.md)
-    SCHEMA_V4,
+    SCHEMA_V5,
 )
 
 

@@ -1,4 +1,4 @@
-"""The SQLite store's custom key stores and HSM clusters (trent/store/sqlite.py has the schema: version 7)."""
+"""The SQLite store's custom key stores and HSM clusters (trent/store/sqlite.py has the schema: version 8)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from trent.kms.keystores import CustomKeyStore, HsmCluster
 from trent.store import keystore_rows as rows
 from trent.store.base import ConflictError, DuplicateError
 
-# Version 7 of the SQLite store schema: custom key stores (docs/decisions/0014-custom-key-stores.md).
-SCHEMA_V7 = """
+# Version 8 of the SQLite store schema: custom key stores (docs/decisions/0014-custom-key-stores.md).
+SCHEMA_V8 = """
     CREATE TABLE hsm_clusters (
         cluster_id TEXT PRIMARY KEY,
         module TEXT NOT NULL,
