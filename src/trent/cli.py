@@ -123,7 +123,7 @@ class _Trent(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
-        except app.OPERATOR_ERRORS as exc:
+        except app.operator_errors() as exc:
             raise click.ClickException(str(exc) or type(exc).__name__) from None
 
 

@@ -59,3 +59,22 @@ def test_admin_access_key_ids_follow_awss_rule_and_dev_takes_short_ones() -> Non
     assert load_settings(environ={"TRENT_ADMIN_ACCESS_KEY_ID": "my_key_id_of_16chars"}).admin_access_key_id
     with pytest.raises(ConfigError, match="word characters"):
         load_settings(environ={"TRENT_ADMIN_ACCESS_KEY_ID": "bad-id!", "TRENT_DEV": "1"})
+
+
+def test_a_forked_process_makes_other_ids() -> None:
+    """Dev servers fork their workers: request and event ids must still differ from process to process."""
+    import os
+
+    from trent.kms.ids import unique_id
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its first id, to the parent
+        os.write(write, unique_id().encode())
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 64).decode()
+    os.waitpid(pid, 0)
+    os.close(read)
+    assert child != unique_id()
+    assert child[:24] != unique_id()[:24]  # another process prefix, not just another count

@@ -31,6 +31,7 @@ from trent.app.storage import (
     database_name,
     migrate_store,
     open_store,
+    operator_errors,
 )
 from trent.app.trail import (
     CHAIN_BLOB,
@@ -72,6 +73,7 @@ __all__ = [
     "open_deps",
     "open_root",
     "open_store",
+    "operator_errors",
     "query_audit",
     "quota_rates",
     "request_reset",
