@@ -273,6 +273,12 @@ def _check_dev(values: Mapping[str, Any]) -> None:
             f"setting 'dev' (--dev) turns authentication off: it listens only on a loopback address, not {host!r}, "
             "unless 'dev_allow_remote' (--dev-allow-remote) is given"
         )
+    database = str(values.get("database") or "")
+    if dev and database and not database.startswith("sqlite://"):
+        raise ConfigError(
+            "setting 'dev' (--dev) is a throwaway server on its own SQLite store: a reset would empty the PostgreSQL "
+            "database 'database' names, which other nodes may share; leave 'database' unset"
+        )
     given = values.get("admin_access_key_id")
     if given is not None:
         pattern, rule = (DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_ID_RULE) if dev else (ACCESS_KEY_ID, ACCESS_KEY_ID_RULE)

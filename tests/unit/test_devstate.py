@@ -78,3 +78,9 @@ def test_a_forked_process_makes_other_ids() -> None:
     os.close(read)
     assert child != unique_id()
     assert child[:24] != unique_id()[:24]  # another process prefix, not just another count
+
+
+def test_dev_mode_refuses_a_postgresql_store() -> None:
+    with pytest.raises(ConfigError, match="reset would empty the PostgreSQL database"):
+        load_settings({"dev": True, "database": "postgresql://trent@db.example/trent"}, environ={})
+    assert load_settings({"dev": True, "database": "sqlite:///tmp/dev.db"}, environ={}).dev
