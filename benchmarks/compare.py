@@ -5,9 +5,10 @@
                                  [--workers 2] [--base REF] [--out benchmarks/results/latest.md]
 
 Peers: `lean` is benchmarks/lean_reference.py, issue 5's ceiling (SigV4 and real crypto, nothing else);
-`moto` is moto's server; `base` is Trent as of the git revision `--base` (default: the commit before this one),
-checked out into a temporary directory and run with the same interpreter: a before/after of a change, measured
-in the same run.
+`moto` is moto's server; `pkcs11` is Trent with its root of trust in a fresh SoftHSM2 token (issue 13: within 0.9×
+of the software root; unwrapped material is cached, so the token is touched on a cache miss only); `base` is
+Trent as of the git revision `--base` (default: the commit before this one), checked out into a temporary
+directory and run with the same interpreter: a before/after of a change, measured in the same run.
 
 Each operation is driven by benchmarks/kms_load.py (wrk, concurrency 16 unless --concurrency) against Trent in
 its default production configuration (SQLite store, software root of trust, audit on), then against each peer; rounds
@@ -100,6 +101,15 @@ def start_trent(
         if found:
             return Server(name, found.group(1), process)
     raise RuntimeError("trent did not start")
+
+
+def start_pkcs11(workers: int, tmp: Path) -> Server:
+    """Trent as by default but with a PKCS#11 root of trust: a SoftHSM2 token of its own (Debian's softhsm2)."""
+    sys.path.insert(0, str(REPO))
+    from tests.softhsm import make_token  # the tests' token set-up: a config, a token, a PIN file
+
+    token = make_token(tmp / "softhsm")
+    return start_trent(workers, tmp / "pkcs11-data", name="pkcs11", env=token.server_env())
 
 
 def start_moto(port: int) -> Server:
@@ -219,19 +229,23 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument(
-        "--peers", default="lean,lean-durable,moto", help="comma-separated: lean, lean-durable, moto, base, or none"
+        "--peers",
+        default="lean,lean-durable,moto",
+        help="comma-separated: lean, lean-durable, moto, pkcs11, base, or none",
     )
     parser.add_argument("--base", default="HEAD~1", help="the git revision the `base` peer runs")
     parser.add_argument("--load", type=Path, default=DEFAULT_LOAD)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "latest.md")
     args = parser.parse_args()
     ops = args.ops.split(",")
-    peers = [p for p in args.peers.split(",") if p in ("lean", "lean-durable", "moto", "base")]
+    peers = [p for p in args.peers.split(",") if p in ("lean", "lean-durable", "moto", "pkcs11", "base")]
     with tempfile.TemporaryDirectory() as tmp:
         servers = [start_trent(args.workers, Path(tmp) / "data")]
         if "base" in peers:
             source = checkout(args.base, Path(tmp) / "base")
             servers.append(start_trent(args.workers, Path(tmp) / "base-data", source, "base"))
+        if "pkcs11" in peers:
+            servers.append(start_pkcs11(args.workers, Path(tmp)))
         if "lean" in peers:
             servers.append(start_lean(args.workers, int(os.environ.get("LEAN_PORT", "5124"))))
         if "lean-durable" in peers:
@@ -271,6 +285,7 @@ def main() -> int:
         "lean = benchmarks/lean_reference.py with as many workers (SigV4 and real crypto only: issue 5's "
         "ceiling, to be reached within 0.7×); lean-durable = the same with each request's record written and "
         "fdatasync'd before its response (group commit), the floor under audit-before-response; moto = moto_server"
+        + ("; pkcs11 = Trent with a PKCS#11 root of trust in a SoftHSM2 token" if "pkcs11" in peers else "")
         + (f"; base = Trent at {args.base} ({_describe(args.base)})" if "base" in peers else "")
         + ".",
         "",

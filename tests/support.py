@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,10 +36,10 @@ class TrentServer:
     env: Mapping[str, str] = field(default_factory=dict)
     admin_from_env: bool = True
     port: int = 0
+    args: tuple[str, ...] = ()  # more `trent serve` flags
     process: subprocess.Popen[str] | None = None
     endpoint: str = ""
     output: list[str] = field(default_factory=list)
-    args: Sequence[str] = ()  # more `trent serve` arguments, e.g. ("--dev",)
 
     def start(self, timeout: float = 60) -> TrentServer:
         admin = {"TRENT_ADMIN_ACCESS_KEY_ID": ACCESS_KEY_ID, "TRENT_ADMIN_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY}

@@ -178,6 +178,12 @@ def main() -> None:
     default=None,
     help="With --dev: allow a --host other machines can reach [TRENT_DEV_ALLOW_REMOTE].",
 )
+@click.option(
+    "--seed",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A seed file (TOML or YAML): accounts, users, access keys, keys with given ids and material, aliases "
+    "and grants, made at start if missing (docs/seeds.md) [TRENT_SEED].",
+)
 def serve(config: Path | None, **flags: object) -> None:
     """Run the KMS endpoint (creates the data directory, root key and admin key on first start)."""
     flags["quotas"] = flags.get("quotas") or None  # none given: the environment's or the file's, if any

@@ -193,6 +193,7 @@ class Settings:
     quotas: tuple[tuple[str, float], ...] = ()  # (quota name, requests per second): replaces AWS's default
     dev: bool = False  # a throwaway server for tests and laptops: authentication off (docs/dev-mode.md)
     dev_allow_remote: bool = False  # dev mode on an address other machines can reach
+    seed: Path | None = None  # a seed file (TOML or YAML): what `trent serve` makes at start (docs/seeds.md)
 
     @property
     def database_kind(self) -> str:
@@ -249,6 +250,7 @@ _PARSERS: Mapping[str, Callable[[Any], Any]] = {
     "quotas": _quotas,
     "dev": _bool,
     "dev_allow_remote": _bool,
+    "seed": lambda v: Path(v).expanduser(),
 }
 # Settings whose parser takes the value as given (a TOML table or list, repeated flags), not its str().
 _STRUCTURED = frozenset({"quotas"})

@@ -97,7 +97,10 @@ def test_offline_rsa_hybrid_encryption(
         KEY_ID=$(aws kms create-key --key-spec {key_spec} --key-usage ENCRYPT_DECRYPT --query KeyMetadata.KeyId --output text)
         aws kms get-public-key --key-id "$KEY_ID" --output text --query PublicKey | base64 --decode > public_key.der
         # The offline device: a fresh AES-256 key, the file encrypted with it, the key wrapped with RSA-OAEP.
+        # `-pass file:` reads the key as a C string, so a key whose first byte is NUL (1 in 256) is no password
+        # at all and openssl refuses it ("Error reading password from BIO"): draw again, as a user would.
         openssl rand -out data_key.bin 32
+        while [ "$(head -c 1 data_key.bin | od -An -tx1 | tr -d ' ')" = 00 ]; do openssl rand -out data_key.bin 32; done
         openssl enc -aes-256-cbc -pbkdf2 -pass file:data_key.bin -in plain.txt -out plain.txt.enc
         openssl pkeyutl -encrypt -pubin -keyform DER -inkey public_key.der -in data_key.bin -out data_key.enc \
             -pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:{openssl_md}

@@ -204,3 +204,12 @@ def test_the_root_key_passphrase_is_never_shown() -> None:
     settings = load_settings({}, environ={"TRENT_ROOT_KEY_PASSPHRASE": "hunter2 hunter2"})
     assert settings.root_key_passphrase == "hunter2 hunter2"
     assert "hunter2" not in repr(settings)
+
+
+def test_the_seed_file_comes_from_any_source(tmp_path: Path) -> None:
+    toml = tmp_path / "trent.toml"
+    toml.write_text('seed = "~/from-file.toml"\n')
+    assert load_settings({}, environ={}, toml_path=toml).seed == Path.home() / "from-file.toml"
+    assert load_settings({}, environ={"TRENT_SEED": "/env.yaml"}, toml_path=toml).seed == Path("/env.yaml")
+    assert load_settings({"seed": "/flag.yaml"}, environ={"TRENT_SEED": "/env.yaml"}).seed == Path("/flag.yaml")
+    assert load_settings({}, environ={}).seed is None

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from trent import logs, metrics
-from trent.app import devmode
+from trent.app import devmode, seeds
 from trent.app.roots import check_root, open_root_for
 from trent.app.storage import SetupError, open_store, restrict_files
 from trent.app.trail import local_audit_log, open_chain, run_audit_writer, trail_name
@@ -201,21 +201,27 @@ def build_service(settings: Settings) -> Site:
     logs.configure(settings.log_level, settings.log_format)
     deps = replace(open_deps(settings, create=False, remote_audit=True), throttle=_throttle(settings))
     if settings.dev:
-        dev = devmode.dev_server(settings, deps, seed_hook_for(settings), run_jobs)
+        seed = None if settings.seed is None else seeds.load_seed(settings.seed)
+        dev = devmode.dev_server(settings, deps, seed_hook_for(settings, seed), run_jobs)
         # SigV4's date window is checked against the real clock: clients sign with theirs.
         return site_for(AwsJsonFront(dev.deps, dev.authenticator, utc_now), dev.deps, dev.routes, dev.fresh)
     return site_for(AwsJsonFront(deps, Authenticator(deps.store, deps.root_of_trust), utc_now), deps)
 
 
-def seed_hook_for(settings: Settings) -> SeedHook:
-    """What a dev server applies to its empty store at start and after every reset: its account, and the admin
-    access key TRENT_ADMIN_ACCESS_KEY_ID names if any (a seed file's contents join here)."""
-    return functools.partial(_dev_start_state, settings)
+def seed_hook_for(settings: Settings, seed: seeds.Seed | None, *, chain: bool = False) -> SeedHook:
+    """What a dev server applies to its store at start and to its empty store after every reset: its account,
+    the admin access key TRENT_ADMIN_ACCESS_KEY_ID names if any, and the seed file's contents (idempotent).
+    `chain`: the seed's audit records are chained here (the supervisor); else they wait in the store's outbox
+    for the audit writer (a worker: app/seeds.py)."""
+    return functools.partial(_dev_start_state, settings, seed, chain)
 
 
-def _dev_start_state(settings: Settings, deps: Deps) -> None:
-    principal_ops.create_account(deps, serving_account(settings, deps))
+def _dev_start_state(settings: Settings, seed: seeds.Seed | None, chain: bool, deps: Deps) -> None:
+    account = serving_account(settings, deps)
+    principal_ops.create_account(deps, account)
     ensure_admin_key(settings, deps)
+    if seed is not None:
+        seeds.apply_seed(seed, deps, account, chain=chain)
 
 
 def _audit_socket(settings: Settings) -> Path:
@@ -240,22 +246,27 @@ def run_jobs(deps: Deps) -> None:
 
 def serve(settings: Settings, announce: Callable[[str, AdminKey | None], None]) -> int:
     quota_rates(settings)  # a bad --quota is refused before anything starts
+    seed = None if settings.seed is None else seeds.load_seed(settings.seed)  # so is a bad seed file
     supervisor.check_port_free(settings.host, settings.port)  # before a new data directory is made for nothing
     with _exclusive(settings.data_dir):
-        return _serve_locked(settings, announce)
+        return _serve_locked(settings, announce, seed)
 
 
-def _serve_locked(settings: Settings, announce: Callable[[str, AdminKey | None], None]) -> int:
+def _serve_locked(
+    settings: Settings, announce: Callable[[str, AdminKey | None], None], seed: seeds.Seed | None = None
+) -> int:
     deps = open_deps(settings)
     jobs: Callable[[], None] = functools.partial(run_jobs, deps)
     if settings.dev:
         devmode.start_state(settings).close()  # the test clock at real time
-        seed_hook_for(settings)(deps)  # idempotent: a --data-dir kept from an earlier run is seeded again
+        seed_hook_for(settings, seed, chain=True)(deps)  # idempotent: a kept --data-dir is seeded again
         jobs = devmode.dev_jobs(settings, deps, run_jobs)
         admin = None  # any credentials work
     else:
         admin = ensure_admin_key(settings, deps)
     settings = replace(settings, account_id=serving_account(settings, deps), audit_socket=_audit_socket(settings))
+    if seed is not None and not settings.dev:
+        seeds.apply_seed(seed, deps, settings.account_id)
     metrics.prepare(settings.data_dir / "metrics")  # before any worker or the audit writer starts
     if settings.throttle == "aws":
         SharedBuckets.create(_buckets_path(settings)).close()  # every bucket full again: quotas start afresh

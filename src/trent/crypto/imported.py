@@ -13,6 +13,8 @@ a re-import of the same key is recognised, and the stored form is the one every 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 from collections.abc import Callable, Mapping
 from functools import cache
@@ -104,6 +106,32 @@ _CANONICAL: Mapping[Family, Callable[[SpecInfo, bytes], bytes]] = MappingProxyTy
 def canonical(info: SpecInfo, material: bytes) -> bytes:
     """The material as Trent keeps it, if it fits the key spec; InvalidMaterial if not."""
     return _CANONICAL[info.family](info, material)
+
+
+def from_text(info: SpecInfo, text: str) -> bytes:
+    """Material written as text (a seed file, docs/seeds.md), as Trent keeps it: base64 of the raw bytes of an
+    AES or HMAC key; for an RSA or ECC key a PEM private key (RFC 7468: PKCS #8 "PRIVATE KEY", or the
+    traditional "RSA PRIVATE KEY" / "EC PRIVATE KEY", unencrypted) or base64 of its DER PKCS #8."""
+    if info.family not in _CANONICAL:
+        raise InvalidMaterial("key material can be given only for symmetric, HMAC, RSA and ECC keys")
+    stripped = text.strip()
+    if stripped.startswith("-----BEGIN"):
+        if info.family in (Family.AES, Family.HMAC):
+            raise InvalidMaterial("symmetric and HMAC key material is base64 of its bytes, not PEM")
+        try:
+            key = serialization.load_pem_private_key(stripped.encode(), password=None)
+        except TypeError as exc:
+            raise InvalidMaterial("the PEM private key is encrypted; give it unencrypted") from exc
+        except (ValueError, UnsupportedAlgorithm) as exc:
+            raise InvalidMaterial("the PEM text is not a private key of a supported kind") from exc
+        if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+            raise InvalidMaterial("the PEM private key is neither an RSA nor an ECC key")
+        return canonical(info, _pkcs8(key))
+    try:
+        raw = base64.b64decode("".join(stripped.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidMaterial("the key material is not base64 (nor PEM)") from None
+    return canonical(info, raw)
 
 
 def material_id(key_id: str, stored: bytes) -> str:
