@@ -218,7 +218,7 @@ def _access_key(where: str, value: object, default: AccountId | None) -> SeedAcc
     secret = entry.text("secret_access_key", required=True)
     assert key_id is not None and secret is not None
     if ACCESS_KEY_ID.fullmatch(key_id) is None:
-        raise entry.fail(f"access_key_id {key_id!r}: {ACCESS_KEY_ID_RULE}")
+        raise entry.fail(f"access_key_id {key_id!r} is not an access key id ({ACCESS_KEY_ID_RULE})")
     if len(secret) < 16:
         raise entry.fail("secret_access_key must be at least 16 characters")
     user = entry.text("user")
