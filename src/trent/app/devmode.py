@@ -31,8 +31,6 @@ from trent.ops.reset import SeedHook
 from trent.protocol import devtools
 from trent.server.types import Answer, Handler, Request
 
-DEFAULT_ENDPOINT = "http://127.0.0.1:9600"
-
 
 def state_path(settings: Settings) -> Path:
     return settings.data_dir / FILE_NAME
@@ -52,17 +50,20 @@ def dev_server(settings: Settings, deps: Deps, seed_hook: SeedHook, run_jobs: Ca
     state = DevState(state_path(settings))
     deps = replace(deps, clock=state.clock())
     account = AccountId(settings.account_id or DEFAULT_ACCOUNT)
-    fresh = _Freshness(state, deps)
+    known: set[AccountId] = set()  # accounts seen to exist since the last reset: no read per request
+    fresh = _Freshness(state, deps, known.clear)
 
     def ensure_account(acct: AccountId) -> None:
-        if deps.store.get_account(acct) is None:
-            principal_ops.create_account(deps, acct)
+        if acct not in known:
+            if deps.store.get_account(acct) is None:
+                principal_ops.create_account(deps, acct)
+            known.add(acct)
 
     def reset() -> None:
         state.reset()  # the clock back at real time first, so the seed is made at it
         reset_ops.reset(deps, seed_hook)
         state.reset()  # every process drops what it cached while the store was being emptied
-        fresh.seen = state.generation
+        fresh.check()
 
     tools = devtools.DevTools(state, reset, lambda: fresh(lambda: run_jobs(deps)), deps.clock)
     routes: dict[tuple[str, str], Handler] = {
@@ -77,24 +78,26 @@ def dev_server(settings: Settings, deps: Deps, seed_hook: SeedHook, run_jobs: Ca
 class _Freshness:
     """Before a request (or a job), this process's caches are dropped if the reset generation moved."""
 
-    def __init__(self, state: DevState, deps: Deps) -> None:
+    def __init__(self, state: DevState, deps: Deps, also: Callable[[], None] = lambda: None) -> None:
         self._state = state
         self._deps = deps
+        self._also = also
         self.seen = state.generation
 
-    def _check(self) -> None:
+    def check(self) -> None:
         generation = self._state.generation
         if generation != self.seen:
             reset_ops.forget_cached(self._deps)
+            self._also()
             self.seen = generation
 
     def __call__(self, work: Callable[[], None]) -> None:
-        self._check()
+        self.check()
         work()
 
     def wrap(self, handler: Handler) -> Handler:
         def fresh(request: Request) -> Answer:
-            self._check()
+            self.check()
             return handler(request)
 
         return fresh
