@@ -78,7 +78,8 @@ def main() -> None:
         times.append(elapsed)
         print(f"run {n + 1}: {elapsed * 1000:.0f} ms", flush=True)
     median = statistics.median(times)
-    print(f"median {median * 1000:.0f} ms over {args.runs} runs (min {min(times) * 1000:.0f}, max {max(times) * 1000:.0f})")
+    low, high = min(times) * 1000, max(times) * 1000
+    print(f"median {median * 1000:.0f} ms over {args.runs} runs (min {low:.0f}, max {high:.0f})")
     if args.markdown is not None:
         rows = "\n".join(f"| {n + 1} | {t * 1000:.0f} |" for n, t in enumerate(times))
         args.markdown.write_text(
