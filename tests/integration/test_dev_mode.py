@@ -140,6 +140,15 @@ def test_an_access_key_the_store_holds_is_still_verified(dev: TrentServer, tmp_p
     with pytest.raises(ClientError) as exc:
         dev.client(access_key=key_id.group(0), secret="not its secret").list_keys()
     assert error_of(exc)[0] == "InvalidSignatureException"
+    subprocess.run(
+        [*trent_command(), "admin", "update-access-key", "--data-dir", data_dir.group(1), key_id.group(0)]
+        + ["--status", "Inactive"],
+        capture_output=True,
+        check=True,
+    )
+    with pytest.raises(ClientError) as exc:  # a revoked key stays revoked: it does not become "any" key
+        dev.client(access_key=key_id.group(0), secret="anything").list_keys()
+    assert error_of(exc)[0] == "UnrecognizedClientException"
 
 
 def test_the_throwaway_data_directory_is_removed_at_exit(tmp_path: Path) -> None:

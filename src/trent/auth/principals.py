@@ -68,7 +68,8 @@ class Authenticator:
 class DevAuthenticator:
     """A dev server's authentication (docs/dev-mode.md): any access key id and secret, as LocalStack and moto
     take them. The request is still checked as SigV4 (form, signed headers, date, scope) but its signature is
-    not, unless its access key is one the store holds (a seeded user's, say): then it is checked as always.
+    not, unless its access key is one the store holds (a seeded user's, say): then it is checked as always, and
+    refused while inactive.
     An unknown key id of 12 digits is the root of that account (LocalStack's convention), made on first use
     (`ensure_account`); any other is the root of `default_account`."""
 
@@ -90,10 +91,8 @@ class DevAuthenticator:
     def authenticate(self, request: sigv4.HttpRequest, now: datetime) -> tuple[Principal, str]:
         header = request.header("authorization") or ""
         access_key_id = sigv4.access_key_id_of(header)
-        if access_key_id is not None:
-            record = self._store.get_access_key(access_key_id)
-            if record is not None and record.active:
-                return self._real.authenticate(request, now)
+        if access_key_id is not None and self._store.get_access_key(access_key_id) is not None:
+            return self._real.authenticate(request, now)  # an inactive one is refused, as always
         verified = sigv4.check_unsigned(request, now)
         key_id = verified.access_key_id
         account = AccountId(key_id) if _ACCOUNT_ID.fullmatch(key_id) else self._default
