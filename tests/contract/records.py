@@ -29,9 +29,9 @@ def key(n: int, **changes: object) -> Key:
 
 
 def alias(name: str, target: Key, account: AccountId = ACCOUNT, region: Region = REGION) -> Alias:
-    return Alias(account, region, AliasName(f"alias/{name}"), target.key_id, NOW, NOW)
+    return Alias(account, region, AliasName(f"alias/{name}"), target.store_id, NOW, NOW)
 
 
 def grant(grant_id: str, target: Key, retiring: str | None = None) -> Grant:
     grantee = f"arn:aws:iam::{ACCOUNT}:user/grantee"
-    return Grant(grant_id, target.key_id, grantee, ("Encrypt", "Decrypt"), ACCOUNT, NOW, retiring_principal=retiring)
+    return Grant(grant_id, target.store_id, grantee, ("Encrypt", "Decrypt"), ACCOUNT, NOW, retiring_principal=retiring)

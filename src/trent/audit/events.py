@@ -43,6 +43,8 @@ REQUEST_PARAMETERS: Mapping[str, str] = {
         "origin",
         "description",
         "multi_region",
+        "replica_region",  # ReplicateKey
+        "primary_region",  # UpdatePrimaryRegion
         "bypass_policy_lockout_safety_check",
         "encryption_algorithm",
         "encryption_context",

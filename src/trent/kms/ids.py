@@ -19,6 +19,7 @@ Region = NewType("Region", str)
 
 _KEY_ID = re.compile(r"(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})")
 _ARN = re.compile(r"arn:(aws[a-z-]*):kms:([a-z0-9-]*):([0-9]*):(key|alias)/(.+)", re.DOTALL)
+MULTI_REGION_PREFIX = "mrk-"  # "Multi-Region key IDs begin with mrk-" (developer guide, multi-region-keys-overview)
 ALIAS_PREFIX = "alias/"
 RESERVED_ALIAS_PREFIX = "alias/aws/"
 
@@ -55,6 +56,24 @@ def key_arn(region: str, account: str, key_id: str) -> KeyArn:
 
 def alias_arn(region: str, account: str, alias_name: str) -> AliasArn:
     return AliasArn(f"arn:aws:kms:{region}:{account}:{alias_name}")
+
+
+def regional_key_id(key_id: str, region: str) -> KeyId:
+    """The id the store knows a key by in `region`: its key id, except for a multi-Region key, whose related keys
+    share one key id across regions (docs/multi-region.md): `<mrk id>/<region>`."""
+    if key_id.startswith(MULTI_REGION_PREFIX):
+        return KeyId(f"{key_id}/{region}")
+    return KeyId(key_id)
+
+
+def public_key_id(stored: str) -> KeyId:
+    """The key id of a key the store knows by `stored` (regional_key_id's inverse)."""
+    return KeyId(stored.split("/", 1)[0])
+
+
+def related_id_range(key_id: str) -> tuple[str, str]:
+    """The store ids of every related key of a multi-Region key id lie in [low, high): `<id>/` to `<id>0`."""
+    return f"{key_id}/", f"{key_id}0"
 
 
 def is_key_id(value: str) -> bool:

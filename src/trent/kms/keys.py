@@ -1,4 +1,8 @@
-"""Domain records: KMS keys, aliases, tags, access keys (frozen dataclasses; the store persists them)."""
+"""Domain records: KMS keys, aliases, tags, access keys (frozen dataclasses; the store persists them).
+
+A record that names a key (MaterialVersion, ImportParameters, Alias, Grant) names it by the id the store knows
+it by (Key.store_id): the key id, or for a multi-Region key the key id and region (kms/ids.py regional_key_id).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,17 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from trent.kms.ids import AccountId, AliasArn, AliasName, KeyArn, KeyId, Region, alias_arn, key_arn
+from trent.kms.ids import (
+    AccountId,
+    AliasArn,
+    AliasName,
+    KeyArn,
+    KeyId,
+    Region,
+    alias_arn,
+    key_arn,
+    regional_key_id,
+)
 from trent.kms.specs import (
     KEY_SPECS,
     ExpirationModel,
@@ -32,6 +46,9 @@ class Key:
     version 1 first. AWS derives an imported material's id from the key id and the material, so it cannot be
     computed from the version as a generated material's is; the key record carries them, so every answer that
     names a version's id (Decrypt, GenerateDataKey, DescribeKey) needs no read. Empty for generated material.
+    `primary_region`: for a multi-Region key (key id `mrk-...`), the region of its primary key (this key's own
+    region when it is the primary); None for a single-Region key. The store knows each of the related keys by
+    `store_id` (kms/ids.py regional_key_id), as they share one key id.
     `valid_to` and `expiration_model` are DescribeKey's: the earliest expiry of the imported material
     permanently associated with the key (every version up to the current one), and whether any expires.
     """
@@ -57,10 +74,21 @@ class Key:
     next_rotation_date: datetime | None = None
     on_demand_rotation_start: datetime | None = None
     material_ids: tuple[str, ...] = ()
+    primary_region: Region | None = None
 
     @property
     def arn(self) -> KeyArn:
         return key_arn(self.region, self.account, self.key_id)
+
+    @property
+    def store_id(self) -> KeyId:
+        """The id the store knows this key by: its key id, or for a multi-Region key the key id and region."""
+        return regional_key_id(self.key_id, self.region)
+
+    @property
+    def is_replica(self) -> bool:
+        """A multi-Region replica key (its primary is in another region)."""
+        return self.primary_region is not None and self.primary_region != self.region
 
     @property
     def info(self) -> SpecInfo:

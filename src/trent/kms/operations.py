@@ -93,12 +93,12 @@ class OperationFacts:
     `permissions`: the IAM actions it needs, each with its grant operation. AWS KMS Developer Guide, "AWS KMS
     permissions" (kms-api-permissions-reference.html), and each operation's "Required permissions" in the KMS API
     reference: the action is kms:<operation>, except ReEncrypt, which needs kms:ReEncryptFrom on the source key and
-    kms:ReEncryptTo on the destination key; the grant operations are the model's GrantOperation enum ("Grant
+    kms:ReEncryptTo on the destination key, and ReplicateKey, which needs kms:ReplicateKey on the primary key and
+    kms:CreateKey in the replica Region; the grant operations are the model's GrantOperation enum ("Grant
     operations" in the developer guide's "Grants in AWS KMS").
     `states`: the key states it accepts (developer guide, "Key states of AWS KMS keys", key-state.html, and
     docs/aws-semantics.md A.4); None: no key-state rule (every state passes), for operations that take no existing
-    key (CreateKey, ListKeys, GenerateRandom, ...), ListAliases (whose KeyId only filters) and the multi-Region
-    operations Trent does not offer (ReplicateKey, UpdatePrimaryRegion).
+    key (CreateKey, ListKeys, GenerateRandom, ...) and ListAliases (whose KeyId only filters).
     `read_only`: CloudTrail's readOnly: operations that change nothing (the cryptographic ones included, as
     CloudTrail has it). GetParametersForImport is one ("readOnly": true in the developer guide's CloudTrail
     example) although Trent stores the wrapping key set it hands out: no KMS resource changes (decision 0012).
@@ -144,6 +144,10 @@ _IMPORT = frozenset({_S.ENABLED, _S.DISABLED, _S.PENDING_IMPORT})
 # "When the specified KMS key is in the PendingDeletion state, this operation does not change the KMS key's
 # state. Otherwise, it changes the KMS key's state to PendingImport." (KMS API, DeleteImportedKeyMaterial)
 _DELETE_IMPORTED = _IMPORT | {_S.PENDING_DELETION}
+
+# ReplicateKey: a primary with imported material may be replicated before its import (KMS API, ReplicateKey:
+# "This key state changes to Enabled (or PendingImport)").
+_REPLICABLE = frozenset({_S.ENABLED, _S.PENDING_IMPORT})
 
 REENCRYPT_FROM = Permission("kms:ReEncryptFrom", GrantOperation.ReEncryptFrom)
 REENCRYPT_TO = Permission("kms:ReEncryptTo", GrantOperation.ReEncryptTo)
@@ -194,7 +198,7 @@ def _row(
 
 _O = Operation
 ROWS: tuple[OperationFacts, ...] = (
-    _row(_O.CancelKeyDeletion, frozenset({_S.PENDING_DELETION})),
+    _row(_O.CancelKeyDeletion, frozenset({_S.PENDING_DELETION, _S.PENDING_REPLICA_DELETION})),
     _row(_O.ConnectCustomKeyStore),
     # Management of a key that is going away is refused; reading about it is not.
     _row(_O.CreateAlias, _NOT_PENDING_DELETION),
@@ -237,7 +241,8 @@ ROWS: tuple[OperationFacts, ...] = (
     _row(_O.ListRetirableGrants, None, _RO),
     _row(_O.PutKeyPolicy, ALL_STATES),
     _row(_O.ReEncrypt, _USABLE, _CRYPTO | _F.CONTEXT, (REENCRYPT_FROM, REENCRYPT_TO)),
-    _row(_O.ReplicateKey),
+    # On the primary key, and kms:CreateKey (IAM) in the replica Region; a disabled primary: DisabledException.
+    _row(_O.ReplicateKey, _REPLICABLE, permissions=(Permission("kms:ReplicateKey"), Permission("kms:CreateKey"))),
     _row(_O.RetireGrant, ALL_STATES, _XA | _GR),
     _row(_O.RevokeGrant, ALL_STATES, _XA),
     _row(_O.RotateKeyOnDemand, _USABLE),
@@ -248,7 +253,7 @@ ROWS: tuple[OperationFacts, ...] = (
     _row(_O.UpdateAlias, _NOT_PENDING_DELETION),
     _row(_O.UpdateCustomKeyStore),
     _row(_O.UpdateKeyDescription, _NOT_PENDING_DELETION),
-    _row(_O.UpdatePrimaryRegion),
+    _row(_O.UpdatePrimaryRegion, _USABLE),
     _row(_O.Verify, _USABLE, _CRYPTO),
     _row(_O.VerifyMac, _USABLE, _CRYPTO),
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 from trent.kms.keys import GrantConstraints, Tag
 from trent.kms.sensitive import Sensitive
@@ -32,6 +33,27 @@ from trent.kms.specs import (
 @dataclass(frozen=True, slots=True)
 class Empty:
     """Operations whose response has no members."""
+
+
+class MultiRegionKeyType(StrEnum):
+    PRIMARY = "PRIMARY"
+    REPLICA = "REPLICA"
+
+
+@dataclass(frozen=True, slots=True)
+class MultiRegionKey:
+    arn: str
+    region: str
+
+
+@dataclass(frozen=True, slots=True)
+class MultiRegionConfiguration:
+    """KeyMetadata's MultiRegionConfiguration: "PrimaryKey ... includes the current KMS key if it is the primary
+    key"; "ReplicaKeys ... includes the current KMS key if it is a replica key" (KMS API)."""
+
+    multi_region_key_type: MultiRegionKeyType
+    primary_key: MultiRegionKey
+    replica_keys: tuple[MultiRegionKey, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +81,7 @@ class KeyMetadata:
     encapsulation_algorithms: tuple[EncapsulationAlgorithm, ...] | None = None
     mac_algorithms: tuple[MacAlgorithm, ...] | None = None
     current_key_material_id: str | None = None
+    multi_region_configuration: MultiRegionConfiguration | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +121,16 @@ class ListAliasesResult:
 @dataclass(frozen=True, slots=True)
 class ScheduleKeyDeletionResult:
     key_id: str
-    deletion_date: datetime
+    deletion_date: datetime | None  # None for a primary key with replicas (PendingReplicaDeletion)
     key_state: KeyState
     pending_window_in_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicateKeyResult:
+    replica_key_metadata: KeyMetadata
+    replica_policy: str
+    replica_tags: tuple[Tag, ...]
 
 
 @dataclass(frozen=True, slots=True)

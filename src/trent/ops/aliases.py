@@ -12,7 +12,7 @@ from trent.kms.errors import (
     NotFoundException,
     ValidationException,
 )
-from trent.kms.ids import ALIAS_PREFIX, RESERVED_ALIAS_PREFIX, AliasName, alias_arn
+from trent.kms.ids import ALIAS_PREFIX, RESERVED_ALIAS_PREFIX, AliasName, alias_arn, public_key_id
 from trent.kms.keys import Alias, Key
 from trent.kms.operations import Operation
 from trent.kms.results import AliasListEntry, Empty, ListAliasesResult
@@ -53,7 +53,7 @@ def create_alias(deps: Deps, ctx: RequestContext, *, alias_name: str, target_key
     with deps.store.transaction() as tx:
         key = resolve_key(deps, ctx, target_key_id, Operation.CreateAlias, aliases=False, reader=tx)
         try:
-            tx.insert_alias(Alias(ctx.account, ctx.region, name, key.key_id, now, now))
+            tx.insert_alias(Alias(ctx.account, ctx.region, name, key.store_id, now, now))
         except DuplicateError:
             raise AlreadyExistsException(
                 f"An alias with the name {alias_arn(ctx.region, ctx.account, name)} already exists"
@@ -77,7 +77,7 @@ def update_alias(deps: Deps, ctx: RequestContext, *, alias_name: str, target_key
                 f"Alias {alias.arn} cannot be changed from a key of type {current.spec}/{current.usage} "
                 f"to one of type {key.spec}/{key.usage}: the key type and key usage must be the same."
             )
-        tx.update_alias(Alias(alias.account, alias.region, name, key.key_id, alias.creation_date, deps.clock()))
+        tx.update_alias(Alias(alias.account, alias.region, name, key.store_id, alias.creation_date, deps.clock()))
     return Empty()
 
 
@@ -95,9 +95,10 @@ def list_aliases(
     authorize_account(deps, ctx, Operation.ListAliases)
     target = None if key_id is None else resolve_key(deps, ctx, key_id, Operation.ListAliases, aliases=False)
     page = deps.store.list_aliases(
-        ctx.account, ctx.region, None if target is None else target.key_id, paging.after(marker), limit
+        ctx.account, ctx.region, None if target is None else target.store_id, paging.after(marker), limit
     )
     entries = tuple(
-        AliasListEntry(a.name, a.arn, a.target_key_id, a.creation_date, a.last_updated_date) for a in page.items
+        AliasListEntry(a.name, a.arn, public_key_id(a.target_key_id), a.creation_date, a.last_updated_date)
+        for a in page.items
     )
     return ListAliasesResult(entries, page.next_marker is not None, paging.marker(page.next_marker))

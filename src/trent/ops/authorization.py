@@ -93,7 +93,7 @@ class _LazyGrants(Sequence[GrantView]):
     def _load(self) -> tuple[GrantView, ...]:
         if self._grants is None:
             self._grants = (
-                () if self._key is None else tuple(map(grant_view, self._reader.list_grants(self._key.key_id)))
+                () if self._key is None else tuple(map(grant_view, self._reader.list_grants(self._key.store_id)))
             )
         return self._grants
 
@@ -154,7 +154,7 @@ def check(
     resource = key.arn if key is not None else "*"
     identity = _identity(cache, reader, ctx)
     key_policy = (
-        cache.get(f"key:{key.key_id}", key.policy_revision, lambda: reader.get_policy(key.key_id), "key")
+        cache.get(f"key:{key.store_id}", key.policy_revision, lambda: reader.get_policy(key.store_id), "key")
         if key is not None
         else None
     )
@@ -175,10 +175,10 @@ def check(
             {"kms:keyspec": key.spec.value, "kms:keyusage": key.usage.value, "kms:keyorigin": key.origin.value}
         )
         if any(c.needs_aliases for c in compiled):
-            aliases = reader.list_aliases(key.account, key.region, key.key_id, None, 1000).items
+            aliases = reader.list_aliases(key.account, key.region, key.store_id, None, 1000).items
             all_facts["kms:resourcealiases"] = tuple(a.name for a in aliases)
         if any(c.needs_tags for c in compiled):
-            for tag in reader.get_tags(key.key_id):
+            for tag in reader.get_tags(key.store_id):
                 all_facts[f"aws:resourcetag/{tag.tag_key.lower()}"] = tag.tag_value
     if encryption_context is not None:
         all_facts.update(encryption_context_facts(encryption_context))

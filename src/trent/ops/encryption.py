@@ -18,7 +18,7 @@ from trent.kms.errors import (
     UnsupportedOperationException,
     ValidationException,
 )
-from trent.kms.ids import KeyId, is_key_id
+from trent.kms.ids import is_key_id, regional_key_id
 from trent.kms.keys import Key
 from trent.kms.operations import OPERATION_FACTS, Operation, Permission
 from trent.kms.results import DecryptResult, EncryptResult, ReEncryptResult
@@ -150,7 +150,7 @@ def _ciphertext_key(
     A key that does not exist here, or another account's that does not let the caller in, gets an opaque
     AccessDenied about "the resource associated with this ciphertext" (docs/aws-semantics.md A.8)."""
     action = purpose.action or OPERATION_FACTS[purpose.operation].permission.action
-    key = deps.store.get_key(KeyId(blob_key_id)) if is_key_id(blob_key_id) else None
+    key = deps.store.get_key(regional_key_id(blob_key_id, ctx.region)) if is_key_id(blob_key_id) else None
     if key is None or key.region != ctx.region:
         raise AccessDeniedException(unseen_denial(ctx.principal.arn, action, CIPHERTEXT_RESOURCE), unseen=True)
     try:

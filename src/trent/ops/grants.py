@@ -158,7 +158,7 @@ def create_grant(
             raise ValidationException("Encryption context grant constraints are valid only for symmetric keys.")
         if ctx.trace.grant_id is not None:
             _within_parent(tx, ctx.trace.grant_id, frozenset(o.value for o in wanted), constraints)
-        existing = tx.list_grants(key.key_id)
+        existing = tx.list_grants(key.store_id)
         ops = tuple(sorted(o.value for o in wanted))
         if name is not None:
             for grant in existing:
@@ -178,7 +178,7 @@ def create_grant(
             raise DryRunOperationException()
         grant = Grant(
             grant_id=os.urandom(32).hex(),
-            key_id=key.key_id,
+            key_id=key.store_id,
             grantee_principal=grantee_principal,
             operations=ops,
             issuing_account=ctx.account,
@@ -206,7 +206,7 @@ def list_grants(
     start = paging.after(marker) or ""
     matching = [
         g
-        for g in deps.store.list_grants(key.key_id)
+        for g in deps.store.list_grants(key.store_id)
         if g.grant_id > start
         and (grant_id is None or g.grant_id == grant_id)
         and (grantee_principal is None or g.grantee_principal == grantee_principal)
@@ -297,7 +297,7 @@ def revoke_grant(deps: Deps, ctx: RequestContext, *, key_id: str, grant_id: str,
     with deps.store.transaction() as tx:
         key = resolve_key(deps, ctx, key_id, Operation.RevokeGrant, aliases=False, reader=tx)
         grant = tx.get_grant(wanted)
-        if grant is None or grant.key_id != key.key_id:
+        if grant is None or grant.key_id != key.store_id:
             raise NotFoundException(f"Grant ID {wanted} not found")
         if dry_run:
             raise DryRunOperationException()

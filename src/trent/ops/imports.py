@@ -28,6 +28,7 @@ from trent.kms.errors import (
     UnsupportedOperationException,
     ValidationException,
 )
+from trent.kms.ids import MULTI_REGION_PREFIX
 from trent.kms.keys import ImportParameters, Key, MaterialVersion
 from trent.kms.operations import Operation
 from trent.kms.results import (
@@ -45,7 +46,7 @@ from trent.kms.specs import (
     WrappingAlgorithm,
     WrappingKeySpec,
 )
-from trent.ops import materials
+from trent.ops import materials, relations
 from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
 from trent.ops.resolution import resolve_key
@@ -116,19 +117,26 @@ def get_parameters_for_import(
     require_external(key)
     _check_wrapping(key, wrapping_algorithm, wrapping_key_spec)
     private = wrapping.generate_wrapping_key(wrapping_key_spec)
-    token = bytes([_TOKEN_FORMAT]) + uuid.UUID(key.key_id).bytes + os.urandom(32)
+    token = bytes([_TOKEN_FORMAT]) + _id_bytes(key.key_id) + os.urandom(32)
     digest = _digest(token)
     der = Sensitive(wrapping.private_der(private))
-    wrapped = deps.root_of_trust.wrap(der, wrapping_key_aad(key.key_id, digest)).to_bytes()
+    wrapped = deps.root_of_trust.wrap(der, wrapping_key_aad(key.store_id, digest)).to_bytes()
     now = deps.clock()
     parameters = ImportParameters(
-        key.key_id, digest, wrapping_algorithm, wrapping_key_spec, wrapped, now, now + PARAMETERS_LIFETIME
+        key.store_id, digest, wrapping_algorithm, wrapping_key_spec, wrapped, now, now + PARAMETERS_LIFETIME
     )
     with deps.store.transaction() as tx:
         # Under the write lock: the key is still there and in a state that takes an import.
         resolve_key(deps, ctx, key.key_id, Operation.GetParametersForImport, aliases=False, reader=tx)
         tx.put_import_parameters(parameters)  # the key's previous set, if any, is gone
     return GetParametersForImportResult(key.arn, token, crypto_material.public_key_der(private), parameters.valid_to)
+
+
+def _id_bytes(key_id: str) -> bytes:
+    """The 16 bytes of a key id in an import token: a UUID's, or the 32 hex digits of a multi-Region key id."""
+    if key_id.startswith(MULTI_REGION_PREFIX):
+        return bytes.fromhex(key_id.removeprefix(MULTI_REGION_PREFIX))
+    return uuid.UUID(key_id).bytes
 
 
 def _check_expiry(model: ExpirationModel, valid_to: datetime | None, now: datetime) -> None:
@@ -147,9 +155,9 @@ def _check_expiry(model: ExpirationModel, valid_to: datetime | None, now: dateti
 def _usable_parameters(reader: Reader, key: Key, token: bytes, now: datetime) -> ImportParameters:
     """The key's set the token names: InvalidImportToken if it names none (garbage, another key's, replaced by
     a newer GetParametersForImport, used up by an import), ExpiredImportToken once its 24 hours are over."""
-    if len(token) != _TOKEN_LENGTH or token[0] != _TOKEN_FORMAT or str(uuid.UUID(bytes=token[1:17])) != key.key_id:
+    if len(token) != _TOKEN_LENGTH or token[0] != _TOKEN_FORMAT or token[1:17] != _id_bytes(key.key_id):
         raise InvalidImportTokenException(_INVALID_TOKEN)
-    parameters = reader.get_import_parameters(key.key_id)
+    parameters = reader.get_import_parameters(key.store_id)
     if parameters is None or not hmac.compare_digest(parameters.token_digest, _digest(token)):
         raise InvalidImportTokenException(_INVALID_TOKEN)
     if parameters.valid_to <= now:
@@ -160,7 +168,7 @@ def _usable_parameters(reader: Reader, key: Key, token: bytes, now: datetime) ->
 def _unwrapped(deps: Deps, key: Key, parameters: ImportParameters, encrypted: bytes) -> bytes:
     """The material as Trent keeps it: InvalidCiphertext if the set's private key does not open it,
     IncorrectKeyMaterial if it does not fit the key spec."""
-    aad = wrapping_key_aad(key.key_id, parameters.token_digest)
+    aad = wrapping_key_aad(key.store_id, parameters.token_digest)
     try:
         der = deps.root_of_trust.unwrap(WrappedMaterial.from_bytes(parameters.wrapped_private_key), aad).reveal()
     except UnwrapError as exc:
@@ -215,13 +223,13 @@ def _target_version(
 def _store(
     deps: Deps, tx: Transaction, key: Key, material: bytes, new_id: str, version: int, record: MaterialVersion
 ) -> Key:
-    tx.put_material(record, deps.keyring.wrap(key.key_id, version, material))
+    tx.put_material(record, deps.keyring.wrap(key.store_id, version, material))
     ids = list(key.material_ids)
     if version > len(ids):
         ids.append(new_id)
-    changed = materials.settle(key, tx.list_materials(key.key_id), material_ids=tuple(ids))
+    changed = materials.settle(key, tx.list_materials(key.store_id), material_ids=tuple(ids))
     tx.update_key(changed, key.revision)
-    tx.delete_import_parameters(key.key_id)  # a set imports once
+    tx.delete_import_parameters(key.store_id)  # a set imports once
     return changed
 
 
@@ -253,13 +261,19 @@ def import_key_material(
     new_id = imported.material_id(key.key_id, material)
     with deps.store.transaction() as tx:
         key = resolve_key(deps, ctx, key.key_id, Operation.ImportKeyMaterial, aliases=False, reader=tx)
-        again = tx.get_import_parameters(key.key_id)
+        again = tx.get_import_parameters(key.store_id)
         if again is None or again.token_digest != parameters.token_digest:
             raise InvalidImportTokenException(_INVALID_TOKEN)  # used up or replaced meanwhile
-        stored = tx.list_materials(key.key_id)
-        version = _target_version(key, stored, new_id, import_type, key_material_id)
+        stored = tx.list_materials(key.store_id)
+        new_material = import_type is ImportType.NEW_KEY_MATERIAL
+        version = relations.replica_version(tx, key, new_id, new_material)
+        if version is None:
+            version = _target_version(key, stored, new_id, import_type, key_material_id)
+            relations.require_shared_material(tx, key, version, new_id)
+        elif key_material_id is not None and key_material_id != new_id:
+            raise IncorrectKeyMaterialException(f"The key material is not key material {key_material_id}.")
         before = next((m for m in stored if m.version == version), None)
-        record = MaterialVersion(key.key_id, version, deps.clock(), None, key_material_description, model, valid_to)
+        record = MaterialVersion(key.store_id, version, deps.clock(), None, key_material_description, model, valid_to)
         if before is not None:
             # "If you do not specify a key material description, KMS retains the value you specified when you
             # last imported the same key material into this KMS key."
@@ -285,7 +299,7 @@ def delete_imported_key_material(
             version = key.material_ids.index(key_material_id) + 1
         else:
             raise NotFoundException(f"Key material {key_material_id} is not associated with {key.arn}.")
-        target = next((m for m in tx.list_materials(key.key_id) if m.version == version), None)
+        target = next((m for m in tx.list_materials(key.store_id) if m.version == version), None)
         if target is None:
             return DeleteImportedKeyMaterialResult(key.arn)  # nothing was ever imported
         deleted_id = key.material_ids[version - 1]

@@ -56,23 +56,25 @@ class Keyring:
         if version > key.current_version:
             # Imported material pending rotation is never used, so never cached: until the key rotates to it, it
             # may be deleted and other material imported in its place under the same version.
-            raise MissingMaterial(f"{key.key_id} has no usable material version {version}")
-        entry = self._cache.get((key.key_id, version))
+            raise MissingMaterial(f"{key.store_id} has no usable material version {version}")
+        entry = self._cache.get((key.store_id, version))
         if entry is not None:
-            self._cache.move_to_end((key.key_id, version))
+            self._cache.move_to_end((key.store_id, version))
             return entry
-        wrapped = reader.get_material(key.key_id, version)
+        wrapped = reader.get_material(key.store_id, version)
         if wrapped is None and key.origin is Origin.EXTERNAL:
             # Its imported material was deleted (or expired) since the key's state was read.
             raise KMSInvalidStateException(f"{key.arn} is pending import.")
         if wrapped is None:
-            raise MissingMaterial(f"{key.key_id} has no material version {version}")
+            raise MissingMaterial(f"{key.store_id} has no material version {version}")
         try:
-            secret = self._root.unwrap(WrappedMaterial.from_bytes(wrapped), material_aad(key.key_id, version)).reveal()
+            secret = self._root.unwrap(
+                WrappedMaterial.from_bytes(wrapped), material_aad(key.store_id, version)
+            ).reveal()
         except UnwrapError as exc:
             raise KMSInternalException() from exc
         entry = self._build(key, secret)
-        self._cache[(key.key_id, version)] = entry
+        self._cache[(key.store_id, version)] = entry
         if len(self._cache) > self._capacity:
             self._cache.popitem(last=False)
         return entry

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 from trent.authz.conditions import FactValue
@@ -30,13 +31,14 @@ from trent.kms.results import (
     ScheduleKeyDeletionResult,
 )
 from trent.kms.specs import KEY_SPECS, LEGACY_SPECS, KeyManager, KeySpec, KeyState, KeyUsage, Origin
-from trent.ops import materials, paging
+from trent.ops import materials, paging, relations
 from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
 from trent.ops.journal import chain_now, journal, service_event
 from trent.ops.policies import checked_policy, default_policy
 from trent.ops.resolution import authorize_account, resolve_key
 from trent.ops.tags import checked_tags, request_tag_facts
+from trent.store.base import Reader
 
 MIN_PENDING_DAYS, MAX_PENDING_DAYS, DEFAULT_PENDING_DAYS = 7, 30, 30
 USAGE_REQUIRED = "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys."
@@ -86,7 +88,18 @@ def _metadata(key: Key) -> KeyMetadata:
         encapsulation_algorithms=lists.encapsulation or None,
         mac_algorithms=lists.mac or None,
         current_key_material_id=_current_material_id(key),
+        # "This value is present only when the KeyState of the KMS key is PendingReplicaDeletion" (KeyMetadata)
+        pending_deletion_window_in_days=(
+            key.pending_window_days if key.state is KeyState.PENDING_REPLICA_DELETION else None
+        ),
     )
+
+
+def described(reader: Reader, key: Key) -> KeyMetadata:
+    """KeyMetadata with, for a multi-Region key, its MultiRegionConfiguration (read from its related keys)."""
+    shown = metadata(key)
+    related = relations.configuration(reader, key)
+    return shown if related is None else replace(shown, multi_region_configuration=related)
 
 
 def _current_material_id(key: Key) -> str | None:
@@ -139,8 +152,6 @@ def create_key(
         raise CustomKeyStoreNotFoundException("Trent has no custom key stores.")
     if xks_key_id is not None:
         raise ValidationException("XksKeyId is valid only for keys in an external key store.")
-    if multi_region:
-        raise UnsupportedOperationException("Trent does not support multi-Region keys.")
     if origin is Origin.EXTERNAL and not KEY_SPECS[spec].importable:
         raise UnsupportedOperationException(f"KeySpec {spec} does not support imported key material (Origin EXTERNAL).")
     facts: dict[str, FactValue] = {
@@ -148,10 +159,12 @@ def create_key(
         "kms:keyusage": usage.value,
         "kms:keyorigin": origin.value,
         "kms:bypasspolicylockoutsafetycheck": bypass_policy_lockout_safety_check,
+        "kms:multiregion": bool(multi_region),
+        **({"kms:multiregionkeytype": "PRIMARY"} if multi_region else {}),
         **request_tag_facts(tags),
     }
     authorize_account(deps, ctx, Operation.CreateKey, facts)
-    key_id = KeyId(str(uuid.uuid4()))
+    key_id = relations.new_key_id() if multi_region else KeyId(str(uuid.uuid4()))
     policy_text = (
         default_policy(ctx.account)
         if policy is None
@@ -172,20 +185,22 @@ def create_key(
         state=KeyState.PENDING_IMPORT if external else KeyState.ENABLED,
         creation_date=now,
         description=description,
+        multi_region=bool(multi_region),
+        primary_region=ctx.region if multi_region else None,
     )
     wrapped = (
-        None if external else deps.keyring.wrap(key.key_id, key.current_version, crypto_material.generate(key.info))
+        None if external else deps.keyring.wrap(key.store_id, key.current_version, crypto_material.generate(key.info))
     )
     with deps.store.transaction() as tx:
         tx.insert_key(key, wrapped, policy_text, tag_list)
     ctx.trace.keys.append(key.arn)
-    return DescribeKeyResult(metadata(key))
+    return DescribeKeyResult(described(deps.store, key))
 
 
 def describe_key(
     deps: Deps, ctx: RequestContext, *, key_id: str, grant_tokens: tuple[str, ...] = ()
 ) -> DescribeKeyResult:
-    return DescribeKeyResult(metadata(resolve_key(deps, ctx, key_id, Operation.DescribeKey)))
+    return DescribeKeyResult(described(deps.store, resolve_key(deps, ctx, key_id, Operation.DescribeKey)))
 
 
 def list_keys(
@@ -235,12 +250,16 @@ def schedule_key_deletion(
     with deps.store.transaction() as tx:
         facts = {"kms:schedulekeydeletionpendingwindowindays": pending_window_in_days}
         key = resolve_key(deps, ctx, key_id, Operation.ScheduleKeyDeletion, aliases=False, reader=tx, facts=facts)
-        when = deps.clock() + timedelta(days=pending_window_in_days)
-        pending = key.evolve(
-            state=KeyState.PENDING_DELETION, deletion_date=when, pending_window_days=pending_window_in_days
-        )
+        state = KeyState.PENDING_DELETION
+        when: datetime | None = deps.clock() + timedelta(days=pending_window_in_days)
+        if not key.is_replica and relations.others(tx, key):
+            # "If you schedule the deletion of a primary key with replicas, its key state changes to
+            # PendingReplicaDeletion"; its waiting period "begins when the last of its replica keys is
+            # deleted", so it has no deletion date yet (KMS API, ScheduleKeyDeletion).
+            state, when = KeyState.PENDING_REPLICA_DELETION, None
+        pending = key.evolve(state=state, deletion_date=when, pending_window_days=pending_window_in_days)
         tx.update_key(pending, key.revision)
-    return ScheduleKeyDeletionResult(key.arn, when, KeyState.PENDING_DELETION, pending_window_in_days)
+    return ScheduleKeyDeletionResult(key.arn, when, state, pending_window_in_days)
 
 
 def cancel_key_deletion(deps: Deps, ctx: RequestContext, *, key_id: str) -> CancelKeyDeletionResult:
@@ -249,7 +268,7 @@ def cancel_key_deletion(deps: Deps, ctx: RequestContext, *, key_id: str) -> Canc
     with deps.store.transaction() as tx:
         key = resolve_key(deps, ctx, key_id, Operation.CancelKeyDeletion, aliases=False, reader=tx)
         state = KeyState.DISABLED
-        if key.origin is Origin.EXTERNAL and not materials.complete(key, tx.list_materials(key.key_id)):
+        if key.origin is Origin.EXTERNAL and not materials.complete(key, tx.list_materials(key.store_id)):
             state = KeyState.PENDING_IMPORT
         tx.update_key(key.evolve(state=state, deletion_date=None, pending_window_days=None), key.revision)
     return CancelKeyDeletionResult(key.arn)
@@ -271,11 +290,12 @@ def delete_due_keys(deps: Deps) -> int:
         event = service_event(deps, "DeleteKey", due)
         with deps.store.unit() as unit:
             with deps.store.transaction() as tx:
-                key = tx.get_key(due.key_id)  # re-checked under the write lock: a cancel may have won
+                key = tx.get_key(due.store_id)  # re-checked under the write lock: a cancel may have won
                 ended = key is not None and key.state is KeyState.PENDING_DELETION
                 ended = ended and key is not None and key.deletion_date is not None and key.deletion_date <= now
-                if ended:
-                    tx.delete_key(due.key_id)
+                if ended and key is not None:
+                    tx.delete_key(due.store_id)
+                    relations.after_deletion(tx, key, now)
             ended = ended and journal(unit, event)
         if ended:
             chain_now(deps, event)

@@ -63,11 +63,11 @@ def remove(tx: Transaction, key: Key, material: MaterialVersion) -> Key:
     version can take other material), permanently associated material keeps its record, marked gone."""
     ids = key.material_ids
     if material.version > key.current_version:
-        tx.delete_material(key.key_id, material.version)
+        tx.delete_material(key.store_id, material.version)
         ids = ids[: material.version - 1]
     else:
         tx.put_material(replace(material, imported=False), None)
-    changed = settle(key, tx.list_materials(key.key_id), material_ids=ids)
+    changed = settle(key, tx.list_materials(key.store_id), material_ids=ids)
     tx.update_key(changed, key.revision)
     return changed
 
@@ -77,7 +77,7 @@ def _expire(tx: Transaction, due: MaterialVersion, now: datetime) -> Key | None:
     key = tx.get_key(due.key_id)
     if key is None:
         return None
-    found = next((m for m in tx.list_materials(key.key_id) if m.version == due.version), None)
+    found = next((m for m in tx.list_materials(key.store_id) if m.version == due.version), None)
     if found is None or not found.imported or found.valid_to is None or found.valid_to > now:
         return None  # re-imported with a later ValidTo, deleted, or removed by another node meanwhile
     remove(tx, key, found)

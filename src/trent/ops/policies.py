@@ -74,7 +74,7 @@ def get_key_policy(
 ) -> GetKeyPolicyResult:
     _check_name(policy_name)
     key = resolve_key(deps, ctx, key_id, Operation.GetKeyPolicy, aliases=False)
-    policy = deps.store.get_policy(key.key_id)
+    policy = deps.store.get_policy(key.store_id)
     return GetKeyPolicyResult(policy or default_policy(key.account), POLICY_NAME)
 
 
@@ -92,7 +92,7 @@ def put_key_policy(
     with deps.store.transaction() as tx:
         key = resolve_key(deps, ctx, key_id, Operation.PutKeyPolicy, aliases=False, reader=tx, facts=facts)
         text = checked_policy(deps, ctx, policy, key.arn, bypass_policy_lockout_safety_check)
-        tx.put_policy(key.key_id, text)
+        tx.put_policy(key.store_id, text)
         tx.update_key(key.evolve(policy_revision=key.policy_revision + 1), key.revision)
     return Empty()
 

@@ -24,6 +24,7 @@ from trent.ops import (
     macs,
     policies,
     randomness,
+    replication,
     rotation,
     signing,
     tags,
@@ -34,7 +35,6 @@ from trent.ops.deps import Deps
 OperationFunction = Callable[..., Any]
 
 _CUSTOM_KEY_STORES = "Trent has no custom key stores (AWS CloudHSM or external key stores)."
-_MULTI_REGION = "Trent does not support multi-Region keys."
 _NOT_YET = "{} is not supported by this version of Trent."
 
 
@@ -55,6 +55,8 @@ _IMPLEMENTED: dict[Operation, OperationFunction] = {
     _O.DisableKey: keys.disable_key,
     _O.ScheduleKeyDeletion: keys.schedule_key_deletion,
     _O.CancelKeyDeletion: keys.cancel_key_deletion,
+    _O.ReplicateKey: replication.replicate_key,
+    _O.UpdatePrimaryRegion: replication.update_primary_region,
     _O.UpdateKeyDescription: keys.update_key_description,
     _O.GetPublicKey: keys.get_public_key,
     _O.CreateAlias: aliases.create_alias,
@@ -109,8 +111,6 @@ _PERMANENTLY_UNSUPPORTED: dict[Operation, str] = {
         ),
         _CUSTOM_KEY_STORES,
     ),
-    _O.ReplicateKey: _MULTI_REGION,
-    _O.UpdatePrimaryRegion: _MULTI_REGION,
 }
 
 OPERATIONS: Mapping[Operation, OperationFunction] = MappingProxyType(

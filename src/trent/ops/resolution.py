@@ -15,7 +15,7 @@ from trent.kms.errors import (
     InvalidKeyUsageException,
     NotFoundException,
 )
-from trent.kms.ids import KeyRef, alias_arn, key_arn, parse_key_identifier
+from trent.kms.ids import KeyRef, alias_arn, key_arn, parse_key_identifier, regional_key_id
 from trent.kms.keys import Key
 from trent.kms.operations import OPERATION_FACTS, Operation
 from trent.kms.specs import KeyUsage
@@ -50,7 +50,7 @@ def _lookup(reader: Reader, ctx: RequestContext, ref: KeyRef, action: str) -> Ke
         key = reader.get_key(alias.target_key_id)
     else:
         assert ref.key_id is not None
-        key = reader.get_key(ref.key_id)
+        key = reader.get_key(regional_key_id(ref.key_id, region))
     if key is None or key.region != region or key.account != account:
         if account != ctx.account:
             # Whether another account's key exists is not revealed: the answer is the denial it would get.

@@ -23,7 +23,7 @@ from trent.kms.results import (
     RotationsListEntry,
 )
 from trent.kms.specs import ImportState, IncludeKeyMaterial, KeyMaterialState, KeySpec, KeyState, Origin
-from trent.ops import materials, paging
+from trent.ops import materials, paging, relations
 from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
 from trent.ops.journal import chain_now, journal, service_event
@@ -47,8 +47,10 @@ def _require_rotatable(key: Key, *, automatic: bool = True) -> None:
 
 def _add_version(deps: Deps, tx: Transaction, key: Key, rotation_type: str, when: datetime) -> Key:
     version = key.current_version + 1
-    wrapped = deps.keyring.wrap(key.key_id, version, crypto_material.generate(key.info))
-    tx.add_material(MaterialVersion(key.key_id, version, when, rotation_type), wrapped)
+    secret = crypto_material.generate(key.info)
+    record = MaterialVersion(key.store_id, version, when, rotation_type)
+    tx.add_material(record, deps.keyring.wrap(key.store_id, version, secret))
+    relations.propagate_version(deps, tx, key, record, secret)  # a multi-Region primary's replicas get it too
     return key.evolve(current_version=version)
 
 
@@ -59,6 +61,7 @@ def enable_key_rotation(
         facts = {} if rotation_period_in_days is None else {"kms:rotationperiodindays": rotation_period_in_days}
         key = resolve_key(deps, ctx, key_id, Operation.EnableKeyRotation, aliases=False, reader=tx, facts=facts)
         _require_rotatable(key)
+        relations.require_not_replica(key)
         period = rotation_period_in_days or key.rotation_period_days or DEFAULT_PERIOD_DAYS
         if key.rotation_period_days != period or key.next_rotation_date is None:
             next_date = deps.clock() + timedelta(days=period)
@@ -70,6 +73,7 @@ def disable_key_rotation(deps: Deps, ctx: RequestContext, *, key_id: str) -> Emp
     with deps.store.transaction() as tx:
         key = resolve_key(deps, ctx, key_id, Operation.DisableKeyRotation, aliases=False, reader=tx)
         _require_rotatable(key)
+        relations.require_not_replica(key)
         if key.rotation_period_days is not None:
             tx.update_key(key.evolve(rotation_period_days=None, next_rotation_date=None), key.revision)
     return Empty()
@@ -78,24 +82,29 @@ def disable_key_rotation(deps: Deps, ctx: RequestContext, *, key_id: str) -> Emp
 def get_key_rotation_status(deps: Deps, ctx: RequestContext, *, key_id: str) -> GetKeyRotationStatusResult:
     key = resolve_key(deps, ctx, key_id, Operation.GetKeyRotationStatus, aliases=False)
     _require_rotatable(key, automatic=False)
+    # A replica's "automatic key rotation status" is its primary's, a shared property (KMS API, ReplicateKey).
+    source = relations.primary_of(deps.store, key)
     # "While the key is pending deletion, the rotation status is false" (API_GetKeyRotationStatus).
-    if key.rotation_period_days is None or key.state is KeyState.PENDING_DELETION:
+    if source.rotation_period_days is None or key.state is KeyState.PENDING_DELETION:
         return GetKeyRotationStatusResult(False, key.arn)
-    return GetKeyRotationStatusResult(True, key.arn, key.rotation_period_days, key.next_rotation_date)
+    return GetKeyRotationStatusResult(True, key.arn, source.rotation_period_days, source.next_rotation_date)
 
 
 def rotate_key_on_demand(deps: Deps, ctx: RequestContext, *, key_id: str) -> RotateKeyOnDemandResult:
     with deps.store.transaction() as tx:
         key = resolve_key(deps, ctx, key_id, Operation.RotateKeyOnDemand, aliases=False, reader=tx)
         _require_rotatable(key, automatic=False)
-        versions = tx.list_materials(key.key_id)
+        relations.require_not_replica(key)
+        versions = tx.list_materials(key.store_id)
         if sum(m.rotation_type == ON_DEMAND for m in versions) >= MAX_ON_DEMAND_ROTATIONS:
             raise LimitExceededException(
                 "The on-demand rotations limit has been reached for the given keyId. "
                 f"No more on-demand rotations can be performed for this key: {key.arn}"
             )
         if key.origin is Origin.EXTERNAL:
-            tx.update_key(_rotate_to_imported(tx, key, versions, deps.clock()), key.revision)
+            when = deps.clock()
+            tx.update_key(_rotate_to_imported(tx, key, versions, when), key.revision)
+            _rotate_replicas_to_imported(tx, key, when)
         else:
             tx.update_key(_add_version(deps, tx, key, ON_DEMAND, deps.clock()), key.revision)
     return RotateKeyOnDemandResult(key.arn)
@@ -112,9 +121,24 @@ def _rotate_to_imported(tx: Transaction, key: Key, versions: tuple[MaterialVersi
             "(ImportKeyMaterial with ImportType NEW_KEY_MATERIAL) before you rotate it on demand."
         )
     tx.put_material(
-        replace(pending, created=when, rotation_type=ON_DEMAND), tx.get_material(key.key_id, pending.version)
+        replace(pending, created=when, rotation_type=ON_DEMAND), tx.get_material(key.store_id, pending.version)
     )
-    return materials.settle(key, tx.list_materials(key.key_id), current_version=pending.version)
+    return materials.settle(key, tx.list_materials(key.store_id), current_version=pending.version)
+
+
+def _rotate_replicas_to_imported(tx: Transaction, primary: Key, when: datetime) -> None:
+    """The replicas of a multi-Region primary with imported material rotate with it, to the same material, which
+    each must have been given ("Call ImportKeyMaterial on the replica Region key with the ImportType set to
+    EXISTING_KEY_MATERIAL using the same key material imported to the primary Region key", KMS API,
+    ImportKeyMaterial); one that was not refuses the rotation of all (the transaction rolls back)."""
+    for replica in relations.others(tx, primary):
+        versions = tx.list_materials(replica.store_id)
+        if not any(m.version > replica.current_version and m.imported for m in versions):
+            raise KMSInvalidStateException(
+                f"{replica.arn} has no key material pending rotation. Import the key material pending rotation "
+                f"in {primary.arn} into it (ImportType EXISTING_KEY_MATERIAL) before you rotate."
+            )
+        tx.update_key(_rotate_to_imported(tx, replica, versions, when), replica.revision)
 
 
 def list_key_rotations(
@@ -132,7 +156,7 @@ def list_key_rotations(
     # "the first key material and any imported key material pending rotation" (KMS API, ListKeyRotations).
     versions = [
         m
-        for m in deps.store.list_materials(key.key_id)
+        for m in deps.store.list_materials(key.store_id)
         if include_key_material is IncludeKeyMaterial.ALL_KEY_MATERIAL or m.rotation_type is not None
     ]
     start = int(paging.after(marker) or 0)
@@ -189,7 +213,7 @@ def rotate_due_keys(deps: Deps) -> int:
 def _rotate_if_due(deps: Deps, due: Key, now: datetime) -> Key | None:
     """Add the automatic rotation's version if the key is still due (read under the write lock)."""
     with deps.store.transaction() as tx:
-        key = tx.get_key(due.key_id)
+        key = tx.get_key(due.store_id)
         if key is None or key.state is not KeyState.ENABLED or key.rotation_period_days is None:
             return None
         if key.next_rotation_date is None or key.next_rotation_date > now:

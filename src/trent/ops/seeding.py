@@ -195,9 +195,9 @@ def _create_key(deps: Deps, ctx: RequestContext, *, seed: SeedKey) -> DescribeKe
         description=seed.description,
     )
     secret = seed.material.reveal() if seed.material is not None else crypto_material.generate(key.info)
-    wrapped = deps.keyring.wrap(key.key_id, key.current_version, secret)
+    wrapped = deps.keyring.wrap(key.store_id, key.current_version, secret)
     with deps.store.transaction() as tx:
-        if tx.get_key(key.key_id) is not None:
+        if tx.get_key(key.store_id) is not None:
             raise _Exists()
         tx.insert_key(key, wrapped, default_policy(ctx.account), seed.tags)
     ctx.trace.keys.append(key.arn)
@@ -235,7 +235,7 @@ def _missing_parts(deps: Deps, seed: SeedKey, key: Key, chain: bool) -> Counter[
     an alias that exists for another key is left there (someone moved it, UpdateAlias)."""
     made: Counter[str] = Counter()
     missing = [a for a in seed.aliases if deps.store.get_alias(key.account, key.region, a) is None]
-    present = deps.store.list_grants(key.key_id)
+    present = deps.store.list_grants(key.store_id)
     new_grants = [g for g in seed.grants if not any(_same_grant(g, p) for p in present)]
     if not missing and not new_grants:
         return made

@@ -45,7 +45,7 @@ def tag_resource(deps: Deps, ctx: RequestContext, *, key_id: str, tags: tuple[Ta
         key = resolve_key(
             deps, ctx, key_id, Operation.TagResource, aliases=False, reader=tx, facts=request_tag_facts(tags)
         )
-        tx.put_tags(key.key_id, checked_tags(tx.get_tags(key.key_id), tags))
+        tx.put_tags(key.store_id, checked_tags(tx.get_tags(key.store_id), tags))
     return Empty()
 
 
@@ -55,7 +55,7 @@ def untag_resource(deps: Deps, ctx: RequestContext, *, key_id: str, tag_keys: tu
     with deps.store.transaction() as tx:
         facts = {"aws:tagkeys": tuple(tag_keys)}
         key = resolve_key(deps, ctx, key_id, Operation.UntagResource, aliases=False, reader=tx, facts=facts)
-        tx.delete_tags(key.key_id, tag_keys)
+        tx.delete_tags(key.store_id, tag_keys)
     return Empty()
 
 
@@ -64,7 +64,7 @@ def list_resource_tags(
 ) -> ListResourceTagsResult:
     key = resolve_key(deps, ctx, key_id, Operation.ListResourceTags, aliases=False)
     start = paging.after(marker) or ""
-    rest = [t for t in deps.store.get_tags(key.key_id) if t.tag_key > start]
+    rest = [t for t in deps.store.get_tags(key.store_id) if t.tag_key > start]
     page = tuple(rest[:limit])
     more = len(rest) > limit
     return ListResourceTagsResult(page, more, paging.marker(page[-1].tag_key) if more else None)

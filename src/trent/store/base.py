@@ -80,6 +80,11 @@ class Reader(Protocol):
 
     def list_keys(self, account: AccountId, region: Region, after: str | None, limit: int) -> Page[Key]: ...
 
+    def related_keys(self, key_id: KeyId) -> tuple[Key, ...]:
+        """Every key of the multi-Region key id `key_id` (`mrk-...`), in each region it is in, by store id: its
+        primary and its replicas, which share the key id (the store knows each by Key.store_id)."""
+        ...
+
     def get_material(self, key_id: KeyId, version: int) -> bytes | None:
         """The wrapped bytes of a version; None when there is no such version or its imported bytes are gone."""
         ...

@@ -9,7 +9,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import TypeVar
 
-from trent.kms.ids import AccountId, AliasName, KeyId, Region
+from trent.kms.ids import AccountId, AliasName, KeyId, Region, related_id_range
 from trent.kms.keys import (
     AccessKey,
     Account,
@@ -89,9 +89,13 @@ class Reads:
     def list_keys(self, account: AccountId, region: Region, after: str | None, limit: int) -> Page[Key]:
         keys = sorted(
             (k for k in self._view().keys.values() if (k.account, k.region) == (account, region)),
-            key=lambda k: k.key_id,
+            key=_id,
         )
-        return _page([k for k in keys if k.key_id > (after or "")][: limit + 1], lambda k: k.key_id, limit)
+        return _page([k for k in keys if k.store_id > (after or "")][: limit + 1], _id, limit)
+
+    def related_keys(self, key_id: KeyId) -> tuple[Key, ...]:
+        low, high = related_id_range(key_id)
+        return tuple(sorted((k for i, k in self._view().keys.items() if low <= i < high), key=_id))
 
     def get_material(self, key_id: KeyId, version: int) -> bytes | None:
         found = self._view().materials.get((key_id, version))
@@ -204,7 +208,7 @@ class Reads:
 
 
 def _id(key: Key) -> str:
-    return key.key_id
+    return key.store_id
 
 
 def _grant_id(grant: Grant) -> str:
@@ -236,23 +240,23 @@ class MemoryTransaction(Reads):
 
     def insert_key(self, key: Key, wrapped_material: bytes | None, policy: str, tags: Sequence[Tag]) -> None:
         t = self._view()
-        if key.key_id in t.keys:
-            raise DuplicateError(key.key_id)
-        t.keys[key.key_id] = key
+        if key.store_id in t.keys:
+            raise DuplicateError(key.store_id)
+        t.keys[key.store_id] = key
         t.changes += 1
         if wrapped_material is not None:
-            first = MaterialVersion(key.key_id, key.current_version, key.creation_date, None)
+            first = MaterialVersion(key.store_id, key.current_version, key.creation_date, None)
             self.add_material(first, wrapped_material)
-        t.policies[key.key_id] = policy
+        t.policies[key.store_id] = policy
         t.changes += 1
-        self.put_tags(key.key_id, tags)
+        self.put_tags(key.store_id, tags)
 
     def update_key(self, key: Key, expected_revision: int) -> None:
         t = self._view()
-        stored = t.keys.get(key.key_id)
+        stored = t.keys.get(key.store_id)
         if stored is None or stored.revision != expected_revision:
-            raise ConflictError(key.key_id)
-        t.keys[key.key_id] = key
+            raise ConflictError(key.store_id)
+        t.keys[key.store_id] = key
         t.changes += 1
 
     def delete_key(self, key_id: KeyId) -> None:

@@ -12,7 +12,7 @@ import psycopg
 from psycopg import errors
 
 from trent import metrics
-from trent.kms.ids import AccountId, AliasName, KeyId, Region
+from trent.kms.ids import AccountId, AliasName, KeyId, Region, related_id_range
 from trent.kms.keys import AccessKey, Account, Alias, Grant, Key, MaterialVersion, Tag, User
 from trent.kms.specs import KeyState
 from trent.pgsession import connect, connect_async
@@ -132,7 +132,7 @@ class PostgresOps(PostgresMaterials):
         if not key_ids:
             return {}
         found = self._all(_KEYS + " WHERE key_id = ANY(%s)", (list(dict.fromkeys(key_ids)),))
-        return {key.key_id: key for key in map(rows.key, found)}
+        return {key.store_id: key for key in map(rows.key, found)}
 
     def list_keys(self, account: AccountId, region: Region, after: str | None, limit: int) -> Page[Key]:
         found = self._all(
@@ -140,7 +140,11 @@ class PostgresOps(PostgresMaterials):
             (account, region, after or "", limit + 1),
         )
         keys = tuple(rows.key(r) for r in found[:limit])
-        return Page(keys, keys[-1].key_id if len(found) > limit else None)
+        return Page(keys, keys[-1].store_id if len(found) > limit else None)
+
+    def related_keys(self, key_id: KeyId) -> tuple[Key, ...]:
+        found = self._all(_KEYS + " WHERE key_id >= %s AND key_id < %s ORDER BY key_id", related_id_range(key_id))
+        return tuple(rows.key(r) for r in found)
 
     def list_wrapped_materials(self, after: tuple[KeyId, int] | None, limit: int) -> tuple[WrappedRow, ...]:
         key_id, version = after or ("", -1)
@@ -250,14 +254,14 @@ class PostgresOps(PostgresMaterials):
             if row[_ACCESS_KEY_WIDTH] is not None:
                 user = rows.user(row[_ACCESS_KEY_WIDTH:])
                 users[user.arn] = user
-        keys = {k.key_id: k for k in map(rows.key, found[1])}
+        keys = {k.store_id: k for k in map(rows.key, found[1])}
         aliases = []
         width = len(rows.ALIAS_COLUMNS.split(","))
         for row in found[2]:
             aliases.append(rows.alias(row[:width]))
             if row[width] is not None:
                 target = rows.key(row[width:])
-                keys[target.key_id] = target
+                keys[target.store_id] = target
         return access_keys, users, keys, aliases
 
     def list_access_keys(self, account: AccountId | None) -> tuple[AccessKey, ...]:
@@ -320,14 +324,14 @@ class PostgresOps(PostgresMaterials):
             rows.key_values(key),
         )
         if wrapped_material is not None:
-            first = MaterialVersion(key.key_id, key.current_version, key.creation_date, None)
+            first = MaterialVersion(key.store_id, key.current_version, key.creation_date, None)
             self.add_material(first, wrapped_material)
-        self._write("INSERT INTO key_policies (key_id, policy) VALUES (%s, %s)", (key.key_id, policy))
-        self.put_tags(key.key_id, tags)
+        self._write("INSERT INTO key_policies (key_id, policy) VALUES (%s, %s)", (key.store_id, policy))
+        self.put_tags(key.store_id, tags)
 
     def update_key(self, key: Key, expected_revision: int) -> None:
-        if self._write(_UPDATE_KEY, (*rows.key_values(key)[1:], key.key_id, expected_revision)) != 1:
-            raise ConflictError(key.key_id)
+        if self._write(_UPDATE_KEY, (*rows.key_values(key)[1:], key.store_id, expected_revision)) != 1:
+            raise ConflictError(key.store_id)
 
     def delete_key(self, key_id: KeyId) -> None:
         self._write("DELETE FROM keys WHERE key_id = %s", (key_id,))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trent.kms.ids import AccountId, AliasName, KeyId, Region
+from trent.kms.ids import AccountId, AliasName, KeyId, Region, public_key_id
 from trent.kms.keys import AccessKey, Account, Alias, Grant, Key, User
 from trent.kms.specs import ExpirationModel, KeySpec, KeyState, KeyUsage, Origin
 from trent.store import constraints
@@ -16,7 +16,7 @@ from trent.store import constraints
 KEY_COLUMNS = (
     "key_id, account, region, spec, usage, origin, state, creation_date, description, deletion_date, "
     "pending_window_days, current_version, revision, policy_revision, multi_region, valid_to, expiration_model, "
-    "rotation_period_days, next_rotation_date, on_demand_rotation_start, material_ids"
+    "rotation_period_days, next_rotation_date, on_demand_rotation_start, material_ids, primary_region"
 )
 ALIAS_COLUMNS = "account, region, name, key_id, creation_date, last_updated_date"
 ACCESS_KEY_COLUMNS = "access_key_id, account, principal_arn, wrapped_secret, created, active"
@@ -30,7 +30,7 @@ def insert(table: str, columns: str) -> str:
 
 def key(row: Any) -> Key:
     return Key(
-        key_id=KeyId(row[0]),
+        key_id=public_key_id(row[0]),
         account=AccountId(row[1]),
         region=Region(row[2]),
         spec=KeySpec(row[3]),
@@ -51,12 +51,13 @@ def key(row: Any) -> Key:
         next_rotation_date=row[18],
         on_demand_rotation_start=row[19],
         material_ids=tuple(row[20].split(",")) if row[20] else (),
+        primary_region=None if row[21] is None else Region(row[21]),
     )
 
 
 def key_values(record: Key) -> tuple[Any, ...]:
     return (
-        record.key_id,
+        record.store_id,
         record.account,
         record.region,
         record.spec.value,
@@ -77,6 +78,7 @@ def key_values(record: Key) -> tuple[Any, ...]:
         record.next_rotation_date,
         record.on_demand_rotation_start,
         ",".join(record.material_ids),
+        record.primary_region,
     )
 
 

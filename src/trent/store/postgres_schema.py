@@ -160,6 +160,11 @@ SCHEMA: tuple[str, ...] = (
         valid_to timestamptz NOT NULL
     );
     """,
+    # version 4: multi-Region keys (SQLite's version 7, docs/multi-region.md): related keys share a key id, so
+    # the store knows each by `<key id>/<region>` (kms/ids.py regional_key_id); each names their primary's region
+    """
+    ALTER TABLE keys ADD COLUMN primary_region text;
+    """,
 )
 
 

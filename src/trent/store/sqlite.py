@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from trent.kms.ids import AccountId, AliasName, KeyId, Region
+from trent.kms.ids import AccountId, AliasName, KeyId, Region, public_key_id, related_id_range
 from trent.kms.keys import (
     AccessKey,
     Account,
@@ -211,6 +211,11 @@ _SCHEMA: tuple[str, ...] = (
         valid_to REAL NOT NULL
     );
     """,
+    # version 7: multi-Region keys (docs/multi-region.md). Related keys share a key id, so the store knows each
+    # by `<key id>/<region>` (kms/ids.py regional_key_id); each names the region of their primary key.
+    """
+    ALTER TABLE keys ADD COLUMN primary_region TEXT;
+    """,
 )
 _KEY_USE = (
     "INSERT INTO key_use (key_arn, used, operation, event_id, request_id) VALUES (?, ?, ?, ?, ?) "
@@ -221,7 +226,7 @@ _KEY_USE = (
 _KEY_COLUMNS = (
     "key_id, account, region, spec, usage, origin, state, creation_date, description, deletion_date, "
     "pending_window_days, current_version, revision, policy_revision, multi_region, valid_to, expiration_model, "
-    "rotation_period_days, next_rotation_date, on_demand_rotation_start, material_ids"
+    "rotation_period_days, next_rotation_date, on_demand_rotation_start, material_ids, primary_region"
 )
 
 
@@ -235,7 +240,7 @@ def _dt(value: float | None) -> datetime | None:
 
 def _key(row: Any) -> Key:
     return Key(
-        key_id=KeyId(row[0]),
+        key_id=public_key_id(row[0]),
         account=AccountId(row[1]),
         region=Region(row[2]),
         spec=KeySpec(row[3]),
@@ -256,12 +261,13 @@ def _key(row: Any) -> Key:
         next_rotation_date=_dt(row[18]),
         on_demand_rotation_start=_dt(row[19]),
         material_ids=tuple(row[20].split(",")) if row[20] else (),
+        primary_region=None if row[21] is None else Region(row[21]),
     )
 
 
 def _key_values(key: Key) -> tuple[Any, ...]:
     return (
-        key.key_id,
+        key.store_id,
         key.account,
         key.region,
         key.spec.value,
@@ -282,6 +288,7 @@ def _key_values(key: Key) -> tuple[Any, ...]:
         _ts(key.next_rotation_date),
         _ts(key.on_demand_rotation_start),
         ",".join(key.material_ids),
+        key.primary_region,
     )
 
 
@@ -375,8 +382,8 @@ class _SqliteOps(SqliteMaterials):
                 if cached is not key:
                     if len(self._keys) >= _CACHE_SIZE:
                         self._keys.clear()
-                    self._keys[key.key_id] = key
-                found[key.key_id] = key
+                    self._keys[key.store_id] = key
+                found[key.store_id] = key
         return found
 
     def list_keys(self, account: AccountId, region: Region, after: str | None, limit: int) -> Page[Key]:
@@ -385,7 +392,14 @@ class _SqliteOps(SqliteMaterials):
             (account, region, after or "", limit + 1),
         ).fetchall()
         keys = tuple(_key(r) for r in rows[:limit])
-        return Page(keys, keys[-1].key_id if len(rows) > limit else None)
+        return Page(keys, keys[-1].store_id if len(rows) > limit else None)
+
+    def related_keys(self, key_id: KeyId) -> tuple[Key, ...]:
+        rows = self._c.execute(
+            f"SELECT {_KEY_COLUMNS} FROM keys WHERE key_id >= ? AND key_id < ? ORDER BY key_id",
+            related_id_range(key_id),
+        )
+        return tuple(_key(r) for r in rows)
 
     def list_wrapped_materials(self, after: tuple[KeyId, int] | None, limit: int) -> tuple[WrappedRow, ...]:
         key_id, version = after or ("", -1)
@@ -543,20 +557,20 @@ class _SqliteOps(SqliteMaterials):
         placeholders = ", ".join("?" * len(_KEY_COLUMNS.split(",")))
         self._c.execute(f"INSERT INTO keys ({_KEY_COLUMNS}) VALUES ({placeholders})", _key_values(key))
         if wrapped_material is not None:
-            first = MaterialVersion(key.key_id, key.current_version, key.creation_date, None)
+            first = MaterialVersion(key.store_id, key.current_version, key.creation_date, None)
             self.add_material(first, wrapped_material)
-        self._c.execute("INSERT INTO key_policies (key_id, policy) VALUES (?, ?)", (key.key_id, policy))
-        self.put_tags(key.key_id, tags)
+        self._c.execute("INSERT INTO key_policies (key_id, policy) VALUES (?, ?)", (key.store_id, policy))
+        self.put_tags(key.store_id, tags)
 
     def update_key(self, key: Key, expected_revision: int) -> None:
         columns = [c.strip() for c in _KEY_COLUMNS.split(",")][1:]
         assignments = ", ".join(f"{c} = ?" for c in columns)
         cur = self._c.execute(
             f"UPDATE keys SET {assignments} WHERE key_id = ? AND revision = ?",
-            (*_key_values(key)[1:], key.key_id, expected_revision),
+            (*_key_values(key)[1:], key.store_id, expected_revision),
         )
         if cur.rowcount != 1:
-            raise ConflictError(key.key_id)
+            raise ConflictError(key.store_id)
 
     def delete_key(self, key_id: KeyId) -> None:
         self._c.execute("DELETE FROM keys WHERE key_id = ?", (key_id,))

@@ -178,7 +178,7 @@ OLD_CONTEXT_OPERATIONS = frozenset(
         "GenerateDataKeyPairWithoutPlaintext",
     }
 )
-_SINGLE = [op for op in Operation if op is not _O.ReEncrypt]
+_SINGLE = [op for op in Operation if op not in (_O.ReEncrypt, _O.ReplicateKey)]  # the two authorized as two actions
 
 
 # ---- One row per operation of the model.
@@ -194,8 +194,16 @@ def test_every_operation_of_the_model_has_exactly_one_row() -> None:
 # ---- The derived sets equal the hand-kept ones they replaced.
 
 
+# The rules multi-Region keys added to the hand-kept ones (docs/multi-region.md).
+MULTI_REGION_STATE_RULES: dict[Operation, frozenset[KeyState]] = {
+    _O.CancelKeyDeletion: frozenset({_S.PENDING_DELETION, _S.PENDING_REPLICA_DELETION}),
+    _O.ReplicateKey: frozenset({_S.ENABLED, _S.PENDING_IMPORT}),
+    _O.UpdatePrimaryRegion: _USABLE,
+}
+
+
 def test_state_rules_are_the_old_state_rules() -> None:
-    assert dict(STATE_RULES) == OLD_STATE_RULES
+    assert dict(STATE_RULES) == OLD_STATE_RULES | MULTI_REGION_STATE_RULES
 
 
 def test_read_only_is_the_old_read_only() -> None:
@@ -298,9 +306,7 @@ def test_operations_on_no_key_have_no_state_rule() -> None:
 
 
 def test_operations_on_a_required_key_have_a_state_rule() -> None:
-    # ReplicateKey and UpdatePrimaryRegion (multi-Region keys) are not offered by Trent (ops/registry.py).
-    unoffered = {_O.ReplicateKey, _O.UpdatePrimaryRegion}
-    for op in set(Operation) - unoffered:
+    for op in Operation:
         shape = _MODEL.operation_model(op.value).input_shape
         required = set(shape.required_members) if shape is not None else set()
         if required & {"KeyId", "TargetKeyId", "DestinationKeyId"}:
@@ -324,8 +330,16 @@ def test_create_key_has_no_key_state_rule_and_is_not_read_only() -> None:
     assert facts.permission == Permission("kms:CreateKey")
 
 
-def test_cancel_key_deletion_accepts_only_pending_deletion() -> None:
-    assert OPERATION_FACTS[_O.CancelKeyDeletion].states == frozenset({KeyState.PENDING_DELETION})
+def test_cancel_key_deletion_accepts_only_the_pending_deletion_states() -> None:
+    assert OPERATION_FACTS[_O.CancelKeyDeletion].states == frozenset(
+        {KeyState.PENDING_DELETION, KeyState.PENDING_REPLICA_DELETION}
+    )
+
+
+def test_replicate_key_needs_replicate_key_on_the_primary_and_create_key_in_the_replica_region() -> None:
+    # "kms:ReplicateKey on the primary key ... kms:CreateKey in an IAM policy in the replica Region" (KMS API)
+    actions = [p.action for p in OPERATION_FACTS[_O.ReplicateKey].permissions]
+    assert actions == ["kms:ReplicateKey", "kms:CreateKey"]
 
 
 def test_re_encrypt_is_re_encrypt_from_and_to() -> None:

@@ -49,8 +49,24 @@ def test_describe_key_accepts_every_state() -> None:
         require_state(Operation.DescribeKey, state, ARN)
 
 
-def test_cancel_key_deletion_accepts_only_pending_deletion() -> None:
-    assert STATE_RULES[Operation.CancelKeyDeletion] == frozenset({KeyState.PENDING_DELETION})
+def test_cancel_key_deletion_accepts_only_the_pending_deletion_states() -> None:
+    # A multi-Region primary key scheduled for deletion while it has replicas is PendingReplicaDeletion
+    # (KMS API, ScheduleKeyDeletion); its deletion can be cancelled too.
+    assert STATE_RULES[Operation.CancelKeyDeletion] == frozenset(
+        {KeyState.PENDING_DELETION, KeyState.PENDING_REPLICA_DELETION}
+    )
+
+
+def test_the_multi_region_operations_have_their_state_rules() -> None:
+    # ReplicateKey: a disabled primary gets DisabledException (KMS API, ReplicateKey errors); UpdatePrimaryRegion:
+    # "Both the primary key and the replica key must be in the Enabled key state" (developer guide).
+    assert STATE_RULES[Operation.ReplicateKey] == frozenset({KeyState.ENABLED, KeyState.PENDING_IMPORT})
+    assert STATE_RULES[Operation.UpdatePrimaryRegion] == frozenset({KeyState.ENABLED})
+    assert isinstance(state_error(Operation.ReplicateKey, KeyState.DISABLED, "arn"), DisabledException)
+    creating = state_error(Operation.Encrypt, KeyState.CREATING, "arn")
+    assert isinstance(creating, KMSInvalidStateException) and creating.message == "arn is creating."
+    replica_deletion = state_error(Operation.Encrypt, KeyState.PENDING_REPLICA_DELETION, "arn")
+    assert replica_deletion.message == "arn is pending replica deletion."
 
 
 @pytest.mark.parametrize("operation", [Operation.EnableKey, Operation.DisableKey])
@@ -111,7 +127,7 @@ def test_other_states_are_invalid_state(state: KeyState, words: str) -> None:
     assert raised.value.message == f"{ARN} is {words}."
 
 
-@pytest.mark.parametrize("state", sorted(ALL_STATES - {KeyState.PENDING_DELETION}))
+@pytest.mark.parametrize("state", sorted(ALL_STATES - {KeyState.PENDING_DELETION, KeyState.PENDING_REPLICA_DELETION}))
 def test_cancel_key_deletion_of_a_key_not_pending_deletion(state: KeyState) -> None:
     with pytest.raises(KMSInvalidStateException) as raised:
         require_state(Operation.CancelKeyDeletion, state, ARN)

@@ -25,7 +25,7 @@ import orjson
 from trent import metrics
 from trent.crypto.ciphertext import MalformedBlob, unpack
 from trent.kms.errors import KmsError
-from trent.kms.ids import AliasName, KeyId, Region, parse_key_identifier
+from trent.kms.ids import AliasName, Region, parse_key_identifier, regional_key_id
 from trent.store.prefetch import Prefetching, ReadNeeds
 
 log = logging.getLogger("trent.request")
@@ -140,7 +140,7 @@ class Batcher:
         blob = document.get("CiphertextBlob")
         if isinstance(blob, str) and "KeyId" not in document:
             with contextlib.suppress(binascii.Error, ValueError, MalformedBlob):
-                needs.key_ids.add(KeyId(unpack(base64.b64decode(blob, validate=True)).key_id))
+                needs.key_ids.add(regional_key_id(unpack(base64.b64decode(blob, validate=True)).key_id, region))
 
 
 def _note_key(value: str, access_key_id: str, region: str, needs: ReadNeeds) -> None:
@@ -150,7 +150,7 @@ def _note_key(value: str, access_key_id: str, region: str, needs: ReadNeeds) -> 
         return
     if ref.alias_name is None:
         if ref.key_id is not None:
-            needs.key_ids.add(ref.key_id)
+            needs.key_ids.add(regional_key_id(ref.key_id, ref.region or region))
     elif ref.account is not None and ref.region is not None:
         needs.alias_refs.add((ref.account, ref.region, ref.alias_name))
     else:
