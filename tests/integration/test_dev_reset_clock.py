@@ -69,6 +69,17 @@ def test_a_reset_empties_the_server_for_every_worker(dev: TrentServer, kms: Any)
     assert kms.create_key()["KeyMetadata"]["KeyId"]  # and it serves on as before
 
 
+def test_a_reset_forgets_multi_region_keys_in_every_region(dev: TrentServer, kms: Any) -> None:
+    primary = kms.create_key(MultiRegion=True)["KeyMetadata"]["KeyId"]
+    kms.replicate_key(KeyId=primary, ReplicaRegion="eu-west-1")
+    replicas = dev.client(access_key="test", secret="test", region="eu-west-1")
+    assert [k["KeyId"] for k in replicas.list_keys()["Keys"]] == [primary]
+    dev_call(dev.endpoint, "POST", "/_trent/reset")
+    assert kms.list_keys()["Keys"] == [] and replicas.list_keys()["Keys"] == []
+    again = kms.create_key(MultiRegion=True)["KeyMetadata"]["KeyId"]  # and they can be made anew
+    kms.replicate_key(KeyId=again, ReplicaRegion="eu-west-1")
+
+
 def test_trent_admin_reset(dev: TrentServer, kms: Any, server: TrentServer) -> None:
     kms.create_key()
     done = subprocess.run(
