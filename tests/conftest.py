@@ -11,6 +11,8 @@ from tests import postgres, softhsm
 from tests.support import TrentServer
 
 ROOT = Path(__file__).parent
+# A suite written for moto and LocalStack, run in a pytest of its own by integration/test_foreign_suite.py.
+collect_ignore = ["foreign_suite"]
 
 
 @pytest.fixture(scope="session")

@@ -31,7 +31,7 @@ def trent_command() -> list[str]:
 
 @dataclass
 class TrentServer:
-    data_dir: Path
+    data_dir: Path | None  # None: no --data-dir (a dev server's temporary one)
     workers: int = 2
     env: Mapping[str, str] = field(default_factory=dict)
     admin_from_env: bool = True
@@ -51,9 +51,9 @@ class TrentServer:
         }
         self.output = []
         self.process = subprocess.Popen(
-            [*trent_command(), "serve", "--data-dir", str(self.data_dir), "--workers", str(self.workers)]
-            + ([] if "TRENT_PORT" in self.env else ["--port", str(self.port)])
-            + list(self.args),
+            [*trent_command(), "serve", "--workers", str(self.workers), *self.args]
+            + ([] if self.data_dir is None else ["--data-dir", str(self.data_dir)])
+            + ([] if "TRENT_PORT" in self.env else ["--port", str(self.port)]),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -140,3 +140,28 @@ def iter_files(root: Path) -> Iterator[Path]:
     for path in sorted(root.rglob("*")):
         if path.is_file():
             yield path
+
+
+def http(
+    endpoint: str, method: str, path: str, body: bytes = b"", headers: Mapping[str, str] | None = None
+) -> tuple[int, bytes]:
+    """One plain HTTP request to a server (the /_trent/ endpoints, a hand-made API request): (status, body)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    where = urlsplit(endpoint)
+    connection = http.client.HTTPConnection(where.hostname or "127.0.0.1", where.port, timeout=60)
+    try:
+        connection.request(method, path, body=body, headers=dict(headers or {}))
+        answer = connection.getresponse()
+        return answer.status, answer.read()
+    finally:
+        connection.close()
+
+
+def dev_call(endpoint: str, method: str, path: str, document: object = None) -> tuple[int, Any]:
+    """A dev server's /_trent/ endpoint: (status, its JSON answer, or None when it is not JSON)."""
+    import json
+
+    status, body = http(endpoint, method, path, b"" if document is None else json.dumps(document).encode())
+    return status, (json.loads(body) if body.startswith(b"{") else None)

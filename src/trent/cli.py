@@ -123,7 +123,7 @@ class _Trent(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
-        except app.OPERATOR_ERRORS as exc:
+        except app.operator_errors() as exc:
             raise click.ClickException(str(exc) or type(exc).__name__) from None
 
 
@@ -166,6 +166,19 @@ def main() -> None:
     "[TRENT_QUOTAS, comma-separated].",
 )
 @click.option(
+    "--dev",
+    is_flag=True,
+    default=None,
+    help="A throwaway server for tests and laptops: AUTHENTICATION OFF (any credentials), a temporary data "
+    "directory unless --data-dir, POST /_trent/reset and /_trent/clock (docs/dev-mode.md) [TRENT_DEV].",
+)
+@click.option(
+    "--dev-allow-remote",
+    is_flag=True,
+    default=None,
+    help="With --dev: allow a --host other machines can reach [TRENT_DEV_ALLOW_REMOTE].",
+)
+@click.option(
     "--seed",
     type=click.Path(path_type=Path, dir_okay=False),
     help="A seed file (TOML or YAML): accounts, users, access keys, keys with given ids and material, aliases "
@@ -174,10 +187,20 @@ def main() -> None:
 def serve(config: Path | None, **flags: object) -> None:
     """Run the KMS endpoint (creates the data directory, root key and admin key on first start)."""
     flags["quotas"] = flags.get("quotas") or None  # none given: the environment's or the file's, if any
-    settings = _settings(config, **flags)
-    logs.configure(settings.log_level, settings.log_format, process="supervisor")
+    given = _settings(config, **flags)
+    logs.configure(given.log_level, given.log_format, process="supervisor")
+    if given.dev:
+        click.echo(app.DEV_WARNING, err=True)
+    with app.dev_throwaway(given) as settings:
+        _serve(settings, throwaway=settings.data_dir != given.data_dir)
 
+
+def _serve(settings: Settings, throwaway: bool) -> None:
     def announce(endpoint: str, admin: app.AdminKey | None) -> None:
+        if settings.dev:
+            click.echo("\n".join(app.dev_announcement(endpoint, settings, throwaway)))
+            sys.stdout.flush()
+            return
         store = "" if settings.postgres_url is None else f", store: {app.database_name(settings)}"
         lines = [f"Trent is listening on {endpoint}  (data directory: {settings.data_dir}{store})"]
         if admin is not None and admin.secret is not None:
@@ -446,6 +469,22 @@ def delete_account(config: Path | None, data_dir: Path | None, account_id: str) 
     with _admin(config, data_dir) as deps:
         account = principals.delete_account(deps, account_id)
     click.echo(f"deleted account {account.account}")
+
+
+@admin.command("reset")
+@click.option(
+    "--endpoint",
+    default="http://127.0.0.1:9600",
+    show_default=True,
+    help="The dev server (trent serve --dev) to reset.",
+)
+def reset(endpoint: str) -> None:
+    """Put a running dev server back to its start state (empty, then its seed), without a restart."""
+    try:
+        answer = app.request_reset(endpoint)
+    except OSError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"reset {endpoint} in {answer.get('milliseconds', 0):.1f} ms")
 
 
 @admin.command("migrate")

@@ -5,6 +5,7 @@ Stdlib only. Nothing is read at import time. Errors name the setting and the bad
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
@@ -13,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from trent.kms.principals import ACCESS_KEY_ID, ACCESS_KEY_ID_RULE, DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_ID_RULE
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9600
@@ -104,6 +107,24 @@ def _quotas(value: object) -> tuple[tuple[str, float], ...]:
     return tuple(quotas)
 
 
+def _bool(value: str) -> bool:
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("must be true or false")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach `host`: localhost, 127.0.0.0/8 or ::1."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 DATABASE_SCHEMES = ("postgresql", "postgres", "sqlite")
 ROOTS_OF_TRUST = ("software", "pkcs11")
 PKCS11_SETTINGS = ("pkcs11_module", "pkcs11_token_label", "pkcs11_pin_file")
@@ -170,6 +191,8 @@ class Settings:
     database: str | None = field(default=None, repr=False)
     throttle: str = "off"  # "aws": AWS KMS's request quotas (docs/throttling.md)
     quotas: tuple[tuple[str, float], ...] = ()  # (quota name, requests per second): replaces AWS's default
+    dev: bool = False  # a throwaway server for tests and laptops: authentication off (docs/dev-mode.md)
+    dev_allow_remote: bool = False  # dev mode on an address other machines can reach
     seed: Path | None = None  # a seed file (TOML or YAML): what `trent serve` makes at start (docs/seeds.md)
 
     @property
@@ -225,6 +248,8 @@ _PARSERS: Mapping[str, Callable[[Any], Any]] = {
     "database": _database,
     "throttle": lambda v: _choice(v.lower(), THROTTLES),
     "quotas": _quotas,
+    "dev": _bool,
+    "dev_allow_remote": _bool,
     "seed": lambda v: Path(v).expanduser(),
 }
 # Settings whose parser takes the value as given (a TOML table or list, repeated flags), not its str().
@@ -240,6 +265,28 @@ def _parse(name: str, value: object, source: str) -> Any:
         hidden = "secret" in name or name == "root_key_passphrase"
         shown = "<hidden>" if hidden else repr(redact_database(value) if name == "database" else value)
         raise ConfigError(f"{source} {name!r} has value {shown}: {exc}") from None
+
+
+def _check_dev(values: Mapping[str, Any]) -> None:
+    dev = values.get("dev", False)
+    host = values.get("host", DEFAULT_HOST)
+    if dev and not values.get("dev_allow_remote") and not is_loopback(host):
+        raise ConfigError(
+            f"setting 'dev' (--dev) turns authentication off: it listens only on a loopback address, not {host!r}, "
+            "unless 'dev_allow_remote' (--dev-allow-remote) is given"
+        )
+    database = str(values.get("database") or "")
+    if dev and database and not database.startswith("sqlite://"):
+        raise ConfigError(
+            "setting 'dev' (--dev) is a throwaway server on its own SQLite store: a reset would empty the PostgreSQL "
+            "database 'database' names, which other nodes may share; leave 'database' unset"
+        )
+    given = values.get("admin_access_key_id")
+    if given is not None:
+        pattern, rule = (DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_ID_RULE) if dev else (ACCESS_KEY_ID, ACCESS_KEY_ID_RULE)
+        if pattern.fullmatch(given) is None:
+            shorter = "" if dev else "; shorter test ids such as FOOBARKEY are accepted with --dev"
+            raise ConfigError(f"setting 'admin_access_key_id' (TRENT_ADMIN_ACCESS_KEY_ID) {given!r}: {rule}{shorter}")
 
 
 def load_settings(
@@ -275,5 +322,6 @@ def load_settings(
     if values.get("root_of_trust") == "pkcs11" and missing:
         needed = ", ".join(f"{n!r} (--{n.replace('_', '-')}, {ENV_PREFIX}{n.upper()})" for n in missing)
         raise ConfigError(f"setting 'root_of_trust' pkcs11 needs {needed}")
+    _check_dev(values)
     known = {f.name for f in fields(Settings)}
     return Settings(**{k: v for k, v in values.items() if k in known})

@@ -5,6 +5,10 @@ storage.py (the store and the root of trust it was made with), trail.py (the aud
 exports.py (audit export), serving.py (`trent serve` and `trent admin`).
 """
 
+from trent.app.devmode import WARNING as DEV_WARNING
+from trent.app.devmode import announcement as dev_announcement
+from trent.app.devmode import request_reset
+from trent.app.devmode import throwaway as dev_throwaway
 from trent.app.exports import export_audit, verify_exported
 from trent.app.rootkeys import Rewrapped, migrate_root, rotate_root_key, seal_root_key
 from trent.app.roots import check_root, open_root, root_name
@@ -27,6 +31,7 @@ from trent.app.storage import (
     database_name,
     migrate_store,
     open_store,
+    operator_errors,
 )
 from trent.app.trail import (
     CHAIN_BLOB,
@@ -44,6 +49,7 @@ from trent.app.trail import (
 __all__ = [
     "CHAIN_BLOB",
     "CHECKPOINT_BLOB",
+    "DEV_WARNING",
     "OPERATOR_ERRORS",
     "Rewrapped",
     "ROOT_CHECK_BLOB",
@@ -56,6 +62,8 @@ __all__ = [
     "build_service",
     "check_root",
     "database_name",
+    "dev_announcement",
+    "dev_throwaway",
     "ensure_admin_key",
     "export_audit",
     "migrate_root",
@@ -65,8 +73,10 @@ __all__ = [
     "open_deps",
     "open_root",
     "open_store",
+    "operator_errors",
     "query_audit",
     "quota_rates",
+    "request_reset",
     "root_name",
     "rotate_root_key",
     "seal_root_key",

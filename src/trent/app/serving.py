@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import logging
 import os
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from trent import logs, metrics
-from trent.app import seeds
+from trent.app import devmode, seeds
 from trent.app.roots import check_root, open_root_for
 from trent.app.storage import SetupError, open_store, restrict_files
 from trent.app.trail import local_audit_log, open_chain, run_audit_writer, trail_name
@@ -32,11 +33,12 @@ from trent.ops import principals as principal_ops
 from trent.ops import rotation as rotation_ops
 from trent.ops.deps import Deps, utc_now
 from trent.ops.keyring import Keyring
+from trent.ops.reset import SeedHook
 from trent.ops.throttling import Throttle
 from trent.protocol import probes
 from trent.protocol.awsjson.front import AwsJsonFront
 from trent.server import supervisor
-from trent.server.types import Answer, Request, Site, plain
+from trent.server.types import Answer, Handler, Request, Site, plain
 
 log = logging.getLogger("trent")
 
@@ -125,7 +127,7 @@ def ensure_admin_key(settings: Settings, deps: Deps) -> AdminKey | None:
                 raise principal_ops.AccessKeyError("TRENT_ADMIN_ACCESS_KEY_ID needs TRENT_ADMIN_SECRET_ACCESS_KEY")
             try:
                 principal_ops.create_access_key(
-                    deps, account, root_arn(account), given_id, Sensitive(given_secret.encode())
+                    deps, account, root_arn(account), given_id, Sensitive(given_secret.encode()), dev=settings.dev
                 )
             except principal_ops.PrincipalError:
                 if deps.store.get_access_key(given_id) is None:
@@ -138,8 +140,14 @@ def ensure_admin_key(settings: Settings, deps: Deps) -> AdminKey | None:
     return AdminKey(record.access_key_id, secret, account)
 
 
-def site_for(front: AwsJsonFront, deps: Deps) -> Site:
-    """The route table. Each front is a sibling entry: the AWS JSON API and the operations endpoints."""
+def site_for(
+    front: AwsJsonFront,
+    deps: Deps,
+    extra: Mapping[tuple[str, str], Handler] | None = None,
+    wrap: Callable[[Handler], Handler] | None = None,
+) -> Site:
+    """The route table. Each front is a sibling entry: the AWS JSON API and the operations endpoints; a dev
+    server's `extra` (/_trent/...), and its `wrap` around the API's handler."""
 
     def refuse(status: int, request: Request) -> Answer:
         # Aimed at the KMS API: its path, or any path with an operation named. Those get AWS's error shape
@@ -148,12 +156,14 @@ def site_for(front: AwsJsonFront, deps: Deps) -> Site:
             return front.refuse(status, request)
         return plain(status)
 
+    api: Handler = front.prepare
     return Site(
         routes={
-            ("POST", "/"): front.prepare,
+            ("POST", "/"): api if wrap is None else wrap(api),
             ("GET", "/healthz"): probes.health,
             ("GET", "/readyz"): probes.Readiness(deps),
             ("GET", "/metrics"): probes.exposition,
+            **(extra or {}),
         },
         refuse=refuse,
         start=front.start,
@@ -190,7 +200,28 @@ def build_service(settings: Settings) -> Site:
     """Run in each worker process: its own store connection, root of trust and caches."""
     logs.configure(settings.log_level, settings.log_format)
     deps = replace(open_deps(settings, create=False, remote_audit=True), throttle=_throttle(settings))
+    if settings.dev:
+        seed = None if settings.seed is None else seeds.load_seed(settings.seed)
+        dev = devmode.dev_server(settings, deps, seed_hook_for(settings, seed), run_jobs)
+        # SigV4's date window is checked against the real clock: clients sign with theirs.
+        return site_for(AwsJsonFront(dev.deps, dev.authenticator, utc_now), dev.deps, dev.routes, dev.fresh)
     return site_for(AwsJsonFront(deps, Authenticator(deps.store, deps.root_of_trust), utc_now), deps)
+
+
+def seed_hook_for(settings: Settings, seed: seeds.Seed | None, *, chain: bool = False) -> SeedHook:
+    """What a dev server applies to its store at start and to its empty store after every reset: its account,
+    the admin access key TRENT_ADMIN_ACCESS_KEY_ID names if any, and the seed file's contents (idempotent).
+    `chain`: the seed's audit records are chained here (the supervisor); else they wait in the store's outbox
+    for the audit writer (a worker: app/seeds.py)."""
+    return functools.partial(_dev_start_state, settings, seed, chain)
+
+
+def _dev_start_state(settings: Settings, seed: seeds.Seed | None, chain: bool, deps: Deps) -> None:
+    account = serving_account(settings, deps)
+    principal_ops.create_account(deps, account)
+    ensure_admin_key(settings, deps)
+    if seed is not None:
+        seeds.apply_seed(seed, deps, account, chain=chain)
 
 
 def _audit_socket(settings: Settings) -> Path:
@@ -225,9 +256,16 @@ def _serve_locked(
     settings: Settings, announce: Callable[[str, AdminKey | None], None], seed: seeds.Seed | None = None
 ) -> int:
     deps = open_deps(settings)
-    admin = ensure_admin_key(settings, deps)
+    jobs: Callable[[], None] = functools.partial(run_jobs, deps)
+    if settings.dev:
+        devmode.start_state(settings).close()  # the test clock at real time
+        seed_hook_for(settings, seed, chain=True)(deps)  # idempotent: a kept --data-dir is seeded again
+        jobs = devmode.dev_jobs(settings, deps, run_jobs)
+        admin = None  # any credentials work
+    else:
+        admin = ensure_admin_key(settings, deps)
     settings = replace(settings, account_id=serving_account(settings, deps), audit_socket=_audit_socket(settings))
-    if seed is not None:
+    if seed is not None and not settings.dev:
         seeds.apply_seed(seed, deps, settings.account_id)
     metrics.prepare(settings.data_dir / "metrics")  # before any worker or the audit writer starts
     if settings.throttle == "aws":
@@ -241,11 +279,12 @@ def _serve_locked(
             job_interval=settings.job_interval,
             tls_cert=settings.tls_cert,
             tls_key=settings.tls_key,
+            start_method="fork" if settings.dev else "spawn",
         ),
         factory=build_service,
         factory_arg=settings,
         sidecar=run_audit_writer,
-        jobs=lambda: run_jobs(deps),
+        jobs=jobs,
         announce=lambda endpoint: announce(endpoint, admin),
     )
 

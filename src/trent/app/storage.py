@@ -6,21 +6,16 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import psycopg
-
 from trent.audit.port import AuditFormatError, AuditWriteError
 from trent.config import Settings, redact_database
-from trent.pgsession import connect as postgres_connect
 from trent.rootoftrust.base import RootSetupError, RootUnavailable
 from trent.rootoftrust.keyfile import RootKeyFileError
 from trent.store.base import SchemaTooNewError, Store
-from trent.store.postgres import PostgresStore
-from trent.store.postgres_schema import migrate as postgres_migrate
-from trent.store.postgres_schema import schema_version as postgres_schema_version
 from trent.store.sqlite import SqliteStore
 from trent.store.sqlite import schema_version as sqlite_schema_version
 
@@ -39,10 +34,17 @@ OPERATOR_ERRORS: tuple[type[Exception], ...] = (
     AuditWriteError,
     SchemaTooNewError,  # a newer Trent migrated the store: run that one
     sqlite3.Error,
-    psycopg.OperationalError,  # the PostgreSQL server went away while a command ran: its text names no secret
     OSError,
     ValueError,
 )
+
+
+def operator_errors() -> tuple[type[Exception], ...]:
+    """OPERATOR_ERRORS, and psycopg's OperationalError (the PostgreSQL server went away while a command ran: its
+    text names no secret) once psycopg is loaded: it is imported only for a PostgreSQL store, so that a SQLite
+    server (a dev server above all) starts without it."""
+    psycopg = sys.modules.get("psycopg")
+    return OPERATOR_ERRORS if psycopg is None else (*OPERATOR_ERRORS, psycopg.OperationalError)
 
 
 def database_name(settings: Settings) -> str:
@@ -61,12 +63,16 @@ def open_store(settings: Settings) -> Store:
         except sqlite3.DatabaseError as exc:
             raise SetupError(f"database {settings.database_path} cannot be opened: {exc}") from None
     with _reaching(settings):
+        from trent.store.postgres import PostgresStore
+
         return PostgresStore(url)
 
 
 @contextlib.contextmanager
 def _reaching(settings: Settings) -> Iterator[None]:
     """A PostgreSQL server that cannot be reached, or a URL libpq cannot use, is one line without the password."""
+    import psycopg
+
     try:
         yield
     except psycopg.Error as exc:
@@ -96,6 +102,10 @@ def migrate_store(settings: Settings) -> tuple[int, int]:
         open_store(settings).close()
         return before, sqlite_schema_version(path)
     with _reaching(settings):
+        from trent.pgsession import connect as postgres_connect
+        from trent.store.postgres_schema import migrate as postgres_migrate
+        from trent.store.postgres_schema import schema_version as postgres_schema_version
+
         conn = postgres_connect(url)
         try:
             return postgres_migrate(conn), postgres_schema_version(conn)

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trent import logs
 from trent.app.roots import check_root, open_root, refuse_another_root, root_name
@@ -18,8 +19,6 @@ from trent.audit import writer
 from trent.audit.anchor import CHAIN_ID_BYTES, CHECKPOINT, Checkpointer, Identity, Position, later, seal, unseal
 from trent.audit.port import Archive, AuditLog, AuditQuery
 from trent.audit.port import Chain as Chain_
-from trent.audit.postgres import AnchorJob, PostgresAuditLog, PostgresChain
-from trent.audit.postgres_archive import PostgresArchive
 from trent.audit.rows import Use
 from trent.audit.sqlite import ChainWriter, SqliteArchive, SqliteAuditLog
 from trent.audit.uses import LastUses
@@ -33,6 +32,9 @@ from trent.store.sqlite import read_blobs
 # The audit chain's anchor in the store database (docs/decisions/0008-audit-retention.md): its identity,
 # made once with the chain, and the checkpoint of its head that writers refresh every few seconds.
 CHAIN_BLOB, CHECKPOINT_BLOB = "audit.chain", "audit.checkpoint"
+
+if TYPE_CHECKING:
+    from trent.audit import postgres  # imported when a PostgreSQL store is used: psycopg only then
 
 
 class AuditChainError(ValueError):
@@ -50,7 +52,11 @@ def open_archive(settings: Settings) -> Archive:
     """The audit trail at rest: audit.db in the data directory beside a SQLite store; in a PostgreSQL store's
     database, every writer's chain and the anchors over them (docs/decisions/0011-audit-on-postgresql.md)."""
     url = settings.postgres_url
-    return SqliteArchive(settings.audit_database_path) if url is None else PostgresArchive(url)
+    if url is None:
+        return SqliteArchive(settings.audit_database_path)
+    from trent.audit.postgres_archive import PostgresArchive  # psycopg only for a PostgreSQL store
+
+    return PostgresArchive(url)
 
 
 def trail_name(settings: Settings) -> str:
@@ -71,6 +77,8 @@ def local_audit_log(settings: Settings, chain: Chain, store: Store) -> AuditLog:
     url = settings.postgres_url
     if url is None:
         return SqliteAuditLog(settings.audit_database_path, chain.key, checkpointer(chain, store), uses)
+    from trent.audit.postgres import PostgresAuditLog
+
     return PostgresAuditLog(url, chain.key, writer_name(), uses)
 
 
@@ -179,7 +187,7 @@ def run_audit_writer(settings: Settings, ready: Callable[[], None]) -> None:
         root.close()
         raise
     url = settings.postgres_url
-    anchors: AnchorJob | None = None
+    anchors: postgres.AnchorJob | None = None
     writer_: Chain_
     try:
         if url is None:
@@ -187,8 +195,10 @@ def run_audit_writer(settings: Settings, ready: Callable[[], None]) -> None:
         else:
             # A chain of its own; every node's writer also runs the anchor job (its try-lock makes one anchor
             # per round), whose anchors become the trail's checkpoint in the store (0011).
-            writer_ = PostgresChain(url, chain.key, writer_name())
-            anchors = AnchorJob(url, chain.key, ANCHOR_SECONDS, _checkpoint_saver(settings, chain))
+            from trent.audit import postgres as pg
+
+            writer_ = pg.PostgresChain(url, chain.key, writer_name())
+            anchors = pg.AnchorJob(url, chain.key, ANCHOR_SECONDS, _checkpoint_saver(settings, chain))
             anchors.start()
     except BaseException:
         store.close()

@@ -6,13 +6,25 @@ effect on the next request without a restart. Unwrapping is cached by the wrappe
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import datetime
+from typing import Protocol
 
 from trent.auth import sigv4
+from trent.kms.ids import AccountId
 from trent.kms.keys import AccessKey
-from trent.kms.principals import Principal
+from trent.kms.principals import Principal, root_arn
 from trent.rootoftrust.base import RootOfTrust, UnwrapError, WrappedMaterial, secret_aad
 from trent.store.base import Reader
+
+_ACCOUNT_ID = re.compile(r"[0-9]{12}")
+
+
+class Authenticates(Protocol):
+    def authenticate(self, request: sigv4.HttpRequest, now: datetime) -> tuple[Principal, str]:
+        """The caller and the region its request was signed for; a SigV4 AuthError otherwise."""
+        ...
 
 
 class Authenticator:
@@ -51,3 +63,38 @@ class Authenticator:
         verified = sigv4.verify(request, secret_for, now)
         record = found[0]
         return Principal(record.account, record.principal_arn, record.access_key_id), verified.region
+
+
+class DevAuthenticator:
+    """A dev server's authentication (docs/dev-mode.md): any access key id and secret, as LocalStack and moto
+    take them. The request is still checked as SigV4 (form, signed headers, date, scope) but its signature is
+    not, unless its access key is one the store holds (a seeded user's, say): then it is checked as always, and
+    refused while inactive.
+    An unknown key id of 12 digits is the root of that account (LocalStack's convention), made on first use
+    (`ensure_account`); any other is the root of `default_account`."""
+
+    def __init__(
+        self,
+        real: Authenticator,
+        store: Reader,
+        default_account: AccountId,
+        ensure_account: Callable[[AccountId], None],
+    ) -> None:
+        self._real = real
+        self._store = store
+        self._default = default_account
+        self._ensure_account = ensure_account
+
+    def __repr__(self) -> str:
+        return f"DevAuthenticator(default_account={self._default})"
+
+    def authenticate(self, request: sigv4.HttpRequest, now: datetime) -> tuple[Principal, str]:
+        header = request.header("authorization") or ""
+        access_key_id = sigv4.access_key_id_of(header)
+        if access_key_id is not None and self._store.get_access_key(access_key_id) is not None:
+            return self._real.authenticate(request, now)  # an inactive one is refused, as always
+        verified = sigv4.check_unsigned(request, now)
+        key_id = verified.access_key_id
+        account = AccountId(key_id) if _ACCOUNT_ID.fullmatch(key_id) else self._default
+        self._ensure_account(account)
+        return Principal(account, root_arn(account), key_id), verified.region

@@ -131,6 +131,12 @@ def parse_authorization(header: str) -> Authorization:
     return Authorization(Credential(*parts), tuple(fields["SignedHeaders"].split(";")), fields["Signature"])
 
 
+def access_key_id_of(header: str) -> str | None:
+    """The access key id of an Authorization header in the form every SDK sends, else None."""
+    found = _AUTHORIZATION.fullmatch(header)
+    return None if found is None else found.group(1)
+
+
 def _uri_encode(value: str, safe: str = "-_.~") -> str:
     return quote(value, safe=safe)
 
@@ -272,8 +278,8 @@ def check_signed_headers(request: HttpRequest, signed_headers: Sequence[str]) ->
             )
 
 
-def verify(request: HttpRequest, secret_for: Callable[[str], str | None], now: datetime) -> Verified:
-    """Authenticate a header-signed request; the AWS error for the first check that fails."""
+def _signed(request: HttpRequest) -> tuple[Authorization, str]:
+    """The Authorization header parsed, its signed headers checked, and the X-Amz-Date."""
     header = request.header("authorization")
     if header is None:
         raise MissingAuthenticationTokenException("Missing Authentication Token")
@@ -285,6 +291,21 @@ def verify(request: HttpRequest, secret_for: Callable[[str], str | None], now: d
             "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. "
             f"Authorization={header}"
         )
+    return auth, amz_date
+
+
+def check_unsigned(request: HttpRequest, now: datetime) -> Verified:
+    """A dev server's check (docs/dev-mode.md): every check of verify() but the access key's and the signature's,
+    so any access key id, secret and session token is accepted in a well-formed, current, well-scoped request."""
+    auth, amz_date = _signed(request)
+    check_date(amz_date, auth.credential, now)
+    check_scope(auth.credential)
+    return Verified(auth.credential.access_key_id, auth.credential.region)
+
+
+def verify(request: HttpRequest, secret_for: Callable[[str], str | None], now: datetime) -> Verified:
+    """Authenticate a header-signed request; the AWS error for the first check that fails."""
+    auth, amz_date = _signed(request)
     if request.header("x-amz-security-token") is not None:
         raise UnrecognizedClientException(INVALID_TOKEN)  # Trent issues no session tokens
     cred = auth.credential

@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from Crypto.Hash import SHA512
-from Crypto.Signature import eddsa
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
@@ -81,11 +79,17 @@ _RAW_FORMAT = serialization.Encoding.Raw
 
 def _ed25519ph_sign(key: Any, msg: bytes, mt: MessageType) -> bytes:
     seed = key.private_bytes(_RAW_FORMAT, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+    from Crypto.Hash import SHA512  # pycryptodome, loaded at the first Ed25519ph use (docs/decisions/0005)
+    from Crypto.Signature import eddsa
+
     return eddsa.new(eddsa.import_private_key(seed), "rfc8032").sign(SHA512.new(msg))
 
 
 def _ed25519ph_verify(pub: Any, msg: bytes, sig: bytes, mt: MessageType) -> None:
     point = pub.public_bytes(_RAW_FORMAT, serialization.PublicFormat.Raw)
+    from Crypto.Hash import SHA512
+    from Crypto.Signature import eddsa
+
     try:
         eddsa.new(eddsa.import_public_key(point), "rfc8032").verify(SHA512.new(msg), sig)
     except ValueError:  # pycryptodome's "The signature is not authentic" (and malformed signatures)

@@ -24,12 +24,22 @@ ALIAS_PREFIX = "alias/"
 RESERVED_ALIAS_PREFIX = "alias/aws/"
 
 
-_ID_PREFIX = os.urandom(8).hex()  # per process
+def _uuid_head() -> str:
+    prefix = os.urandom(8).hex()  # per process
+    return f"{prefix[:8]}-{prefix[8:12]}-4{prefix[12:15]}-{'89ab'[int(prefix[15], 16) & 3]}{prefix[13:16]}-"
+
+
 _ids = itertools.count(1)
-_UUID_HEAD = (
-    f"{_ID_PREFIX[:8]}-{_ID_PREFIX[8:12]}-4{_ID_PREFIX[12:15]}-"
-    f"{'89ab'[int(_ID_PREFIX[15], 16) & 3]}{_ID_PREFIX[13:16]}-"
-)
+_UUID_HEAD = _uuid_head()
+
+
+def _after_fork_in_child() -> None:
+    """A forked process (a dev server's workers) draws its own prefix: ids must differ across processes."""
+    global _ids, _UUID_HEAD
+    _ids, _UUID_HEAD = itertools.count(1), _uuid_head()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def unique_id() -> str:

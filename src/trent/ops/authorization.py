@@ -58,6 +58,11 @@ class PolicyCache:
     # Allow decisions of condition-free policies: a pure function of who, what, which policies (by revision).
     decisions: dict[tuple[object, ...], Decision] = field(default_factory=dict)
 
+    def clear(self) -> None:
+        """Forget everything: after a dev server's reset, an (id, revision) may name another policy."""
+        self._entries.clear()
+        self.decisions.clear()
+
     def get(self, identity: str, revision: int, load: Any, kind: str) -> CachedPolicy:
         entry = self._entries.get((identity, revision))
         if entry is None:

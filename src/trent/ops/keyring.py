@@ -44,6 +44,10 @@ class Keyring:
     def __repr__(self) -> str:
         return f"Keyring(entries={len(self._cache)})"
 
+    def clear(self) -> None:
+        """Forget every entry: after a dev server's reset, a key id and version may name other material."""
+        self._cache.clear()
+
     def wrap(self, key_id: str, version: int, secret: bytes) -> bytes:
         return self._root.wrap(Sensitive(secret), material_aad(key_id, version)).to_bytes()
 

@@ -18,9 +18,10 @@ from trent.crypto import imported
 from trent.kms.errors import TagException
 from trent.kms.ids import ALIAS_PREFIX, RESERVED_ALIAS_PREFIX, AccountId, AliasName, KeyId, Region, is_key_id
 from trent.kms.keys import GrantConstraints, Tag
+from trent.kms.principals import ACCESS_KEY_ID, ACCESS_KEY_ID_RULE
 from trent.kms.sensitive import Sensitive
 from trent.kms.specs import KEY_SPECS, GrantOperation, KeySpec, KeyUsage
-from trent.ops.principals import ACCESS_KEY_ID, ACCOUNT_ID, USER_NAME
+from trent.ops.principals import ACCOUNT_ID, USER_NAME
 from trent.ops.tags import checked_tags
 
 DEFAULT_REGION = Region("us-east-1")
@@ -217,7 +218,7 @@ def _access_key(where: str, value: object, default: AccountId | None) -> SeedAcc
     secret = entry.text("secret_access_key", required=True)
     assert key_id is not None and secret is not None
     if ACCESS_KEY_ID.fullmatch(key_id) is None:
-        raise entry.fail(f"access_key_id {key_id!r} is not an access key id (16-128 uppercase letters and digits)")
+        raise entry.fail(f"access_key_id {key_id!r} is not an access key id ({ACCESS_KEY_ID_RULE})")
     if len(secret) < 16:
         raise entry.fail("secret_access_key must be at least 16 characters")
     user = entry.text("user")

@@ -32,7 +32,8 @@ from trent.server.types import Site
 
 log = logging.getLogger("trent.supervisor")
 Announce = Callable[[str], None]
-_CTX = multiprocessing.get_context("spawn")
+_SPAWN = multiprocessing.get_context("spawn")
+_FORK = multiprocessing.get_context("fork")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,9 @@ class Plan:
     job_interval: float
     tls_cert: Path | None = None  # both or neither: HTTPS
     tls_key: Path | None = None
+    # "spawn": each child a new interpreter that shares nothing with the supervisor. "fork" (a dev server's):
+    # children start at once with what the supervisor imported, where a spawn re-imports everything (~1 s).
+    start_method: str = "spawn"
 
 
 class PortInUseError(OSError):
@@ -166,17 +170,18 @@ def run(
     # this one's workers listen; SO_REUSEPORT lets those workers bind beside it.
     reserve = _socket(plan.host, plan.port, reuse_addr=False)
     port = reserve.getsockname()[1]
-    ready = _CTX.Queue()
+    ctx = _FORK if plan.start_method == "fork" else _SPAWN
+    ready = ctx.Queue()
     stopping = False
 
-    sidecar_ready = _CTX.Queue()
+    sidecar_ready = ctx.Queue()
 
     def start_sidecar(wait: bool) -> BaseProcess | None:
         """Start the sidecar; `wait`: until it is ready or dead. A restart does not wait: the workers keep
         serving meanwhile (their requests fail closed until it is up) and a dead worker is replaced."""
         if sidecar is None:
             return None
-        process = _CTX.Process(target=_sidecar, args=(sidecar, factory_arg, sidecar_ready), name="trent-audit")
+        process = ctx.Process(target=_sidecar, args=(sidecar, factory_arg, sidecar_ready), name="trent-audit")
         process.daemon = True
         process.start()
         while wait and process.is_alive():
@@ -186,7 +191,7 @@ def run(
         return process
 
     def start(index: int) -> BaseProcess:
-        process = _CTX.Process(
+        process = ctx.Process(
             target=_worker,
             args=(factory, factory_arg, plan, port, ready, index),
             name="trent-worker",

@@ -271,6 +271,12 @@ class Transaction(Reader, Protocol):
         """Forget outbox rows (once the audit chain holds them)."""
         ...
 
+    def wipe(self) -> None:
+        """Forget every key (with its material, policy, tags, aliases, grants and import parameters), access key,
+        user and account: the empty state a dev server's reset starts from. Blobs (the root of trust's check
+        value, the audit chain's anchor), the audit outbox and the key uses stay."""
+        ...
+
 
 class Unit(Protocol):
     """The writes of one request and its audit record, made durable together or not at all.

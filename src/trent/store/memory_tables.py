@@ -441,3 +441,11 @@ class MemoryTransaction(KeyStoreWrites, Reads):
         for event_id in event_ids:
             if t.outbox.pop(event_id, None) is not None:
                 t.changes += 1
+
+    def wipe(self) -> None:
+        t = self._view()
+        for table in (t.keys, t.materials, t.policies, t.tags, t.aliases, t.access_keys, t.accounts, t.users):
+            t.changes += len(table)
+            table.clear()
+        t.grants.clear()
+        t.imports.clear()

@@ -398,6 +398,10 @@ class PostgresOps(PostgresKeyStores, PostgresMaterials):
     def delete_account(self, account: AccountId) -> None:
         self._write("DELETE FROM accounts WHERE account = %s", (account,))
 
+    def wipe(self) -> None:
+        for table in ("keys", "access_keys", "users", "accounts"):  # a key's other rows go with it (CASCADE)
+            self._write(f"DELETE FROM {table}", ())
+
     def put_account(self, account: Account) -> None:
         self._write(
             "INSERT INTO accounts (account, created) VALUES (%s, %s) ON CONFLICT DO NOTHING",

@@ -712,7 +712,12 @@ class _SqliteOps(SqliteKeyStores, SqliteMaterials):
     def delete_account(self, account: AccountId) -> None:
         self._c.execute("DELETE FROM accounts WHERE account = ?", (account,))
 
+    def wipe(self) -> None:
+        for table in _WIPED:  # a key's rows in other tables go with it (ON DELETE CASCADE)
+            self._c.execute(f"DELETE FROM {table}")
 
+
+_WIPED = ("keys", "access_keys", "users", "accounts")
 _EPOCH_BYTES = 16
 _MEMO_SIZE = 4096
 

@@ -594,3 +594,27 @@ def test_canonical_uri_equals_botocores(path: str) -> None:
     )
     assert ours.split("\n")[1] == signer.canonical_request(request).split("\n")[1]
     assert verify(http).access_key_id == ACCESS_KEY
+
+
+# --- a dev server's check: everything but the secret ----------------------------------------------------
+
+
+@pytest.mark.parametrize(("access_key", "secret"), [("FOOBARKEY", "FOOBARSECRET"), ("test", "test")])
+def test_unsigned_check_takes_any_key_and_secret(access_key: str, secret: str) -> None:
+    request = signed(access_key=access_key, secret=secret, token="test")
+    assert sigv4.check_unsigned(request, SIGNED_AT) == sigv4.Verified(access_key, REGION)
+    tampered = replace_header(request, "x-amz-target", "TrentService.Decrypt")
+    assert sigv4.check_unsigned(tampered, SIGNED_AT).access_key_id == access_key  # no signature is checked
+
+
+def test_unsigned_check_still_checks_date_scope_and_headers() -> None:
+    with pytest.raises(InvalidSignatureException, match="Signature expired"):
+        sigv4.check_unsigned(signed(access_key="test"), SIGNED_AT + timedelta(minutes=6))
+    with pytest.raises(InvalidSignatureException, match="correct service"):
+        sigv4.check_unsigned(signed(access_key="test", service="s3"), SIGNED_AT)
+    with pytest.raises(MissingAuthenticationTokenException):
+        sigv4.check_unsigned(sigv4.HttpRequest("POST", "/", "", {}, b""), SIGNED_AT)
+    request = signed(access_key="test")
+    unsigned_header = sigv4.HttpRequest("POST", "/", "", [*request.headers.items(), ("x-amz-extra", "1")], request.body)
+    with pytest.raises(InvalidSignatureException, match="x-amz-extra"):
+        sigv4.check_unsigned(unsigned_header, SIGNED_AT)

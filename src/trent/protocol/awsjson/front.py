@@ -16,7 +16,7 @@ from typing import Protocol
 
 import orjson
 
-from trent.auth.principals import Authenticator
+from trent.auth.principals import Authenticates
 from trent.auth.sigv4 import HttpRequest, header_map
 from trent.kms.errors import (
     AuthError,
@@ -123,7 +123,7 @@ def _respond(request_id: str, status: int, body: bytes) -> WireResponse:
 
 
 class AwsJsonFront:
-    def __init__(self, deps: Deps, authenticator: Authenticator, clock: Callable[[], datetime]) -> None:
+    def __init__(self, deps: Deps, authenticator: Authenticates, clock: Callable[[], datetime]) -> None:
         self._deps = deps
         self._authenticator = authenticator
         self._clock = clock
