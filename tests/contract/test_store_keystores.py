@@ -180,3 +180,17 @@ def test_postgresql_version_4_migrates_to_custom_key_stores(postgres_url: str) -
         assert store.get_custom_key_store(_store(1).custom_key_store_id) == _store(1)
     finally:
         store.close()
+
+
+def test_a_wipe_forgets_custom_key_stores_and_keeps_the_clusters(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.insert_hsm_cluster(_cluster(1))
+        tx.insert_custom_key_store(_store(1))
+        tx.insert_key(key(1, custom_key_store_id=_store(1).custom_key_store_id), None, "{}", [])
+    with store.transaction() as tx:
+        tx.wipe()
+    assert store.get_custom_key_store(_store(1).custom_key_store_id) is None
+    assert store.list_custom_key_stores(None, None) == ()
+    assert store.list_hsm_clusters() == (_cluster(1),)
+    with store.transaction() as tx:  # the name is free again
+        tx.insert_custom_key_store(_store(1))

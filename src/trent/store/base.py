@@ -273,8 +273,9 @@ class Transaction(Reader, Protocol):
 
     def wipe(self) -> None:
         """Forget every key (with its material, policy, tags, aliases, grants and import parameters), access key,
-        user and account: the empty state a dev server's reset starts from. Blobs (the root of trust's check
-        value, the audit chain's anchor), the audit outbox and the key uses stay."""
+        user, account and custom key store: the empty state a dev server's reset starts from. Blobs (the root of
+        trust's check value, the audit chain's anchor), the registered HSM clusters, the audit outbox and the key
+        uses stay (a token's key objects too: a wipe never reaches a token)."""
         ...
 
 

@@ -449,3 +449,5 @@ class MemoryTransaction(KeyStoreWrites, Reads):
             table.clear()
         t.grants.clear()
         t.imports.clear()
+        t.changes += len(t.key_stores)
+        t.key_stores.clear()

@@ -399,7 +399,8 @@ class PostgresOps(PostgresKeyStores, PostgresMaterials):
         self._write("DELETE FROM accounts WHERE account = %s", (account,))
 
     def wipe(self) -> None:
-        for table in ("keys", "access_keys", "users", "accounts"):  # a key's other rows go with it (CASCADE)
+        # A key's other rows go with it (CASCADE); the registered HSM clusters stay, as the blobs do.
+        for table in ("keys", "access_keys", "users", "accounts", "custom_key_stores"):
             self._write(f"DELETE FROM {table}", ())
 
     def put_account(self, account: Account) -> None:

@@ -717,7 +717,7 @@ class _SqliteOps(SqliteKeyStores, SqliteMaterials):
             self._c.execute(f"DELETE FROM {table}")
 
 
-_WIPED = ("keys", "access_keys", "users", "accounts")
+_WIPED = ("keys", "access_keys", "users", "accounts", "custom_key_stores")
 _EPOCH_BYTES = 16
 _MEMO_SIZE = 4096
 
