@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from trent import app, logs
+from trent import app, cli_clusters, logs
 from trent.audit.exported import ExportTally
 from trent.audit.port import AuditQuery
 from trent.audit.verify import Tally
@@ -505,7 +505,8 @@ def migrate(config: Path | None, data_dir: Path | None) -> None:
 def _echo_rewrapped(done: app.Rewrapped) -> None:
     click.echo(
         f"re-wrapped {done.materials} key material version(s), {done.secrets} access key secret(s), "
-        f"{done.imports} import parameter set(s) and {done.blobs} other blob(s) under root key {done.active}; "
+        f"{done.imports} import parameter set(s), {done.key_stores} custom key store password(s) and {done.blobs} "
+        f"other blob(s) under root key {done.active}; "
         f"{done.current} already were"
     )
     for name in done.failed:
@@ -699,3 +700,7 @@ def audit_query(
     filters = AuditQuery(key, principal, event_name, error, _when(since), _when(until), limit)
     for body in app.query_audit(settings, filters):
         click.echo(body.decode())
+
+
+# trent admin add-hsm-cluster | list-hsm-clusters | remove-hsm-cluster (custom key stores' clusters)
+cli_clusters.register(admin, _admin, (_config_option, _data_dir_option))

@@ -30,6 +30,7 @@ from trent.rootoftrust.base import (
     UnwrapError,
     WrappedMaterial,
     audit_key_aad,
+    key_store_password_aad,
     material_aad,
     secret_aad,
     wrapping_key_aad,
@@ -70,6 +71,7 @@ class Rewrapped:
     materials: int = 0
     secrets: int = 0
     imports: int = 0
+    key_stores: int = 0
     blobs: int = 0
     current: int = 0
     passes: int = 0
@@ -77,7 +79,7 @@ class Rewrapped:
 
     @property
     def changed(self) -> int:
-        return self.materials + self.secrets + self.imports + self.blobs
+        return self.materials + self.secrets + self.imports + self.key_stores + self.blobs
 
 
 def rotate_root_key(settings: Settings, *, resume: bool = False, grace: float = GRACE_SECONDS) -> Rewrapped:
@@ -171,6 +173,7 @@ def rewrap(settings: Settings, store: Store, root: RootOfTrust) -> Rewrapped:
         _materials(store, root, done)
         _secrets(store, root, done)
         _imports(store, root, done)
+        _key_stores(store, root, done)
         _named_blobs(store, root, done)
         _legacy_audit_key(settings, root, done)
         current = done.current if done.passes == 1 else current  # under the active key before this batch
@@ -239,6 +242,23 @@ def _imports(store: Store, root: RootOfTrust, done: Rewrapped) -> None:
             if tx.get_import_parameters(parameters.key_id) == parameters:
                 tx.put_import_parameters(replace(parameters, wrapped_private_key=new))
                 done.imports += 1
+
+
+def _key_stores(store: Store, root: RootOfTrust, done: Rewrapped) -> None:
+    """Each custom key store's KeyStorePassword, compare-and-set on the store's revision (an UpdateCustomKeyStore
+    may have replaced it meanwhile)."""
+    for record in store.list_custom_key_stores(None, None):
+        old = record.config.wrapped_password
+        aad = key_store_password_aad(record.custom_key_store_id)
+        new = _again(root, done, old, aad, f"custom key store {record.custom_key_store_id} password")
+        if new is None:
+            continue
+        with store.transaction() as tx:
+            if tx.get_custom_key_store(record.custom_key_store_id) == record:
+                tx.update_custom_key_store(
+                    record.evolve(config=replace(record.config, wrapped_password=new)), record.revision
+                )
+                done.key_stores += 1
 
 
 def _named_blobs(store: Store, root: RootOfTrust, done: Rewrapped) -> None:

@@ -22,8 +22,10 @@ from trent.kms.keys import (
     Tag,
     User,
 )
+from trent.kms.keystores import CustomKeyStore, HsmCluster
 from trent.kms.specs import KeyState
 from trent.store.base import AliasRef, ConflictError, DuplicateError, Page, WrappedRow
+from trent.store.memory_keystores import KeyStoreReads, KeyStoreWrites
 
 _T = TypeVar("_T")
 
@@ -43,6 +45,8 @@ class Tables:
     users: dict[str, User] = field(default_factory=dict)
     grants: dict[str, Grant] = field(default_factory=dict)
     imports: dict[KeyId, ImportParameters] = field(default_factory=dict)
+    hsm_clusters: dict[str, HsmCluster] = field(default_factory=dict)
+    key_stores: dict[str, CustomKeyStore] = field(default_factory=dict)
     outbox: dict[str, bytes] = field(default_factory=dict)  # insertion order is the outbox's order
     changes: int = 0
 
@@ -73,7 +77,7 @@ def _frozen_grant(grant: Grant) -> Grant:
     return replace(grant, operations=tuple(grant.operations), constraints=constraints)
 
 
-class Reads:
+class Reads(KeyStoreReads):
     """Every read, over the tables `_view()` returns (taken once per call, so each read sees one version)."""
 
     def _view(self) -> Tables:
@@ -224,7 +228,7 @@ class Work:
         self.tables = tables
 
 
-class MemoryTransaction(Reads):
+class MemoryTransaction(KeyStoreWrites, Reads):
     """Writes into the working tables. Where SQLite's schema refuses a row that names no key (a foreign key),
     this raises ValueError; DuplicateError and ConflictError where the port says."""
 
@@ -445,3 +449,5 @@ class MemoryTransaction(Reads):
             table.clear()
         t.grants.clear()
         t.imports.clear()
+        t.changes += len(t.key_stores)
+        t.key_stores.clear()

@@ -285,9 +285,17 @@ def test_clock_skew_is_checked_against_the_front_clock(harness: Harness) -> None
 # --- unsupported operations and internal failures -------------------------------------------------------
 
 
-def test_create_custom_key_store_is_unsupported(harness: Harness) -> None:
+def test_an_external_key_store_is_unsupported(harness: Harness) -> None:
     status, error = harness.call(
-        "CreateCustomKeyStore", {"CustomKeyStoreName": "store", "CloudHsmClusterId": "cluster-234567abcde"}
+        "CreateCustomKeyStore",
+        {
+            "CustomKeyStoreName": "store",
+            "CustomKeyStoreType": "EXTERNAL_KEY_STORE",
+            "XksProxyUriEndpoint": "https://proxy.example",
+            "XksProxyUriPath": "/kms/xks/v1",
+            "XksProxyConnectivity": "PUBLIC_ENDPOINT",
+            "XksProxyAuthenticationCredential": {"AccessKeyId": "A" * 20, "RawSecretAccessKey": "s" * 43},
+        },
     )
     assert status == 400
     assert error["__type"] == "UnsupportedOperationException"
