@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from trent import app, logs
+from trent import app, cli_xks, logs
 from trent.audit.exported import ExportTally
 from trent.audit.port import AuditQuery
 from trent.audit.verify import Tally
@@ -699,3 +699,6 @@ def audit_query(
     filters = AuditQuery(key, principal, event_name, error, _when(since), _when(until), limit)
     for body in app.query_audit(settings, filters):
         click.echo(body.decode())
+
+
+cli_xks.register(admin, _admin, _config_option, _data_dir_option)

@@ -23,6 +23,7 @@ from typing import Generic, Protocol, TypeAlias, TypeVar
 
 from trent.kms.ids import AccountId, AliasName, KeyId, Region
 from trent.kms.keys import AccessKey, Account, Alias, Grant, ImportParameters, Key, MaterialVersion, Tag, User
+from trent.kms.xks import XksExposure, XksKeyStore
 
 
 class ConflictError(Exception):
@@ -154,6 +155,19 @@ class Reader(Protocol):
 
     def list_retirable_grants(self, retiring_principal: str, after: str | None, limit: int) -> Page[Grant]: ...
 
+    # XKS proxy (docs/xks.md): logical key stores by URI prefix, and the Trent keys exposed to each
+    def get_xks_store(self, uri_prefix: str) -> XksKeyStore | None: ...
+
+    def list_xks_stores(self) -> tuple[XksKeyStore, ...]:
+        """Every logical key store, by URI prefix."""
+        ...
+
+    def get_xks_exposure(self, uri_prefix: str, key_id: KeyId) -> XksExposure | None: ...
+
+    def list_xks_exposures(self, uri_prefix: str) -> tuple[XksExposure, ...]:
+        """The store's exposures, by key id."""
+        ...
+
 
 class Transaction(Reader, Protocol):
     """Writes. Leaving the `with` block normally commits durably; an exception rolls back."""
@@ -240,6 +254,25 @@ class Transaction(Reader, Protocol):
         user and account: the empty state a dev server's reset starts from. Blobs (the root of trust's check
         value, the audit chain's anchor), the audit outbox and the key uses stay."""
         ...
+
+    def insert_xks_store(self, store: XksKeyStore) -> None:
+        """A new logical key store (DuplicateError: its URI prefix, or its access key id, is taken)."""
+        ...
+
+    def update_xks_store(self, store: XksKeyStore) -> None:
+        """Replace the stored record of `store.uri_prefix` (credentials, enabled); nothing if there is none.
+        DuplicateError if its new access key id is another store's."""
+        ...
+
+    def delete_xks_store(self, uri_prefix: str) -> None:
+        """Forget the store and every exposure to it."""
+        ...
+
+    def put_xks_exposure(self, exposure: XksExposure) -> None:
+        """Insert or replace the exposure of (uri prefix, key id); ValueError if there is no such store."""
+        ...
+
+    def delete_xks_exposure(self, uri_prefix: str, key_id: KeyId) -> None: ...
 
 
 class Unit(Protocol):

@@ -23,7 +23,9 @@ from trent.kms.keys import (
     User,
 )
 from trent.kms.specs import KeyState
+from trent.kms.xks import XksExposure, XksKeyStore
 from trent.store.base import AliasRef, ConflictError, DuplicateError, Page, WrappedRow
+from trent.store.memory_xks import XksReads, XksWrites
 
 _T = TypeVar("_T")
 
@@ -44,6 +46,8 @@ class Tables:
     grants: dict[str, Grant] = field(default_factory=dict)
     imports: dict[KeyId, ImportParameters] = field(default_factory=dict)
     outbox: dict[str, bytes] = field(default_factory=dict)  # insertion order is the outbox's order
+    xks_stores: dict[str, XksKeyStore] = field(default_factory=dict)
+    xks_exposures: dict[tuple[str, KeyId], XksExposure] = field(default_factory=dict)
     changes: int = 0
 
     def copy(self) -> Tables:
@@ -73,7 +77,7 @@ def _frozen_grant(grant: Grant) -> Grant:
     return replace(grant, operations=tuple(grant.operations), constraints=constraints)
 
 
-class Reads:
+class Reads(XksReads):
     """Every read, over the tables `_view()` returns (taken once per call, so each read sees one version)."""
 
     def _view(self) -> Tables:
@@ -224,7 +228,7 @@ class Work:
         self.tables = tables
 
 
-class MemoryTransaction(Reads):
+class MemoryTransaction(Reads, XksWrites):
     """Writes into the working tables. Where SQLite's schema refuses a row that names no key (a foreign key),
     this raises ValueError; DuplicateError and ConflictError where the port says."""
 

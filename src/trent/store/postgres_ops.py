@@ -20,6 +20,7 @@ from trent.store import postgres_rows as rows
 from trent.store.base import AliasRef, ConflictError, DuplicateError, Page, WrappedRow
 from trent.store.postgres_materials import PostgresMaterials
 from trent.store.postgres_schema import WRITER_LOCK
+from trent.store.postgres_xks import PostgresXks
 
 _KEYS = f"SELECT {rows.KEY_COLUMNS} FROM keys"
 _ALIASES = f"SELECT {rows.ALIAS_COLUMNS} FROM aliases"
@@ -56,7 +57,7 @@ _UPDATE_KEY = (
 )
 
 
-class PostgresOps(PostgresMaterials):
+class PostgresOps(PostgresMaterials, PostgresXks):
     """Every read and write; PostgresStore adds transactions, units and blobs."""
 
     def __init__(self, url: str) -> None:

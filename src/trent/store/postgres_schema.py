@@ -18,6 +18,7 @@ from typing import Any
 
 import psycopg
 
+from trent.store import postgres_xks
 from trent.store.base import SchemaTooNewError
 
 # pg_advisory_xact_lock keys (one bigint each). Fixed numbers: every node of every version must agree.
@@ -165,6 +166,8 @@ SCHEMA: tuple[str, ...] = (
     """
     ALTER TABLE keys ADD COLUMN primary_region text;
     """,
+    # version 5: the XKS proxy's logical key stores and exposures (SQLite's version 8; trent/store/postgres_xks.py)
+    postgres_xks.SCHEMA,
 )
 
 

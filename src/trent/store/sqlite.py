@@ -33,7 +33,7 @@ from trent.kms.keys import (
     User,
 )
 from trent.kms.specs import ExpirationModel, KeySpec, KeyState, KeyUsage, Origin
-from trent.store import constraints
+from trent.store import constraints, sqlite_xks
 from trent.store.base import (
     AliasRef,
     ConflictError,
@@ -216,6 +216,8 @@ _SCHEMA: tuple[str, ...] = (
     """
     ALTER TABLE keys ADD COLUMN primary_region TEXT;
     """,
+    # version 8: the XKS proxy's logical key stores and exposures (docs/xks.md, trent/store/sqlite_xks.py)
+    sqlite_xks.SCHEMA,
 )
 _KEY_USE = (
     "INSERT INTO key_use (key_arn, used, operation, event_id, request_id) VALUES (?, ?, ?, ?, ?) "
@@ -341,7 +343,7 @@ def _user(row: Any) -> User:
     return User(row[0], AccountId(row[1]), row[2], datetime.fromtimestamp(row[3], UTC), row[4], row[5])
 
 
-class _SqliteOps(SqliteMaterials):
+class _SqliteOps(SqliteMaterials, sqlite_xks.SqliteXks):
     """Every read and write, over one connection; SqliteStore and the transaction share it."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:

@@ -1,0 +1,121 @@
+"""`trent admin xks ...`: logical key stores, their credentials (generated in the specification's lengths and
+shown once, or given), rotation, exposures of Trent keys, and the refusals an operator meets."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import TrentServer, trent_command
+
+
+def _run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*trent_command(), "admin", "xks", *args, "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _ok(data_dir: Path, *args: str) -> str:
+    done = _run(data_dir, *args)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def _refused(data_dir: Path, *args: str) -> str:
+    done = _run(data_dir, *args)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, (done.stdout, done.stderr)
+    assert done.stderr.startswith("Error: ") and done.stderr.count("\n") == 1, done.stderr
+    return done.stderr
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrentServer]:
+    with TrentServer(tmp_path_factory.mktemp("xks-admin"), workers=1) as running:
+        yield running
+
+
+def _listed(data_dir: Path) -> dict[str, dict[str, Any]]:
+    return {s["UriPrefix"]: s for s in json.loads(_ok(data_dir, "list-keystores"))}
+
+
+def test_a_generated_credential_has_the_specifications_shape_and_is_shown_once(server: TrentServer) -> None:
+    out = _ok(server.data_dir, "create-keystore", "--uri-prefix", "/gen/one/")
+    key_id = re.search(r"AccessKeyId\s+= (\S+)", out)
+    secret = re.search(r"RawSecretAccessKey\s+= (\S+)", out)
+    assert key_id and re.fullmatch(r"[A-Z2-7]{20,30}", key_id.group(1)), out
+    assert secret and re.fullmatch(r"[A-Za-z0-9/+=]{43,64}", secret.group(1)), out
+    assert "/gen/one/kms/xks/v1" in out
+    listed = _listed(server.data_dir)["gen/one"]
+    assert listed["AccessKeyId"] == key_id.group(1) and listed["Enabled"] is True
+    assert secret.group(1) not in json.dumps(listed) and listed["XksProxyUriPath"] == "/gen/one/kms/xks/v1"
+
+
+def test_a_given_credential_is_checked_and_kept(server: TrentServer) -> None:
+    given = ("--access-key-id", "GIVENKEYID234567ABCD", "--secret-access-key", "A" * 43)
+    out = _ok(server.data_dir, "create-keystore", "--uri-prefix", "given", *given)
+    assert "GIVENKEYID234567ABCD" in out and "RawSecretAccessKey" not in out
+    assert "already" in _refused(server.data_dir, "create-keystore", "--uri-prefix", "given")
+    assert "already" in _refused(server.data_dir, "create-keystore", "--uri-prefix", "given2", *given)
+    bad_id = ("--access-key-id", "AKIA0000000000000000", "--secret-access-key", "A" * 43)  # 0 is not base32
+    assert "20-30 characters" in _refused(server.data_dir, "create-keystore", "--uri-prefix", "x1", *bad_id)
+    short = ("--access-key-id", "GIVENKEYID234567ABCE", "--secret-access-key", "A" * 42)
+    assert "43-64 characters" in _refused(server.data_dir, "create-keystore", "--uri-prefix", "x2", *short)
+    assert "go together" in _refused(
+        server.data_dir, "create-keystore", "--uri-prefix", "x3", "--access-key-id", "A" * 20
+    )
+    assert "URI prefix" in _refused(server.data_dir, "create-keystore", "--uri-prefix", "bad prefix!")
+    assert "URI prefix" in _refused(server.data_dir, "create-keystore", "--uri-prefix", "a" * 117)
+
+
+def test_rotation_keeps_the_previous_credential_until_retired(server: TrentServer) -> None:
+    _ok(server.data_dir, "create-keystore", "--uri-prefix", "rot")
+    first = _listed(server.data_dir)["rot"]["AccessKeyId"]
+    out = _ok(server.data_dir, "rotate-credential", "--uri-prefix", "rot")
+    listed = _listed(server.data_dir)["rot"]
+    assert listed["PreviousAccessKeyId"] == first and listed["AccessKeyId"] != first and "RawSecretAccessKey" in out
+    _ok(server.data_dir, "retire-credential", "--uri-prefix", "rot")
+    assert _listed(server.data_dir)["rot"]["PreviousAccessKeyId"] is None
+    assert "no XKS key store" in _refused(server.data_dir, "rotate-credential", "--uri-prefix", "nothere")
+
+
+def test_expose_disable_and_delete(server: TrentServer) -> None:
+    kms = server.client()
+    key = kms.create_key()["KeyMetadata"]
+    hmac = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
+    _ok(server.data_dir, "create-keystore", "--uri-prefix", "exp")
+    _ok(server.data_dir, "expose", "--uri-prefix", "exp", "--key-id", key["Arn"], "--usage", "ENCRYPT")
+    _ok(
+        server.data_dir,
+        *("expose", "--uri-prefix", "exp", "--key-id", key["KeyId"], "--allow-principal", "arn:aws:iam::1:user/A"),
+    )
+    (exposed,) = _listed(server.data_dir)["exp"]["Keys"]
+    assert exposed == {
+        "KeyId": key["KeyId"],
+        "KeyUsage": "ENCRYPT,DECRYPT",
+        "AllowedPrincipals": ["arn:aws:iam::1:user/A"],
+        "AllowedOperations": [],
+    }
+    assert "SYMMETRIC_DEFAULT" in _refused(server.data_dir, "expose", "--uri-prefix", "exp", "--key-id", hmac["KeyId"])
+    assert "no key" in _refused(server.data_dir, "expose", "--uri-prefix", "exp", "--key-id", "nope")
+    assert "--usage" in _refused(
+        server.data_dir, "expose", "--uri-prefix", "exp", "--key-id", key["KeyId"], "--usage", "SIGN"
+    )
+    assert "no XKS key store" in _refused(server.data_dir, "expose", "--uri-prefix", "none", "--key-id", key["KeyId"])
+    _ok(server.data_dir, "disable-keystore", "--uri-prefix", "exp")
+    assert _listed(server.data_dir)["exp"]["Enabled"] is False
+    _ok(server.data_dir, "enable-keystore", "--uri-prefix", "exp")
+    assert _listed(server.data_dir)["exp"]["Enabled"] is True
+    _ok(server.data_dir, "unexpose", "--uri-prefix", "exp", "--key-id", key["KeyId"])
+    assert "not exposed" in _refused(server.data_dir, "unexpose", "--uri-prefix", "exp", "--key-id", key["KeyId"])
+    _ok(server.data_dir, "delete-keystore", "--uri-prefix", "exp")
+    assert "exp" not in _listed(server.data_dir)
+    assert "no XKS key store" in _refused(server.data_dir, "delete-keystore", "--uri-prefix", "exp")
