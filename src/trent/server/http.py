@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import ssl
 from collections import deque
 from collections.abc import Mapping
@@ -58,14 +59,36 @@ class _Stop(Exception):
     """Raised from a parser callback: parse nothing more on this connection."""
 
 
-Routes = Mapping[str, Mapping[str, Handler]]  # path → method → handler
+class Routes:
+    """path → method → handler: the exact paths first (one dict lookup), then the patterns, in order."""
+
+    __slots__ = ("_exact", "_patterns")
+
+    def __init__(
+        self,
+        exact: Mapping[str, Mapping[str, Handler]],
+        patterns: tuple[tuple[re.Pattern[str], Mapping[str, Handler]], ...],
+    ) -> None:
+        self._exact = exact
+        self._patterns = patterns
+
+    def get(self, path: str) -> Mapping[str, Handler] | None:
+        found = self._exact.get(path)
+        if found is None:
+            for pattern, by_method in self._patterns:
+                if pattern.fullmatch(path) is not None:
+                    return by_method
+        return found
 
 
 def route_table(site: Site) -> Routes:
     table: dict[str, dict[str, Handler]] = {}
     for (method, path), handler in site.routes.items():
         table.setdefault(path, {})[method] = handler
-    return table
+    patterns: dict[str, dict[str, Handler]] = {}
+    for (method, pattern), handler in site.patterns.items():
+        patterns.setdefault(pattern, {})[method] = handler
+    return Routes(table, tuple((re.compile(p), by_method) for p, by_method in patterns.items()))
 
 
 class HttpConnection(asyncio.Protocol):

@@ -82,3 +82,6 @@ class Site:
     routes: Mapping[tuple[str, str], Handler]
     refuse: Refuse = lambda status, _request: plain(status)
     start: Callable[[], Awaitable[None]] | None = None
+    # (method, regular expression) → handler, for paths that carry values (the XKS proxy API's
+    # /{prefix}/kms/xks/v1/...): a pattern must match the whole path; tried in order, after the exact `routes`.
+    patterns: Mapping[tuple[str, str], Handler] = field(default_factory=dict)

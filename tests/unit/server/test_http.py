@@ -53,7 +53,11 @@ class Recorder:
                 future.set_result(None)
 
     def site(self) -> Site:
-        return Site({("POST", "/slow"): self.slow, ("GET", "/fast"): self.fast}, refuse=self.refuse)
+        return Site(
+            {("POST", "/slow"): self.slow, ("GET", "/fast"): self.fast},
+            refuse=self.refuse,
+            patterns={("POST", "/[a-z]+/v1/.*"): self.fast},
+        )
 
 
 def run(test: Callable[[Recorder, int, asyncio.Event], Awaitable[None]], max_body: int = 1024) -> Recorder:
@@ -315,6 +319,20 @@ def test_routes_by_method_and_path() -> None:
 
     recorder = run(test)
     assert recorder.refused == [(404, "/nowhere"), (405, "/fast")]
+
+
+def test_pattern_routes_match_whole_paths_after_the_exact_ones() -> None:
+    async def test(recorder: Recorder, port: int, stop: asyncio.Event) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        empty = b" HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
+        for line in (b"POST /ks/v1/keys/k/encrypt", b"GET /ks/v1/health", b"POST /Ks/v1/x", b"POST /ks/v2/x"):
+            writer.write(line + empty)
+        assert statuses(await read_until(reader, 4)) == [b"200", b"405", b"404", b"404"]
+        writer.close()
+
+    recorder = run(test)
+    assert [path for _, path, _ in recorder.ran] == ["/ks/v1/keys/k/encrypt"]
+    assert recorder.refused == [(405, "/ks/v1/health"), (404, "/Ks/v1/x"), (404, "/ks/v2/x")]
 
 
 def test_shutdown_answers_what_was_read_and_closes_idle_connections() -> None:
