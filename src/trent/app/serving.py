@@ -208,14 +208,15 @@ def build_service(settings: Settings) -> Site:
     """Run in each worker process: its own store connection, root of trust and caches."""
     logs.configure(settings.log_level, settings.log_format)
     deps = replace(open_deps(settings, create=False, remote_audit=True), throttle=_throttle(settings))
+    peers = None if settings.xks_client_ca is None else frozenset(settings.xks_client_names)  # mutual TLS
     if settings.dev:
         seed = None if settings.seed is None else seeds.load_seed(settings.seed)
         dev = devmode.dev_server(settings, deps, seed_hook_for(settings, seed), run_jobs)
         # SigV4's date window is checked against the real clock: clients sign with theirs.
-        xks = XksFront(dev.deps, XksAuthenticator(dev.deps.root_of_trust), utc_now)
+        xks = XksFront(dev.deps, XksAuthenticator(dev.deps.root_of_trust), utc_now, peers)
         return site_for(AwsJsonFront(dev.deps, dev.authenticator, utc_now), dev.deps, dev.routes, dev.fresh, xks)
     front = AwsJsonFront(deps, Authenticator(deps.store, deps.root_of_trust), utc_now)
-    return site_for(front, deps, xks=XksFront(deps, XksAuthenticator(deps.root_of_trust), utc_now))
+    return site_for(front, deps, xks=XksFront(deps, XksAuthenticator(deps.root_of_trust), utc_now, peers))
 
 
 def seed_hook_for(settings: Settings, seed: seeds.Seed | None, *, chain: bool = False) -> SeedHook:
@@ -290,6 +291,7 @@ def _serve_locked(
             tls_cert=settings.tls_cert,
             tls_key=settings.tls_key,
             start_method="fork" if settings.dev else "spawn",
+            tls_client_ca=settings.xks_client_ca,
         ),
         factory=build_service,
         factory_arg=settings,

@@ -59,6 +59,17 @@ class _Stop(Exception):
     """Raised from a parser callback: parse nothing more on this connection."""
 
 
+def _common_name(certificate: Any) -> str:
+    """The subject CN of a verified peer certificate (ssl's getpeercert() form); "" when there is none."""
+    if not isinstance(certificate, dict):
+        return ""
+    for rdn in certificate.get("subject", ()):
+        for name, value in rdn:
+            if name == "commonName":
+                return str(value)
+    return ""
+
+
 class Routes:
     """path → method → handler: the exact paths first (one dict lookup), then the patterns, in order."""
 
@@ -115,6 +126,7 @@ class HttpConnection(asyncio.Protocol):
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
         self._client = ""
+        self._peer = ""  # the subject CN of the client's verified TLS certificate, if it presented one
         self._body: list[bytes] = []
         self._size = 0
         self._head_left = MAX_HEAD_BYTES  # head bytes still allowed; -1 while a body is read
@@ -135,6 +147,7 @@ class HttpConnection(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         self._client = peer[0] if isinstance(peer, tuple) else ""
+        self._peer = _common_name(transport.get_extra_info("peercert"))
         self.idle_since = asyncio.get_running_loop().time()
 
     def data_received(self, data: bytes) -> None:
@@ -278,7 +291,7 @@ class HttpConnection(asyncio.Protocol):
             else:
                 path = (parsed.path or b"/").decode("latin-1")
                 query = (parsed.query or b"").decode("latin-1")
-        return Request(method, path, query, self._headers, body, self._client)
+        return Request(method, path, query, self._headers, body, self._client, self._peer)
 
     # answers, in request order
     def _abort(self, status: int, reason: str = "") -> None:

@@ -25,6 +25,7 @@ class Request:
     headers: Mapping[str, str]
     body: bytes = field(repr=False)
     client_ip: str = ""
+    client_cert_name: str = ""  # the subject CN of the client's verified TLS certificate ("": none presented)
 
 
 class Reply(Protocol):

@@ -1,6 +1,7 @@
 """The XKS proxy API front: one request in, one response out, one audit record (docs/xks.md).
 
-Order: the path's key store (InvalidUriPathException) → SigV4 with service kms-xks-proxy and that store's
+Order: with mutual TLS, the client certificate's subject (AuthenticationFailedException) → the path's key
+store (InvalidUriPathException) → SigV4 with service kms-xks-proxy and that store's
 credential (AuthenticationFailedException) → the store enabled (InvalidStateException) → the path's operation
 (InvalidUriPathException) → content type and JSON body, requestMetadata (ValidationException) → the operation
 (ops/xks.py). Every answer waits until its audit record is durable; if it cannot be written, the answer is
@@ -55,6 +56,8 @@ class Incoming(Protocol):
     def body(self) -> bytes: ...
     @property
     def client_ip(self) -> str: ...
+    @property
+    def client_cert_name(self) -> str: ...  # the subject CN of a verified client certificate, "" if none
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +93,18 @@ def _credential_parts(authorization: str) -> tuple[str, str]:
 
 
 class XksFront:
-    def __init__(self, deps: Deps, authenticator: XksAuthenticator, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        deps: Deps,
+        authenticator: XksAuthenticator,
+        clock: Callable[[], datetime],
+        peers: frozenset[str] | None = None,
+    ) -> None:
+        """`peers`: None, no mutual TLS; else every request needs a verified client certificate, whose subject
+        CN must be one of `peers` unless it is empty (the specification's "Authentication": mTLS SHOULD be
+        supported, with both the subject name and the root CA configurable)."""
         self._deps = deps
+        self._peers = peers
         self._authenticator = authenticator
         self._clock = clock
         self._operations: Mapping[str, Callable[[ops.XksContext, codec.Body], bytes]] = {
@@ -167,6 +180,7 @@ class XksFront:
         ctx.uri_prefix = target.uri_prefix[:256]
         ctx.operation = target.operation or "Unknown"
         ctx.external_key_id = None if target.external_key_id is None else target.external_key_id[:256]
+        self._check_peer(request.client_cert_name)
         store = self._deps.store.get_xks_store(target.uri_prefix)
         if store is None:
             raise InvalidUriPathException("The request was rejected because the specified URI path is not valid.")
@@ -189,6 +203,14 @@ class XksFront:
         body = codec.decode(target.operation, request.body)
         ctx.metadata = body.metadata
         return self._operations[target.operation](ctx, body)
+
+    def _check_peer(self, name: str) -> None:
+        if self._peers is None:
+            return
+        if not name:
+            raise AuthenticationFailedException("This proxy requires a TLS client certificate (mutual TLS).")
+        if self._peers and name not in self._peers:
+            raise AuthenticationFailedException("The TLS client certificate's subject is not one this proxy accepts.")
 
     def _get_key_metadata(self, ctx: ops.XksContext, body: codec.Body) -> bytes:
         found = ops.get_key_metadata(self._deps, ctx)
