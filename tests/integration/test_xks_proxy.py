@@ -7,9 +7,11 @@ wrong credentials, rotation, the allow-list and the audit trail."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -20,6 +22,7 @@ import pytest
 
 from tests.integration.xks_client import XksClient, b64, metadata
 from tests.support import TrentServer, trent_command
+from trent.rootoftrust.base import WrappedMaterial
 
 ACCESS_KEY_ID = "XKSTESTKEYAAAAAAAAAA"
 SECRET = base64.b64encode(b"x" * 32).decode()
@@ -463,3 +466,32 @@ def test_every_request_has_an_audit_record_without_its_data(proxy: Proxy) -> Non
     unauthenticated = [r for r in xks if r.get("errorCode") == "AuthenticationFailedException"]
     assert unauthenticated and all(r["userIdentity"]["type"] == "Unknown" for r in unauthenticated)
     assert {r["eventName"] for r in xks} >= {"XksEncrypt", "XksDecrypt", "XksGetKeyMetadata", "XksGetHealthStatus"}
+
+
+# -- the root of trust over time (last: it rotates the server's root key) ----------------------------------------
+def test_rotating_the_root_key_rewraps_xks_secrets_and_they_keep_working(proxy: Proxy) -> None:
+    proxy.admin("create-keystore", "--uri-prefix", "ks/rk", "--access-key-id", "ROOTKEYOLDAAAAAAAAAA",
+                "--secret-access-key", SECRET)  # fmt: skip
+    new_secret = base64.b64encode(b"w" * 32).decode()
+    proxy.admin("rotate-credential", "--uri-prefix", "ks/rk", "--access-key-id", "ROOTKEYNEWAAAAAAAAAA",
+                "--secret-access-key", new_secret)  # fmt: skip
+
+    def root_keys() -> set[str]:
+        with contextlib.closing(sqlite3.connect(proxy.server.data_dir / "trent.db")) as db:
+            row = db.execute(
+                "SELECT wrapped_secret, previous_wrapped_secret FROM xks_stores WHERE uri_prefix = 'ks/rk'"
+            ).fetchone()
+        return {WrappedMaterial.from_bytes(blob).root_key_id for blob in row}
+
+    (before,) = root_keys()
+    done = subprocess.run(
+        [*trent_command(), "admin", "rotate-root-key", "--data-dir", str(proxy.server.data_dir)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (after,) = root_keys()
+    assert after != before
+    old = XksClient(proxy.server.endpoint, "ks/rk", "ROOTKEYOLDAAAAAAAAAA", SECRET)
+    assert old.health().status == 200
+    assert replace(old, access_key_id="ROOTKEYNEWAAAAAAAAAA", secret=new_secret).health().status == 200
+    assert proxy.xks.health().status == 200
