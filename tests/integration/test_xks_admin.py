@@ -119,3 +119,23 @@ def test_expose_disable_and_delete(server: TrentServer) -> None:
     _ok(server.data_dir, "delete-keystore", "--uri-prefix", "exp")
     assert "exp" not in _listed(server.data_dir)
     assert "no XKS key store" in _refused(server.data_dir, "delete-keystore", "--uri-prefix", "exp")
+
+
+def test_every_change_has_an_audit_record_without_the_secret(server: TrentServer) -> None:
+    secret = "S" * 44
+    given = ("--access-key-id", "AUDITEDKEYID234567AB", "--secret-access-key", secret)
+    _ok(server.data_dir, "create-keystore", "--uri-prefix", "audited", *given)
+    _ok(server.data_dir, "disable-keystore", "--uri-prefix", "audited")
+    _ok(server.data_dir, "delete-keystore", "--uri-prefix", "audited")
+    done = subprocess.run(
+        [*trent_command(), "audit", "query", "--data-dir", str(server.data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert secret not in done.stdout
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    mine = [r for r in records if r["requestParameters"] and r["requestParameters"].get("uriPrefix") == "audited"]
+    assert [r["eventName"] for r in mine] == ["CreateXksKeyStore", "DisableXksKeyStore", "DeleteXksKeyStore"]
+    assert mine[0]["eventSource"] == "kms-xks-proxy" and mine[0]["requestParameters"]["accessKeyId"] == given[1]

@@ -1,6 +1,7 @@
 """`trent admin xks ...`: logical XKS key stores, their SigV4 credentials, and the Trent keys exposed to them.
 
-Every change is one store transaction; a running server reads stores and exposures fresh on every XKS request,
+Every change is one store transaction, with its audit record (eventSource kms-xks-proxy) written before it
+commits, as `trent admin`'s revocations are; a running server reads stores and exposures fresh on every XKS request,
 so a change (disable-keystore above all) holds from the next request on, in every worker and node (decision
 0014). Secrets are stored only wrapped by the root of trust, bound to the store's URI prefix and access key id.
 """
@@ -9,9 +10,11 @@ from __future__ import annotations
 
 import base64
 import os
+import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
+from trent.audit.events import AuditEvent, UserIdentity
 from trent.kms.ids import KeyId
 from trent.kms.sensitive import Sensitive
 from trent.kms.specs import KeySpec, KeyUsage
@@ -25,6 +28,7 @@ from trent.kms.xks import (
     usage_text,
 )
 from trent.ops.deps import Deps
+from trent.ops.principals import ADMIN_AGENT
 from trent.rootoftrust.base import xks_secret_aad
 from trent.store.base import DuplicateError, Reader
 
@@ -72,6 +76,25 @@ def _credential(access_key_id: str | None, secret: str | None) -> tuple[str, Sen
     return access_key_id, Sensitive(secret.encode()), False
 
 
+def _audited(deps: Deps, event_name: str, parameters: dict[str, Any]) -> None:
+    """Record the change before its transaction commits (called inside it): no change goes unaudited."""
+    event = AuditEvent(
+        event_name=event_name,
+        event_time=deps.clock(),
+        region="",
+        request_id=str(uuid.uuid4()),
+        event_id=str(uuid.uuid4()),
+        user_identity=UserIdentity("TrentAdministrator"),
+        source_ip="localhost",
+        user_agent=ADMIN_AGENT,
+        read_only=False,
+        recipient_account_id="",
+        request_parameters=parameters,
+        event_source="kms-xks-proxy",
+    )
+    deps.audit.record_now([event])
+
+
 def _wrap(deps: Deps, prefix: str, access_key_id: str, secret: Sensitive) -> bytes:
     return deps.root_of_trust.wrap(secret, xks_secret_aad(prefix, access_key_id)).to_bytes()
 
@@ -92,6 +115,7 @@ def create_keystore(
     try:
         with deps.store.transaction() as tx:
             tx.insert_xks_store(record)
+            _audited(deps, "CreateXksKeyStore", {"uriPrefix": prefix, "accessKeyId": key_id})
     except DuplicateError:
         raise XksAdminError(f"an XKS key store has URI prefix {prefix!r} or access key id {key_id} already") from None
     return record, Credential(key_id, secret_value if generated else None)
@@ -121,6 +145,7 @@ def rotate_credential(
             tx.update_xks_store(record)
         except DuplicateError:
             raise XksAdminError(f"access key id {key_id} is another XKS key store's") from None
+        _audited(deps, "RotateXksCredential", {"uriPrefix": prefix, "accessKeyId": key_id})
     return record, Credential(key_id, secret_value if generated else None)
 
 
@@ -131,6 +156,7 @@ def retire_credential(deps: Deps, uri_prefix: str) -> XksKeyStore:
         current = _existing(tx, prefix)
         record = replace(current, previous_access_key_id=None, previous_wrapped_secret=None)
         tx.update_xks_store(record)
+        _audited(deps, "RetireXksCredential", {"uriPrefix": prefix, "accessKeyId": current.previous_access_key_id})
     return record
 
 
@@ -139,6 +165,7 @@ def set_enabled(deps: Deps, uri_prefix: str, enabled: bool) -> XksKeyStore:
     with deps.store.transaction() as tx:
         record = replace(_existing(tx, prefix), enabled=enabled)
         tx.update_xks_store(record)
+        _audited(deps, "EnableXksKeyStore" if enabled else "DisableXksKeyStore", {"uriPrefix": prefix})
     return record
 
 
@@ -147,6 +174,7 @@ def delete_keystore(deps: Deps, uri_prefix: str) -> None:
     with deps.store.transaction() as tx:
         _existing(tx, prefix)
         tx.delete_xks_store(prefix)
+        _audited(deps, "DeleteXksKeyStore", {"uriPrefix": prefix})
 
 
 def _key_id(text: str) -> KeyId:
@@ -180,6 +208,10 @@ def expose(
     with deps.store.transaction() as tx:
         _existing(tx, prefix)
         tx.put_xks_exposure(record)
+        parameters: dict[str, Any] = {"uriPrefix": prefix, "keyId": key_id, "keyUsage": usage_text(usages)}
+        if principals or operations:
+            parameters |= {"allowedPrincipals": list(principals), "allowedOperations": list(operations)}
+        _audited(deps, "ExposeXksKey", parameters)
     return record
 
 
@@ -190,6 +222,7 @@ def unexpose(deps: Deps, uri_prefix: str, key: str) -> None:
         if tx.get_xks_exposure(prefix, key_id) is None:
             raise XksAdminError(f"key {key_id} is not exposed to XKS key store {prefix!r}")
         tx.delete_xks_exposure(prefix, key_id)
+        _audited(deps, "UnexposeXksKey", {"uriPrefix": prefix, "keyId": key_id})
 
 
 def describe(deps: Deps, record: XksKeyStore) -> dict[str, Any]:
