@@ -106,6 +106,8 @@ def test_expose_disable_and_delete(server: TrentServer) -> None:
     }
     assert "SYMMETRIC_DEFAULT" in _refused(server.data_dir, "expose", "--uri-prefix", "exp", "--key-id", hmac["KeyId"])
     assert "no key" in _refused(server.data_dir, "expose", "--uri-prefix", "exp", "--key-id", "nope")
+    mrk = kms.create_key(MultiRegion=True)["KeyMetadata"]
+    assert "multi-Region" in _refused(server.data_dir, "expose", "--uri-prefix", "exp", "--key-id", mrk["Arn"])
     assert "--usage" in _refused(
         server.data_dir, "expose", "--uri-prefix", "exp", "--key-id", key["KeyId"], "--usage", "SIGN"
     )

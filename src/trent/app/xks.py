@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from trent.audit.events import AuditEvent, UserIdentity
-from trent.kms.ids import KeyId
+from trent.kms.ids import MULTI_REGION_PREFIX, KeyId
 from trent.kms.sensitive import Sensitive
 from trent.kms.specs import KeySpec, KeyUsage
 from trent.kms.xks import (
@@ -196,6 +196,10 @@ def expose(
     if usages is None:
         raise XksAdminError(f"--usage {usage!r}: one of ENCRYPT,DECRYPT, ENCRYPT, DECRYPT or NONE")
     key_id = _key_id(key)
+    if key_id.startswith(MULTI_REGION_PREFIX):
+        # Related multi-Region keys share their key id, the externalKeyId would name none of them alone; and
+        # AWS KMS keys in an external key store are single-Region.
+        raise XksAdminError(f"key {key_id} is a multi-Region key: only single-Region keys can be external keys")
     found = deps.store.get_key(key_id)
     if found is None:
         raise XksAdminError(f"there is no key {key_id}")
