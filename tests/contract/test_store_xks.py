@@ -113,3 +113,16 @@ def test_a_store_change_is_a_write_of_its_unit(store: Store) -> None:
         with store.transaction() as tx:
             tx.insert_xks_store(_store())
         assert unit.wrote()
+
+
+def test_a_wipe_forgets_key_stores_and_exposures(open_store: Opener) -> None:
+    one, other = open_store(), open_store()
+    with one.transaction() as tx:
+        tx.insert_xks_store(_store())
+        tx.put_xks_exposure(_exposure())
+    with one.transaction() as tx:
+        tx.wipe()
+    assert other.list_xks_stores() == () and other.list_xks_exposures("ks/a") == ()
+    with one.transaction() as tx:  # the same prefix and access key id can be stored again
+        tx.insert_xks_store(_store())
+    assert other.get_xks_exposure("ks/a", K1) is None

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.integration.xks_client import data_dir_of
 from tests.support import TrentServer, trent_command
 
 
@@ -48,89 +49,93 @@ def _listed(data_dir: Path) -> dict[str, dict[str, Any]]:
 
 
 def test_a_generated_credential_has_the_specifications_shape_and_is_shown_once(server: TrentServer) -> None:
-    out = _ok(server.data_dir, "create-keystore", "--uri-prefix", "/gen/one/")
+    out = _ok(data_dir_of(server), "create-keystore", "--uri-prefix", "/gen/one/")
     key_id = re.search(r"AccessKeyId\s+= (\S+)", out)
     secret = re.search(r"RawSecretAccessKey\s+= (\S+)", out)
     assert key_id and re.fullmatch(r"[A-Z2-7]{20,30}", key_id.group(1)), out
     assert secret and re.fullmatch(r"[A-Za-z0-9/+=]{43,64}", secret.group(1)), out
     assert "/gen/one/kms/xks/v1" in out
-    listed = _listed(server.data_dir)["gen/one"]
+    listed = _listed(data_dir_of(server))["gen/one"]
     assert listed["AccessKeyId"] == key_id.group(1) and listed["Enabled"] is True
     assert secret.group(1) not in json.dumps(listed) and listed["XksProxyUriPath"] == "/gen/one/kms/xks/v1"
 
 
 def test_a_given_credential_is_checked_and_kept(server: TrentServer) -> None:
     given = ("--access-key-id", "GIVENKEYID234567ABCD", "--secret-access-key", "A" * 43)
-    out = _ok(server.data_dir, "create-keystore", "--uri-prefix", "given", *given)
+    out = _ok(data_dir_of(server), "create-keystore", "--uri-prefix", "given", *given)
     assert "GIVENKEYID234567ABCD" in out and "RawSecretAccessKey" not in out
-    assert "already" in _refused(server.data_dir, "create-keystore", "--uri-prefix", "given")
-    assert "already" in _refused(server.data_dir, "create-keystore", "--uri-prefix", "given2", *given)
+    assert "already" in _refused(data_dir_of(server), "create-keystore", "--uri-prefix", "given")
+    assert "already" in _refused(data_dir_of(server), "create-keystore", "--uri-prefix", "given2", *given)
     bad_id = ("--access-key-id", "AKIA0000000000000000", "--secret-access-key", "A" * 43)  # 0 is not base32
-    assert "20-30 characters" in _refused(server.data_dir, "create-keystore", "--uri-prefix", "x1", *bad_id)
+    assert "20-30 characters" in _refused(data_dir_of(server), "create-keystore", "--uri-prefix", "x1", *bad_id)
     short = ("--access-key-id", "GIVENKEYID234567ABCE", "--secret-access-key", "A" * 42)
-    assert "43-64 characters" in _refused(server.data_dir, "create-keystore", "--uri-prefix", "x2", *short)
+    assert "43-64 characters" in _refused(data_dir_of(server), "create-keystore", "--uri-prefix", "x2", *short)
     assert "go together" in _refused(
-        server.data_dir, "create-keystore", "--uri-prefix", "x3", "--access-key-id", "A" * 20
+        data_dir_of(server), "create-keystore", "--uri-prefix", "x3", "--access-key-id", "A" * 20
     )
-    assert "URI prefix" in _refused(server.data_dir, "create-keystore", "--uri-prefix", "bad prefix!")
-    assert "URI prefix" in _refused(server.data_dir, "create-keystore", "--uri-prefix", "a" * 117)
+    assert "URI prefix" in _refused(data_dir_of(server), "create-keystore", "--uri-prefix", "bad prefix!")
+    assert "URI prefix" in _refused(data_dir_of(server), "create-keystore", "--uri-prefix", "a" * 117)
 
 
 def test_rotation_keeps_the_previous_credential_until_retired(server: TrentServer) -> None:
-    _ok(server.data_dir, "create-keystore", "--uri-prefix", "rot")
-    first = _listed(server.data_dir)["rot"]["AccessKeyId"]
-    out = _ok(server.data_dir, "rotate-credential", "--uri-prefix", "rot")
-    listed = _listed(server.data_dir)["rot"]
+    _ok(data_dir_of(server), "create-keystore", "--uri-prefix", "rot")
+    first = _listed(data_dir_of(server))["rot"]["AccessKeyId"]
+    out = _ok(data_dir_of(server), "rotate-credential", "--uri-prefix", "rot")
+    listed = _listed(data_dir_of(server))["rot"]
     assert listed["PreviousAccessKeyId"] == first and listed["AccessKeyId"] != first and "RawSecretAccessKey" in out
-    _ok(server.data_dir, "retire-credential", "--uri-prefix", "rot")
-    assert _listed(server.data_dir)["rot"]["PreviousAccessKeyId"] is None
-    assert "no XKS key store" in _refused(server.data_dir, "rotate-credential", "--uri-prefix", "nothere")
+    _ok(data_dir_of(server), "retire-credential", "--uri-prefix", "rot")
+    assert _listed(data_dir_of(server))["rot"]["PreviousAccessKeyId"] is None
+    assert "no XKS key store" in _refused(data_dir_of(server), "rotate-credential", "--uri-prefix", "nothere")
 
 
 def test_expose_disable_and_delete(server: TrentServer) -> None:
     kms = server.client()
     key = kms.create_key()["KeyMetadata"]
     hmac = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
-    _ok(server.data_dir, "create-keystore", "--uri-prefix", "exp")
-    _ok(server.data_dir, "expose", "--uri-prefix", "exp", "--key-id", key["Arn"], "--usage", "ENCRYPT")
+    _ok(data_dir_of(server), "create-keystore", "--uri-prefix", "exp")
+    _ok(data_dir_of(server), "expose", "--uri-prefix", "exp", "--key-id", key["Arn"], "--usage", "ENCRYPT")
     _ok(
-        server.data_dir,
+        data_dir_of(server),
         *("expose", "--uri-prefix", "exp", "--key-id", key["KeyId"], "--allow-principal", "arn:aws:iam::1:user/A"),
     )
-    (exposed,) = _listed(server.data_dir)["exp"]["Keys"]
+    (exposed,) = _listed(data_dir_of(server))["exp"]["Keys"]
     assert exposed == {
         "KeyId": key["KeyId"],
         "KeyUsage": "ENCRYPT,DECRYPT",
         "AllowedPrincipals": ["arn:aws:iam::1:user/A"],
         "AllowedOperations": [],
     }
-    assert "SYMMETRIC_DEFAULT" in _refused(server.data_dir, "expose", "--uri-prefix", "exp", "--key-id", hmac["KeyId"])
-    assert "no key" in _refused(server.data_dir, "expose", "--uri-prefix", "exp", "--key-id", "nope")
-    mrk = kms.create_key(MultiRegion=True)["KeyMetadata"]
-    assert "multi-Region" in _refused(server.data_dir, "expose", "--uri-prefix", "exp", "--key-id", mrk["Arn"])
-    assert "--usage" in _refused(
-        server.data_dir, "expose", "--uri-prefix", "exp", "--key-id", key["KeyId"], "--usage", "SIGN"
+    assert "SYMMETRIC_DEFAULT" in _refused(
+        data_dir_of(server), "expose", "--uri-prefix", "exp", "--key-id", hmac["KeyId"]
     )
-    assert "no XKS key store" in _refused(server.data_dir, "expose", "--uri-prefix", "none", "--key-id", key["KeyId"])
-    _ok(server.data_dir, "disable-keystore", "--uri-prefix", "exp")
-    assert _listed(server.data_dir)["exp"]["Enabled"] is False
-    _ok(server.data_dir, "enable-keystore", "--uri-prefix", "exp")
-    assert _listed(server.data_dir)["exp"]["Enabled"] is True
-    _ok(server.data_dir, "unexpose", "--uri-prefix", "exp", "--key-id", key["KeyId"])
-    assert "not exposed" in _refused(server.data_dir, "unexpose", "--uri-prefix", "exp", "--key-id", key["KeyId"])
-    _ok(server.data_dir, "delete-keystore", "--uri-prefix", "exp")
-    assert "exp" not in _listed(server.data_dir)
-    assert "no XKS key store" in _refused(server.data_dir, "delete-keystore", "--uri-prefix", "exp")
+    assert "no key" in _refused(data_dir_of(server), "expose", "--uri-prefix", "exp", "--key-id", "nope")
+    mrk = kms.create_key(MultiRegion=True)["KeyMetadata"]
+    assert "multi-Region" in _refused(data_dir_of(server), "expose", "--uri-prefix", "exp", "--key-id", mrk["Arn"])
+    assert "--usage" in _refused(
+        data_dir_of(server), "expose", "--uri-prefix", "exp", "--key-id", key["KeyId"], "--usage", "SIGN"
+    )
+    assert "no XKS key store" in _refused(
+        data_dir_of(server), "expose", "--uri-prefix", "none", "--key-id", key["KeyId"]
+    )
+    _ok(data_dir_of(server), "disable-keystore", "--uri-prefix", "exp")
+    assert _listed(data_dir_of(server))["exp"]["Enabled"] is False
+    _ok(data_dir_of(server), "enable-keystore", "--uri-prefix", "exp")
+    assert _listed(data_dir_of(server))["exp"]["Enabled"] is True
+    _ok(data_dir_of(server), "unexpose", "--uri-prefix", "exp", "--key-id", key["KeyId"])
+    assert "not exposed" in _refused(data_dir_of(server), "unexpose", "--uri-prefix", "exp", "--key-id", key["KeyId"])
+    _ok(data_dir_of(server), "delete-keystore", "--uri-prefix", "exp")
+    assert "exp" not in _listed(data_dir_of(server))
+    assert "no XKS key store" in _refused(data_dir_of(server), "delete-keystore", "--uri-prefix", "exp")
 
 
 def test_every_change_has_an_audit_record_without_the_secret(server: TrentServer) -> None:
     secret = "S" * 44
     given = ("--access-key-id", "AUDITEDKEYID234567AB", "--secret-access-key", secret)
-    _ok(server.data_dir, "create-keystore", "--uri-prefix", "audited", *given)
-    _ok(server.data_dir, "disable-keystore", "--uri-prefix", "audited")
-    _ok(server.data_dir, "delete-keystore", "--uri-prefix", "audited")
+    _ok(data_dir_of(server), "create-keystore", "--uri-prefix", "audited", *given)
+    _ok(data_dir_of(server), "disable-keystore", "--uri-prefix", "audited")
+    _ok(data_dir_of(server), "delete-keystore", "--uri-prefix", "audited")
     done = subprocess.run(
-        [*trent_command(), "audit", "query", "--data-dir", str(server.data_dir)],
+        [*trent_command(), "audit", "query", "--data-dir", str(data_dir_of(server))],
         capture_output=True,
         text=True,
         timeout=60,

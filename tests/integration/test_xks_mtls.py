@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.integration.xks_client import XksClient
+from tests.integration.xks_client import XksClient, data_dir_of
 from tests.support import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, TrentServer, trent_command
 
 KMS_NAME = "cks.kms.us-east-1.amazonaws.com"
@@ -118,7 +118,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         assert server.endpoint.startswith("https://")
         done = subprocess.run(
             [*trent_command(), "admin", "xks", "create-keystore", "--uri-prefix", "mtls", "--data-dir",
-             str(server.data_dir), "--access-key-id", XKS_ID, "--secret-access-key", XKS_SECRET],
+             str(data_dir_of(server)), "--access-key-id", XKS_ID, "--secret-access-key", XKS_SECRET],
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr

@@ -8,7 +8,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from tests.integration.xks_client import XksClient, b64
+from tests.integration.xks_client import XksClient, b64, data_dir_of
 from tests.postgres import url_of
 from tests.support import TrentServer, trent_command
 
@@ -35,9 +35,9 @@ def test_two_nodes_serve_one_key_store_and_a_disable_holds_on_both(postgres_url:
         TrentServer(tmp_path / "b", env=shared, workers=1) as b,
     ):
         key_id = a.client().create_key()["KeyMetadata"]["KeyId"]
-        _admin(shared, a.data_dir, "create-keystore", "--uri-prefix", "pg/ks", "--access-key-id", XKS_ID,
+        _admin(shared, data_dir_of(a), "create-keystore", "--uri-prefix", "pg/ks", "--access-key-id", XKS_ID,
                "--secret-access-key", XKS_SECRET)  # fmt: skip
-        _admin(shared, b.data_dir, "expose", "--uri-prefix", "pg/ks", "--key-id", key_id)
+        _admin(shared, data_dir_of(b), "expose", "--uri-prefix", "pg/ks", "--key-id", key_id)
         on_a = XksClient(a.endpoint, "pg/ks", XKS_ID, XKS_SECRET)
         on_b = XksClient(b.endpoint, "pg/ks", XKS_ID, XKS_SECRET)
         sealed = on_a.encrypt(key_id, b"across nodes", b"aad", cdiv="SHA_256")
@@ -45,10 +45,10 @@ def test_two_nodes_serve_one_key_store_and_a_disable_holds_on_both(postgres_url:
         answer = on_b.decrypt(key_id, sealed.body, b"aad")
         assert answer.body == {"plaintext": b64(b"across nodes")}
         assert on_b.key_metadata(key_id).body["keyUsage"] == ["ENCRYPT", "DECRYPT"]
-        _admin(shared, a.data_dir, "disable-keystore", "--uri-prefix", "pg/ks")
+        _admin(shared, data_dir_of(a), "disable-keystore", "--uri-prefix", "pg/ks")
         for node in (on_a, on_b):
             assert node.decrypt(key_id, sealed.body, b"aad").error == "InvalidStateException"
             assert node.health().error == "InvalidStateException"
-        _admin(shared, b.data_dir, "enable-keystore", "--uri-prefix", "pg/ks")
+        _admin(shared, data_dir_of(b), "enable-keystore", "--uri-prefix", "pg/ks")
         for node in (on_a, on_b):
             assert node.decrypt(key_id, sealed.body, b"aad").status == 200

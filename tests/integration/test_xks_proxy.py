@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.xks_client import XksClient, b64, metadata
+from tests.integration.xks_client import XksClient, b64, data_dir_of, metadata
 from tests.support import TrentServer, trent_command
 from trent.rootoftrust.base import WrappedMaterial
 
@@ -49,7 +49,7 @@ class Proxy:
     keys: dict[str, str]  # kind -> Trent key id
 
     def admin(self, *args: str) -> str:
-        return admin(self.server.data_dir, *args)
+        return admin(data_dir_of(self.server), *args)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
         keys |= {kind: kms.create_key()["KeyMetadata"]["KeyId"] for kind in ("disabled", "deleting", "guarded")}
         kms.disable_key(KeyId=keys["disabled"])
         kms.schedule_key_deletion(KeyId=keys["deleting"], PendingWindowInDays=7)
-        data_dir = server.data_dir
+        data_dir = data_dir_of(server)
         admin(data_dir, "create-keystore", "--uri-prefix", "ks/main", "--access-key-id", ACCESS_KEY_ID,
               "--secret-access-key", SECRET)  # fmt: skip
         admin(data_dir, "create-keystore", "--uri-prefix", "ks/other", "--access-key-id", OTHER_ACCESS_KEY_ID,
@@ -442,7 +442,7 @@ def test_every_request_has_an_audit_record_without_its_data(proxy: Proxy) -> Non
     assert proxy.xks.decrypt(proxy.keys["both"], sealed).error == "InvalidCiphertextException"
     assert replace(proxy.xks, secret="Invalid" + SECRET).health().error == "AuthenticationFailedException"
     done = subprocess.run(
-        [*trent_command(), "audit", "query", "--data-dir", str(proxy.server.data_dir)],
+        [*trent_command(), "audit", "query", "--data-dir", str(data_dir_of(proxy.server))],
         capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     records = [json.loads(line) for line in done.stdout.splitlines()]
@@ -477,7 +477,7 @@ def test_rotating_the_root_key_rewraps_xks_secrets_and_they_keep_working(proxy: 
                 "--secret-access-key", new_secret)  # fmt: skip
 
     def root_keys() -> set[str]:
-        with contextlib.closing(sqlite3.connect(proxy.server.data_dir / "trent.db")) as db:
+        with contextlib.closing(sqlite3.connect(data_dir_of(proxy.server) / "trent.db")) as db:
             row = db.execute(
                 "SELECT wrapped_secret, previous_wrapped_secret FROM xks_stores WHERE uri_prefix = 'ks/rk'"
             ).fetchone()
@@ -485,7 +485,7 @@ def test_rotating_the_root_key_rewraps_xks_secrets_and_they_keep_working(proxy: 
 
     (before,) = root_keys()
     done = subprocess.run(
-        [*trent_command(), "admin", "rotate-root-key", "--data-dir", str(proxy.server.data_dir)],
+        [*trent_command(), "admin", "rotate-root-key", "--data-dir", str(data_dir_of(proxy.server))],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

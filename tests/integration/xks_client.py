@@ -9,6 +9,7 @@ import json
 import ssl
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -126,3 +127,9 @@ class XksClient:
             body["additionalAuthenticatedData"] = b64(aad)
         body.update(extra)
         return self.send(f"keys/{key_id}/decrypt", body)
+
+
+def data_dir_of(server: Any) -> Path:
+    """A TrentServer's data directory (these tests always give one)."""
+    assert server.data_dir is not None
+    return Path(server.data_dir)

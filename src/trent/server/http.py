@@ -145,6 +145,7 @@ class HttpConnection(asyncio.Protocol):
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)
+        self._connections.add(self)
         peer = transport.get_extra_info("peername")
         self._client = peer[0] if isinstance(peer, tuple) else ""
         self._peer = _common_name(transport.get_extra_info("peercert"))
@@ -420,9 +421,9 @@ async def serve(sock: Any, site: Site, max_body: int, stop: asyncio.Event, tls: 
     routes = route_table(site)
 
     def connect() -> HttpConnection:
-        connection = HttpConnection(site, routes, max_body, inflight, connections)
-        connections.add(connection)
-        return connection
+        # It joins `connections` in connection_made: over TLS, only once its handshake succeeded. One that failed
+        # (a client certificate of another CA) never gets connection_lost, and would stay in the set for good.
+        return HttpConnection(site, routes, max_body, inflight, connections)
 
     server = await loop.create_server(connect, sock=sock, ssl=tls)
     sweeper = loop.create_task(_sweep(connections))

@@ -251,8 +251,9 @@ class Transaction(Reader, Protocol):
 
     def wipe(self) -> None:
         """Forget every key (with its material, policy, tags, aliases, grants and import parameters), access key,
-        user and account: the empty state a dev server's reset starts from. Blobs (the root of trust's check
-        value, the audit chain's anchor), the audit outbox and the key uses stay."""
+        user, account and XKS key store (with its exposures): the empty state a dev server's reset starts from.
+        Blobs (the root of trust's check value, the audit chain's anchor), the audit outbox and the key uses
+        stay."""
         ...
 
     def insert_xks_store(self, store: XksKeyStore) -> None:

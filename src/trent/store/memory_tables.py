@@ -447,5 +447,8 @@ class MemoryTransaction(Reads, XksWrites):
         for table in (t.keys, t.materials, t.policies, t.tags, t.aliases, t.access_keys, t.accounts, t.users):
             t.changes += len(table)
             table.clear()
+        for xks_table in (t.xks_stores, t.xks_exposures):
+            t.changes += len(xks_table)
+            xks_table.clear()
         t.grants.clear()
         t.imports.clear()

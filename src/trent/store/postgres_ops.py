@@ -399,7 +399,8 @@ class PostgresOps(PostgresMaterials, PostgresXks):
         self._write("DELETE FROM accounts WHERE account = %s", (account,))
 
     def wipe(self) -> None:
-        for table in ("keys", "access_keys", "users", "accounts"):  # a key's other rows go with it (CASCADE)
+        # A key's other rows go with it (CASCADE); a store's exposures with it.
+        for table in ("keys", "access_keys", "users", "accounts", "xks_stores"):
             self._write(f"DELETE FROM {table}", ())
 
     def put_account(self, account: Account) -> None:

@@ -712,7 +712,7 @@ class _SqliteOps(SqliteMaterials, sqlite_xks.SqliteXks):
             self._c.execute(f"DELETE FROM {table}")
 
 
-_WIPED = ("keys", "access_keys", "users", "accounts")
+_WIPED = ("keys", "access_keys", "users", "accounts", "xks_exposures", "xks_stores")
 _EPOCH_BYTES = 16
 _MEMO_SIZE = 4096
 
