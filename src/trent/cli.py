@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from trent import app, cli_clusters, logs
+from trent import app, cli_clusters, cli_xks, logs
 from trent.audit.exported import ExportTally
 from trent.audit.port import AuditQuery
 from trent.audit.verify import Tally
@@ -150,6 +150,16 @@ def main() -> None:
     help="PEM certificate chain: serve HTTPS (with --tls-key) [TRENT_TLS_CERT].",
 )
 @click.option("--tls-key", type=click.Path(path_type=Path, dir_okay=False), help="PEM private key [TRENT_TLS_KEY].")
+@click.option(
+    "--xks-client-ca",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="PEM CA certificates: mutual TLS for the XKS proxy API (docs/xks.md) [TRENT_XKS_CLIENT_CA].",
+)
+@click.option(
+    "--xks-client-names",
+    help="With --xks-client-ca: the subject CNs XKS clients may have, comma-separated, e.g. "
+    "cks.kms.us-east-1.amazonaws.com [TRENT_XKS_CLIENT_NAMES].",
+)
 @click.option(
     "--throttle",
     type=click.Choice(["off", "aws"], case_sensitive=False),
@@ -704,3 +714,4 @@ def audit_query(
 
 # trent admin add-hsm-cluster | list-hsm-clusters | remove-hsm-cluster (custom key stores' clusters)
 cli_clusters.register(admin, _admin, (_config_option, _data_dir_option))
+cli_xks.register(admin, _admin, _config_option, _data_dir_option)

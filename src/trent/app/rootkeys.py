@@ -34,6 +34,7 @@ from trent.rootoftrust.base import (
     material_aad,
     secret_aad,
     wrapping_key_aad,
+    xks_secret_aad,
 )
 from trent.rootoftrust.check import make_check, opens_check
 from trent.rootoftrust.pkcs11 import Pkcs11Root
@@ -172,6 +173,7 @@ def rewrap(settings: Settings, store: Store, root: RootOfTrust) -> Rewrapped:
         done.passes += 1
         _materials(store, root, done)
         _secrets(store, root, done)
+        _xks_secrets(store, root, done)
         _imports(store, root, done)
         _key_stores(store, root, done)
         _named_blobs(store, root, done)
@@ -227,6 +229,29 @@ def _secrets(store: Store, root: RootOfTrust, done: Rewrapped) -> None:
     for start in range(0, len(changes), _PAGE):
         with store.transaction() as tx:
             done.secrets += sum(tx.rewrap_secret(*change) for change in changes[start : start + _PAGE])
+
+
+def _xks_secrets(store: Store, root: RootOfTrust, done: Rewrapped) -> None:
+    """Each XKS key store's SigV4 secret and, during a rotation, its previous one (counted with the access key
+    secrets), compare-and-set on the whole record (an admin command may have changed it meanwhile)."""
+    for record in store.list_xks_stores():
+        name = f"XKS key store {record.uri_prefix} secret"
+        aad = xks_secret_aad(record.uri_prefix, record.access_key_id)
+        new = _again(root, done, record.wrapped_secret, aad, name)
+        changed = record if new is None else replace(record, wrapped_secret=new)
+        if record.previous_access_key_id is not None and record.previous_wrapped_secret is not None:
+            aad = xks_secret_aad(record.uri_prefix, record.previous_access_key_id)
+            previous = _again(root, done, record.previous_wrapped_secret, aad, name + " (previous)")
+            if previous is not None:
+                changed = replace(changed, previous_wrapped_secret=previous)
+        if changed == record:
+            continue
+        with store.transaction() as tx:
+            if tx.get_xks_store(record.uri_prefix) == record:
+                tx.update_xks_store(changed)
+                done.secrets += (changed.wrapped_secret != record.wrapped_secret) + (
+                    changed.previous_wrapped_secret != record.previous_wrapped_secret
+                )
 
 
 def _imports(store: Store, root: RootOfTrust, done: Rewrapped) -> None:

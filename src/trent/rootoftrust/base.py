@@ -98,3 +98,8 @@ def key_store_password_aad(custom_key_store_id: str) -> bytes:
 
 def secret_aad(access_key_id: str) -> bytes:
     return f"trent:access-key-secret:v1:{access_key_id}".encode()
+
+
+def xks_secret_aad(uri_prefix: str, access_key_id: str) -> bytes:
+    """Binds an XKS key store's SigV4 secret to its URI prefix and access key id (docs/xks.md)."""
+    return f"trent:xks-secret:v1:{uri_prefix}:{access_key_id}".encode()

@@ -24,6 +24,7 @@ from typing import Generic, Protocol, TypeAlias, TypeVar
 from trent.kms.ids import AccountId, AliasName, KeyId, Region
 from trent.kms.keys import AccessKey, Account, Alias, Grant, ImportParameters, Key, MaterialVersion, Tag, User
 from trent.kms.keystores import CustomKeyStore, HsmCluster
+from trent.kms.xks import XksExposure, XksKeyStore
 
 
 class ConflictError(Exception):
@@ -174,6 +175,19 @@ class Reader(Protocol):
         """The keys whose material the store holds, pending deletion included."""
         ...
 
+    # XKS proxy (docs/xks.md): logical key stores by URI prefix, and the Trent keys exposed to each
+    def get_xks_store(self, uri_prefix: str) -> XksKeyStore | None: ...
+
+    def list_xks_stores(self) -> tuple[XksKeyStore, ...]:
+        """Every logical key store, by URI prefix."""
+        ...
+
+    def get_xks_exposure(self, uri_prefix: str, key_id: KeyId) -> XksExposure | None: ...
+
+    def list_xks_exposures(self, uri_prefix: str) -> tuple[XksExposure, ...]:
+        """The store's exposures, by key id."""
+        ...
+
 
 class Transaction(Reader, Protocol):
     """Writes. Leaving the `with` block normally commits durably; an exception rolls back."""
@@ -273,10 +287,30 @@ class Transaction(Reader, Protocol):
 
     def wipe(self) -> None:
         """Forget every key (with its material, policy, tags, aliases, grants and import parameters), access key,
-        user, account and custom key store: the empty state a dev server's reset starts from. Blobs (the root of
-        trust's check value, the audit chain's anchor), the registered HSM clusters, the audit outbox and the key
-        uses stay (a token's key objects too: a wipe never reaches a token)."""
+        user, account, custom key store and XKS key store (with its exposures): the empty state a dev server's
+        reset starts from. Blobs (the root of trust's check value, the audit chain's anchor), the registered HSM
+        clusters, the audit outbox and the key uses stay (a token's key objects too: a wipe never reaches a
+        token)."""
         ...
+
+    def insert_xks_store(self, store: XksKeyStore) -> None:
+        """A new logical key store (DuplicateError: its URI prefix, or its access key id, is taken)."""
+        ...
+
+    def update_xks_store(self, store: XksKeyStore) -> None:
+        """Replace the stored record of `store.uri_prefix` (credentials, enabled); nothing if there is none.
+        DuplicateError if its new access key id is another store's."""
+        ...
+
+    def delete_xks_store(self, uri_prefix: str) -> None:
+        """Forget the store and every exposure to it."""
+        ...
+
+    def put_xks_exposure(self, exposure: XksExposure) -> None:
+        """Insert or replace the exposure of (uri prefix, key id); ValueError if there is no such store."""
+        ...
+
+    def delete_xks_exposure(self, uri_prefix: str, key_id: KeyId) -> None: ...
 
 
 class Unit(Protocol):

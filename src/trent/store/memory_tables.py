@@ -24,8 +24,10 @@ from trent.kms.keys import (
 )
 from trent.kms.keystores import CustomKeyStore, HsmCluster
 from trent.kms.specs import KeyState
+from trent.kms.xks import XksExposure, XksKeyStore
 from trent.store.base import AliasRef, ConflictError, DuplicateError, Page, WrappedRow
 from trent.store.memory_keystores import KeyStoreReads, KeyStoreWrites
+from trent.store.memory_xks import XksReads, XksWrites
 
 _T = TypeVar("_T")
 
@@ -48,6 +50,8 @@ class Tables:
     hsm_clusters: dict[str, HsmCluster] = field(default_factory=dict)
     key_stores: dict[str, CustomKeyStore] = field(default_factory=dict)
     outbox: dict[str, bytes] = field(default_factory=dict)  # insertion order is the outbox's order
+    xks_stores: dict[str, XksKeyStore] = field(default_factory=dict)
+    xks_exposures: dict[tuple[str, KeyId], XksExposure] = field(default_factory=dict)
     changes: int = 0
 
     def copy(self) -> Tables:
@@ -77,7 +81,7 @@ def _frozen_grant(grant: Grant) -> Grant:
     return replace(grant, operations=tuple(grant.operations), constraints=constraints)
 
 
-class Reads(KeyStoreReads):
+class Reads(KeyStoreReads, XksReads):
     """Every read, over the tables `_view()` returns (taken once per call, so each read sees one version)."""
 
     def _view(self) -> Tables:
@@ -228,7 +232,7 @@ class Work:
         self.tables = tables
 
 
-class MemoryTransaction(KeyStoreWrites, Reads):
+class MemoryTransaction(KeyStoreWrites, Reads, XksWrites):
     """Writes into the working tables. Where SQLite's schema refuses a row that names no key (a foreign key),
     this raises ValueError; DuplicateError and ConflictError where the port says."""
 
@@ -447,6 +451,9 @@ class MemoryTransaction(KeyStoreWrites, Reads):
         for table in (t.keys, t.materials, t.policies, t.tags, t.aliases, t.access_keys, t.accounts, t.users):
             t.changes += len(table)
             table.clear()
+        for xks_table in (t.xks_stores, t.xks_exposures):
+            t.changes += len(xks_table)
+            xks_table.clear()
         t.grants.clear()
         t.imports.clear()
         t.changes += len(t.key_stores)

@@ -18,6 +18,7 @@ from typing import Any
 
 import psycopg
 
+from trent.store import postgres_xks
 from trent.store.base import SchemaTooNewError
 from trent.store.postgres_keystores import SCHEMA_V5
 
@@ -169,6 +170,8 @@ SCHEMA: tuple[str, ...] = (
     # version 5: custom key stores, their HSM clusters, and each key's store (SQLite's version 8;
     # store/postgres_keystores.py, docs/decisions/0014-custom-key-stores.md)
     SCHEMA_V5,
+    # version 6: the XKS proxy's logical key stores and exposures (SQLite's version 9; trent/store/postgres_xks.py)
+    postgres_xks.SCHEMA,
 )
 
 

@@ -34,7 +34,7 @@ from trent.kms.keys import (
 )
 from trent.kms.keystores import CustomKeyStore
 from trent.kms.specs import ExpirationModel, KeySpec, KeyState, KeyUsage, Origin
-from trent.store import constraints
+from trent.store import constraints, sqlite_xks
 from trent.store.base import (
     AliasRef,
     ConflictError,
@@ -220,6 +220,8 @@ _SCHEMA: tuple[str, ...] = (
     """,
     # version 8: custom key stores, their HSM clusters, and each key's store (store/sqlite_keystores.py)
     SCHEMA_V8,
+    # version 9: the XKS proxy's logical key stores and exposures (docs/xks.md, trent/store/sqlite_xks.py)
+    sqlite_xks.SCHEMA,
 )
 _KEY_USE = (
     "INSERT INTO key_use (key_arn, used, operation, event_id, request_id) VALUES (?, ?, ?, ?, ?) "
@@ -348,7 +350,7 @@ def _user(row: Any) -> User:
     return User(row[0], AccountId(row[1]), row[2], datetime.fromtimestamp(row[3], UTC), row[4], row[5])
 
 
-class _SqliteOps(SqliteKeyStores, SqliteMaterials):
+class _SqliteOps(SqliteKeyStores, SqliteMaterials, sqlite_xks.SqliteXks):
     """Every read and write, over one connection; SqliteStore and the transaction share it."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
@@ -717,7 +719,7 @@ class _SqliteOps(SqliteKeyStores, SqliteMaterials):
             self._c.execute(f"DELETE FROM {table}")
 
 
-_WIPED = ("keys", "access_keys", "users", "accounts", "custom_key_stores")
+_WIPED = ("keys", "access_keys", "users", "accounts", "custom_key_stores", "xks_exposures", "xks_stores")
 _EPOCH_BYTES = 16
 _MEMO_SIZE = 4096
 
