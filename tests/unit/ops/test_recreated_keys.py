@@ -119,7 +119,7 @@ def test_forget_cached_drops_the_stores_parsed_records(workers: tuple[Deps, Deps
     a, _, _ = workers
     principal_ops.create_account(a, ACCOUNT)
     key_id = keys.create_key(a, EAST).key_metadata.key_id
-    assert a.store.get_key(key_id) is not None
+    assert a.store.get_key(KeyId(key_id)) is not None
     assert isinstance(a.store, SqliteStore) and a.store._keys
     reset_ops.forget_cached(a)
     assert not a.store._keys
