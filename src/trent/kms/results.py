@@ -396,6 +396,16 @@ class CreateCustomKeyStoreResult:
 
 
 @dataclass(frozen=True, slots=True)
+class XksProxyConfiguration:
+    """XksProxyConfigurationType: an external key store's proxy settings (never its secret)."""
+
+    connectivity: str
+    access_key_id: str
+    uri_endpoint: str
+    uri_path: str
+
+
+@dataclass(frozen=True, slots=True)
 class CustomKeyStoresListEntry:
     custom_key_store_id: str
     custom_key_store_name: str
@@ -405,6 +415,7 @@ class CustomKeyStoresListEntry:
     cloud_hsm_cluster_id: str | None = None
     trust_anchor_certificate: str | None = None
     connection_error_code: ConnectionErrorCode | None = None
+    xks_proxy_configuration: XksProxyConfiguration | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from trent.kms.errors import (
 )
 from trent.kms.ids import KeyId, key_arn
 from trent.kms.keys import Key, Tag
-from trent.kms.keystores import CustomKeyStore
+from trent.kms.keystores import CloudHsmConfig, CustomKeyStore
 from trent.kms.operations import Operation
 from trent.kms.results import (
     CancelKeyDeletionResult,
@@ -94,7 +94,9 @@ def _metadata(key: Key, store: CustomKeyStore | None) -> KeyMetadata:
         mac_algorithms=lists.mac or None,
         current_key_material_id=_current_material_id(key),
         custom_key_store_id=key.custom_key_store_id,
-        cloud_hsm_cluster_id=None if store is None else store.config.cluster_id,
+        cloud_hsm_cluster_id=store.config.cluster_id
+        if store is not None and isinstance(store.config, CloudHsmConfig)
+        else None,
         # "This value is present only when the KeyState of the KMS key is PendingReplicaDeletion" (KeyMetadata)
         pending_deletion_window_in_days=(
             key.pending_window_days if key.state is KeyState.PENDING_REPLICA_DELETION else None
