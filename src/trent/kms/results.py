@@ -58,6 +58,13 @@ class MultiRegionConfiguration:
 
 
 @dataclass(frozen=True, slots=True)
+class XksKeyConfiguration:
+    """XksKeyConfigurationType: the external key of a key in an external key store."""
+
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
 class KeyMetadata:
     aws_account_id: str
     key_id: str
@@ -85,6 +92,7 @@ class KeyMetadata:
     custom_key_store_id: str | None = None
     cloud_hsm_cluster_id: str | None = None
     multi_region_configuration: MultiRegionConfiguration | None = None
+    xks_key_configuration: XksKeyConfiguration | None = None
 
 
 @dataclass(frozen=True, slots=True)

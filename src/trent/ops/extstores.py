@@ -103,7 +103,7 @@ def target(deps: Deps, store: CustomKeyStore, config: XksConfig | None = None) -
 def _credential(value: Any) -> tuple[str, str]:
     if not isinstance(value, Mapping):
         raise ValidationException("XksProxyAuthenticationCredential requires AccessKeyId and RawSecretAccessKey.")
-    access_key_id, secret = value.get("AccessKeyId"), value.get("RawSecretAccessKey")
+    access_key_id, secret = value.get("access_key_id"), value.get("raw_secret_access_key")
     if not isinstance(access_key_id, str) or not isinstance(secret, str):
         raise ValidationException("XksProxyAuthenticationCredential requires AccessKeyId and RawSecretAccessKey.")
     return access_key_id, secret  # their lengths and characters: the model's (validated before ops)
