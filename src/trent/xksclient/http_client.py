@@ -4,7 +4,8 @@ a loopback address (tests; docs/decisions/0016-external-key-stores.md).
 
 Every call is bounded: "AWS KMS waits 250 milliseconds for a response" from the proxy (the specification's
 "Timeouts"; Developer Guide, "External key stores"), so one deadline covers connecting, the TLS handshake,
-sending and reading, each socket operation waiting at most what is left of it. An answer is read to at most
+sending and reading, each socket operation waiting at most what is left of it (name resolution too, on threads
+of its own: getaddrinfo knows no timeout). An answer is read to at most
 MAX_RESPONSE bytes. The spec's error answers ({"errorName": ...} with its HTTP status) and every transport
 failure become a ProxyFailure of a kind (port.py); nothing here knows the KMS API's exceptions.
 """
@@ -15,9 +16,12 @@ import base64
 import binascii
 import http.client
 import ipaddress
+import socket
 import ssl
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -203,17 +207,23 @@ class HttpXksProxy:
         headers: Mapping[str, str],
         deadline: _Deadline,
     ) -> tuple[int, bytes]:
-        connection: http.client.HTTPConnection
-        if scheme == "https":
-            connection = http.client.HTTPSConnection(host, port, timeout=deadline.left(), context=self._tls())
-        else:
-            connection = http.client.HTTPConnection(host, port, timeout=deadline.left())
+        port = port or (443 if scheme == "https" else 80)
+        connection = http.client.HTTPConnection(host, port, timeout=deadline.left())
+        raw: socket.socket | None = None
+        response: http.client.HTTPResponse | None = None
         try:
-            connection.connect()
+            address = _resolve(host, port, deadline)
+            raw = socket.create_connection(address, timeout=deadline.left())
+            sock = raw
+            if scheme == "https":
+                raw.settimeout(deadline.left())
+                sock = self._tls().wrap_socket(raw, server_hostname=host)
+            connection.sock = sock  # http.client uses a socket it is given (the name stays the Host header's)
             _bound(connection, deadline)
             connection.request("POST", path, body=payload, headers=dict(headers))
             _bound(connection, deadline)
-            response = connection.getresponse()
+            response = http.client.HTTPResponse(sock, method="POST")  # closed below, whatever happens
+            response.begin()
             length = response.getheader("Content-Length")
             if length is not None and length.isdigit() and int(length) > MAX_RESPONSE:
                 raise ProxyFailure(_F.INVALID_RESPONSE, "the proxy's answer is too large")
@@ -228,7 +238,30 @@ class HttpXksProxy:
         except (OSError, http.client.HTTPException) as exc:
             raise ProxyFailure(_F.NOT_REACHABLE, f"the proxy cannot be reached: {type(exc).__name__}") from None
         finally:
+            if response is not None:
+                response.close()
             connection.close()
+            if raw is not None:
+                raw.close()
+
+
+# Name resolution is not bounded by socket timeouts (getaddrinfo blocks for as long as the resolver takes), so it
+# runs on a few threads of its own and the caller waits only what is left of its deadline.
+_RESOLVER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="xks-resolve")
+
+
+def _resolve(host: str, port: int, deadline: _Deadline) -> tuple[str, int]:
+    found = _RESOLVER.submit(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
+    try:
+        infos = found.result(timeout=deadline.left())
+    except FutureTimeout:
+        raise ProxyFailure(_F.TIMED_OUT, "the proxy's name did not resolve in time") from None
+    except socket.gaierror:
+        raise ProxyFailure(_F.NOT_REACHABLE, "the proxy's name does not resolve") from None
+    if not infos:
+        raise ProxyFailure(_F.NOT_REACHABLE, "the proxy's name does not resolve")
+    sockaddr = infos[0][4]
+    return str(sockaddr[0]), int(sockaddr[1])
 
 
 def _bound(connection: http.client.HTTPConnection, deadline: _Deadline) -> None:
