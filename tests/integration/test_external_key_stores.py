@@ -259,6 +259,17 @@ def test_encrypt_decrypt_data_keys_and_reencrypt(pair: Pair, key: str) -> None:
     assert error_of(caught)[0] == "UnsupportedOperationException"
 
 
+def test_a_tampered_blob_is_an_invalid_ciphertext(pair: Pair, key: str) -> None:
+    blob = pair.kms.encrypt(KeyId=key, Plaintext=b"tamper with me")["CiphertextBlob"]
+    header = len(ciphertext.unpack(blob).header)
+    flipped_tail = blob[:-1] + bytes([blob[-1] ^ 1])  # the proxy's ciphertext
+    flipped_tag = blob[: header + 15] + bytes([blob[header + 15] ^ 1]) + blob[header + 16 :]  # the proxy's IV
+    for broken in (flipped_tail, flipped_tag, blob[: header + 3], blob[:header] + b"\x02" + blob[header + 1 :]):
+        with pytest.raises(ClientError) as caught:
+            pair.kms.decrypt(CiphertextBlob=broken)
+        assert error_of(caught)[0] == "InvalidCiphertextException"
+
+
 def test_neither_side_alone_decrypts(pair: Pair, key: str) -> None:
     """The proxy's Decrypt of the blob's outer layer gives Trent's inner ciphertext, not the plaintext; and the
     user's Trent cannot decrypt without the proxy (its material alone is not enough)."""
