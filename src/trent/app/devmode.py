@@ -142,7 +142,7 @@ def throwaway(settings: Settings) -> Iterator[Settings]:
         return
     data_dir = Path(tempfile.mkdtemp(prefix="trent-dev-"))
     try:
-        yield replace(settings, data_dir=data_dir)
+        yield replace(settings, data_dir=data_dir, durable=False)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 
