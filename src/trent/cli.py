@@ -65,6 +65,16 @@ def main() -> None:
 )
 @click.option("--tls-key", type=click.Path(path_type=Path, dir_okay=False), help="PEM private key [TRENT_TLS_KEY].")
 @click.option(
+    "--xks-client-ca",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="PEM CA certificates: mutual TLS for the XKS proxy API (docs/xks.md) [TRENT_XKS_CLIENT_CA].",
+)
+@click.option(
+    "--xks-client-names",
+    help="With --xks-client-ca: the subject CNs XKS clients may have, comma-separated, e.g. "
+    "cks.kms.us-east-1.amazonaws.com [TRENT_XKS_CLIENT_NAMES].",
+)
+@click.option(
     "--throttle",
     type=click.Choice(["off", "aws"], case_sensitive=False),
     help="aws: answer ThrottlingException past AWS KMS's default request quotas, per account and Region "

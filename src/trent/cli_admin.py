@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from trent import app
+from trent import app, cli_clusters, cli_xks
 from trent.cli_options import config_option, data_dir_option, settings_for
 from trent.kms.ids import AccountId
 from trent.kms.principals import root_arn, user_arn
@@ -302,7 +302,8 @@ def migrate(config: Path | None, data_dir: Path | None) -> None:
 def _echo_rewrapped(done: app.Rewrapped) -> None:
     click.echo(
         f"re-wrapped {done.materials} key material version(s), {done.secrets} access key secret(s), "
-        f"{done.imports} import parameter set(s) and {done.blobs} other blob(s) under root key {done.active}; "
+        f"{done.imports} import parameter set(s), {done.key_stores} custom key store password(s) and {done.blobs} "
+        f"other blob(s) under root key {done.active}; "
         f"{done.current} already were"
     )
     for name in done.failed:
@@ -358,3 +359,8 @@ def seal_root_key(config: Path | None, data_dir: Path | None) -> None:
         "passphrase from now on (--root-key-passphrase-file or TRENT_ROOT_KEY_PASSPHRASE), and restart the "
         "servers running now with it"
     )
+
+
+# trent admin add-hsm-cluster | list-hsm-clusters | remove-hsm-cluster (custom key stores' clusters)
+cli_clusters.register(admin, _admin, (config_option, data_dir_option))
+cli_xks.register(admin, _admin, config_option, data_dir_option)

@@ -178,6 +178,10 @@ class Settings:
     audit_socket: Path | None = None  # where workers reach the audit writer; chosen by `trent serve`
     tls_cert: Path | None = None  # PEM certificate chain; with tls_key, the listener speaks HTTPS
     tls_key: Path | None = None  # PEM private key (unencrypted)
+    # Mutual TLS for the XKS proxy API (docs/xks.md): client certificates must chain to this CA, and XKS
+    # requests need one (whose subject CN is one of xks_client_names, if any are given).
+    xks_client_ca: Path | None = None
+    xks_client_names: tuple[str, ...] = ()
     root_key_file: Path | None = None  # the software root key; default <data_dir>/root.key (several nodes share one)
     root_key_passphrase_file: Path | None = None  # the passphrase of a sealed root key file
     root_key_passphrase: str | None = field(default=None, repr=False)  # the same, from TRENT_ROOT_KEY_PASSPHRASE
@@ -240,6 +244,8 @@ _PARSERS: Mapping[str, Callable[[Any], Any]] = {
     "audit_path": lambda v: Path(v).expanduser(),
     "tls_cert": lambda v: Path(v).expanduser(),
     "tls_key": lambda v: Path(v).expanduser(),
+    "xks_client_ca": lambda v: Path(v).expanduser(),
+    "xks_client_names": lambda v: tuple(n.strip() for n in v.split(",") if n.strip()),
     "root_key_file": lambda v: Path(v).expanduser(),
     "root_key_passphrase_file": lambda v: Path(v).expanduser(),
     "root_key_passphrase": str,
@@ -321,6 +327,10 @@ def load_settings(
         raise ConfigError("setting 'quotas' (--quota) changes AWS's quotas: it needs 'throttle' aws (--throttle aws)")
     if ("tls_cert" in values) != ("tls_key" in values):
         raise ConfigError("settings 'tls_cert' and 'tls_key' go together: give both or neither")
+    if "xks_client_ca" in values and "tls_cert" not in values:
+        raise ConfigError("setting 'xks_client_ca' (mutual TLS) needs HTTPS: 'tls_cert' and 'tls_key'")
+    if values.get("xks_client_names") and "xks_client_ca" not in values:
+        raise ConfigError("setting 'xks_client_names' needs 'xks_client_ca' (the CA client certificates chain to)")
     missing = [name for name in PKCS11_SETTINGS if name not in values]
     if values.get("root_of_trust") == "pkcs11" and missing:
         needed = ", ".join(f"{n!r} (--{n.replace('_', '-')}, {ENV_PREFIX}{n.upper()})" for n in missing)

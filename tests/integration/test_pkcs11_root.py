@@ -258,7 +258,7 @@ def test_rotating_the_token_root_while_serving(tmp_path: Path) -> None:
         added = re.search(r"added root key (p11-rk-0002-[0-9a-f]{8})", out)
         assert added, out
         assert (
-            "re-wrapped 2 key material version(s), 1 access key secret(s), 0 import parameter set(s) and 2 other blob(s)"
+            "re-wrapped 2 key material version(s), 1 access key secret(s), 0 import parameter set(s), 0 custom key store password(s) and 2 other blob(s)"
             in out
         ), out
         assert root_key_ids(data_dir / "trent.db") == {ALGORITHM: {added.group(1)}}
@@ -270,7 +270,7 @@ def test_rotating_the_token_root_while_serving(tmp_path: Path) -> None:
         assert root_key_ids(data_dir / "trent.db") == {ALGORITHM: {added.group(1)}}  # new keys: under the new one
         again = ok("admin", "rotate-root-key", "--resume", "--data-dir", str(data_dir), env=env)
         assert (
-            "re-wrapped 0 key material version(s), 0 access key secret(s), 0 import parameter set(s) and 0 other blob(s)"
+            "re-wrapped 0 key material version(s), 0 access key secret(s), 0 import parameter set(s), 0 custom key store password(s) and 0 other blob(s)"
             in again
         )
     assert first != added.group(1)

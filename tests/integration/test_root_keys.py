@@ -75,7 +75,7 @@ def test_rotating_the_software_root_while_serving(tmp_path: Path) -> None:
         added = re.search(r"added root key (rk-[0-9a-f]{16}): the active one from now on", out)
         assert added, out
         assert re.search(
-            r"re-wrapped \d+ key material version\(s\), 1 access key secret\(s\), 0 import parameter set\(s\) and 3 other blob",
+            r"re-wrapped \d+ key material version\(s\), 1 access key secret\(s\), 0 import parameter set\(s\), 0 custom key store password\(s\) and 3 other blob",
             out,
         )
         ring, _ = keyfile.read(data_dir / "root.key", None)

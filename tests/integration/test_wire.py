@@ -153,7 +153,12 @@ def test_protocol_errors(server: TrentServer) -> None:
 
 
 def test_operations_not_built_answer_an_aws_error(server: TrentServer) -> None:
-    body = b'{"CustomKeyStoreName": "x"}'
+    body = (
+        b'{"CustomKeyStoreName": "x", "CustomKeyStoreType": "EXTERNAL_KEY_STORE", "XksProxyConnectivity": '
+        b'"PUBLIC_ENDPOINT", "XksProxyUriEndpoint": "https://proxy.example", "XksProxyUriPath": "/kms/xks/v1", '
+        b'"XksProxyAuthenticationCredential": {"AccessKeyId": "AAAAAAAAAAAAAAAAAAAA", '
+        b'"RawSecretAccessKey": "sssssssssssssssssssssssssssssssssssssssssss"}}'
+    )
     status, answer, _ = post(server, signed(server, "TrentService.CreateCustomKeyStore", body), body)
     assert status == 400 and answer["__type"] == "UnsupportedOperationException" and answer["message"]
 

@@ -76,6 +76,19 @@ def test_a_bad_file_is_one_config_error(tmp_path: Path, text: str) -> None:
         load_settings({}, environ={}, toml_path=toml)
 
 
+def test_xks_mutual_tls_needs_https_and_names_need_the_ca() -> None:
+    tls = {"tls_cert": "/c.pem", "tls_key": "/k.pem"}
+    env = {"TRENT_XKS_CLIENT_CA": "/ca.pem", "TRENT_XKS_CLIENT_NAMES": "cks.kms.us-east-1.amazonaws.com, b.example"}
+    settings = load_settings(tls, env)
+    assert settings.xks_client_ca == Path("/ca.pem")
+    assert settings.xks_client_names == ("cks.kms.us-east-1.amazonaws.com", "b.example")
+    assert load_settings({}, {}).xks_client_ca is None and load_settings({}, {}).xks_client_names == ()
+    with pytest.raises(ConfigError, match="'xks_client_ca' .* needs HTTPS"):
+        load_settings({"xks_client_ca": "/ca.pem"}, {})
+    with pytest.raises(ConfigError, match="'xks_client_names' needs 'xks_client_ca'"):
+        load_settings(tls, {"TRENT_XKS_CLIENT_NAMES": "x"})
+
+
 def test_tls_files_come_together_from_any_source(tmp_path: Path) -> None:
     toml = tmp_path / "trent.toml"
     toml.write_text('tls_cert = "/etc/trent/cert.pem"\n')

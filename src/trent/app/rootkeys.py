@@ -30,9 +30,11 @@ from trent.rootoftrust.base import (
     UnwrapError,
     WrappedMaterial,
     audit_key_aad,
+    key_store_password_aad,
     material_aad,
     secret_aad,
     wrapping_key_aad,
+    xks_secret_aad,
 )
 from trent.rootoftrust.check import make_check, opens_check
 from trent.rootoftrust.pkcs11 import Pkcs11Root
@@ -70,6 +72,7 @@ class Rewrapped:
     materials: int = 0
     secrets: int = 0
     imports: int = 0
+    key_stores: int = 0
     blobs: int = 0
     current: int = 0
     passes: int = 0
@@ -77,7 +80,7 @@ class Rewrapped:
 
     @property
     def changed(self) -> int:
-        return self.materials + self.secrets + self.imports + self.blobs
+        return self.materials + self.secrets + self.imports + self.key_stores + self.blobs
 
 
 def rotate_root_key(settings: Settings, *, resume: bool = False, grace: float = GRACE_SECONDS) -> Rewrapped:
@@ -170,7 +173,9 @@ def rewrap(settings: Settings, store: Store, root: RootOfTrust) -> Rewrapped:
         done.passes += 1
         _materials(store, root, done)
         _secrets(store, root, done)
+        _xks_secrets(store, root, done)
         _imports(store, root, done)
+        _key_stores(store, root, done)
         _named_blobs(store, root, done)
         _legacy_audit_key(settings, root, done)
         current = done.current if done.passes == 1 else current  # under the active key before this batch
@@ -226,6 +231,29 @@ def _secrets(store: Store, root: RootOfTrust, done: Rewrapped) -> None:
             done.secrets += sum(tx.rewrap_secret(*change) for change in changes[start : start + _PAGE])
 
 
+def _xks_secrets(store: Store, root: RootOfTrust, done: Rewrapped) -> None:
+    """Each XKS key store's SigV4 secret and, during a rotation, its previous one (counted with the access key
+    secrets), compare-and-set on the whole record (an admin command may have changed it meanwhile)."""
+    for record in store.list_xks_stores():
+        name = f"XKS key store {record.uri_prefix} secret"
+        aad = xks_secret_aad(record.uri_prefix, record.access_key_id)
+        new = _again(root, done, record.wrapped_secret, aad, name)
+        changed = record if new is None else replace(record, wrapped_secret=new)
+        if record.previous_access_key_id is not None and record.previous_wrapped_secret is not None:
+            aad = xks_secret_aad(record.uri_prefix, record.previous_access_key_id)
+            previous = _again(root, done, record.previous_wrapped_secret, aad, name + " (previous)")
+            if previous is not None:
+                changed = replace(changed, previous_wrapped_secret=previous)
+        if changed == record:
+            continue
+        with store.transaction() as tx:
+            if tx.get_xks_store(record.uri_prefix) == record:
+                tx.update_xks_store(changed)
+                done.secrets += (changed.wrapped_secret != record.wrapped_secret) + (
+                    changed.previous_wrapped_secret != record.previous_wrapped_secret
+                )
+
+
 def _imports(store: Store, root: RootOfTrust, done: Rewrapped) -> None:
     """Each EXTERNAL key's import set: its wrapping private key, compare-and-set (a GetParametersForImport may
     have replaced the set meanwhile, or an import used it up)."""
@@ -239,6 +267,23 @@ def _imports(store: Store, root: RootOfTrust, done: Rewrapped) -> None:
             if tx.get_import_parameters(parameters.key_id) == parameters:
                 tx.put_import_parameters(replace(parameters, wrapped_private_key=new))
                 done.imports += 1
+
+
+def _key_stores(store: Store, root: RootOfTrust, done: Rewrapped) -> None:
+    """Each custom key store's KeyStorePassword, compare-and-set on the store's revision (an UpdateCustomKeyStore
+    may have replaced it meanwhile)."""
+    for record in store.list_custom_key_stores(None, None):
+        old = record.config.wrapped_password
+        aad = key_store_password_aad(record.custom_key_store_id)
+        new = _again(root, done, old, aad, f"custom key store {record.custom_key_store_id} password")
+        if new is None:
+            continue
+        with store.transaction() as tx:
+            if tx.get_custom_key_store(record.custom_key_store_id) == record:
+                tx.update_custom_key_store(
+                    record.evolve(config=replace(record.config, wrapped_password=new)), record.revision
+                )
+                done.key_stores += 1
 
 
 def _named_blobs(store: Store, root: RootOfTrust, done: Rewrapped) -> None:

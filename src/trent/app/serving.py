@@ -21,6 +21,7 @@ from trent.app.trail import local_audit_log, open_chain, run_audit_writer, trail
 from trent.audit.port import AuditFormatError, AuditLog
 from trent.audit.remote import RemoteAuditLog
 from trent.auth.principals import Authenticator
+from trent.auth.xks import XksAuthenticator
 from trent.buckets import SharedBuckets
 from trent.config import DEFAULT_ACCOUNT, Settings
 from trent.kms.ids import AccountId
@@ -37,6 +38,8 @@ from trent.ops.reset import SeedHook
 from trent.ops.throttling import Throttle
 from trent.protocol import probes
 from trent.protocol.awsjson.front import AwsJsonFront
+from trent.protocol.xks import codec as xks_codec
+from trent.protocol.xks.front import XksFront
 from trent.server import supervisor
 from trent.server.types import Answer, Handler, Request, Site, plain
 
@@ -145,13 +148,17 @@ def site_for(
     deps: Deps,
     extra: Mapping[tuple[str, str], Handler] | None = None,
     wrap: Callable[[Handler], Handler] | None = None,
+    xks: XksFront | None = None,
 ) -> Site:
-    """The route table. Each front is a sibling entry: the AWS JSON API and the operations endpoints; a dev
-    server's `extra` (/_trent/...), and its `wrap` around the API's handler."""
+    """The route table. Each front is a sibling entry: the AWS JSON API, the XKS proxy API (a pattern:
+    /{prefix}/kms/xks/v1/..., docs/xks.md) and the operations endpoints; a dev server's `extra` (/_trent/...),
+    and its `wrap` around the API's handler."""
 
     def refuse(status: int, request: Request) -> Answer:
         # Aimed at the KMS API: its path, or any path with an operation named. Those get AWS's error shape
-        # and an audit record; anything else a plain answer.
+        # and an audit record; the XKS proxy API's paths get its own; anything else a plain answer.
+        if xks is not None and xks.claims(request.path):
+            return xks.refuse(status, request)
         if request.path == "/" or "x-amz-target" in request.headers:
             return front.refuse(status, request)
         return plain(status)
@@ -167,6 +174,7 @@ def site_for(
         },
         refuse=refuse,
         start=front.start,
+        patterns={} if xks is None else {("POST", xks_codec.ROUTE): xks.prepare},
     )
 
 
@@ -200,12 +208,15 @@ def build_service(settings: Settings) -> Site:
     """Run in each worker process: its own store connection, root of trust and caches."""
     logs.configure(settings.log_level, settings.log_format)
     deps = replace(open_deps(settings, create=False, remote_audit=True), throttle=_throttle(settings))
+    peers = None if settings.xks_client_ca is None else frozenset(settings.xks_client_names)  # mutual TLS
     if settings.dev:
         seed = None if settings.seed is None else seeds.load_seed(settings.seed)
         dev = devmode.dev_server(settings, deps, seed_hook_for(settings, seed), run_jobs)
         # SigV4's date window is checked against the real clock: clients sign with theirs.
-        return site_for(AwsJsonFront(dev.deps, dev.authenticator, utc_now), dev.deps, dev.routes, dev.fresh)
-    return site_for(AwsJsonFront(deps, Authenticator(deps.store, deps.root_of_trust), utc_now), deps)
+        xks = XksFront(dev.deps, XksAuthenticator(dev.deps.root_of_trust), utc_now, peers)
+        return site_for(AwsJsonFront(dev.deps, dev.authenticator, utc_now), dev.deps, dev.routes, dev.fresh, xks)
+    front = AwsJsonFront(deps, Authenticator(deps.store, deps.root_of_trust), utc_now)
+    return site_for(front, deps, xks=XksFront(deps, XksAuthenticator(deps.root_of_trust), utc_now, peers))
 
 
 def seed_hook_for(settings: Settings, seed: seeds.Seed | None, *, chain: bool = False) -> SeedHook:
@@ -280,6 +291,7 @@ def _serve_locked(
             tls_cert=settings.tls_cert,
             tls_key=settings.tls_key,
             start_method="fork" if settings.dev else "spawn",
+            tls_client_ca=settings.xks_client_ca,
         ),
         factory=build_service,
         factory_arg=settings,

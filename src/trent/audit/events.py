@@ -86,6 +86,11 @@ REQUEST_PARAMETERS: Mapping[str, str] = {
         "import_type",
         "key_material_id",
         "key_material_description",
+        "custom_key_store_id",
+        "custom_key_store_name",
+        "new_custom_key_store_name",
+        "custom_key_store_type",
+        "cloud_hsm_cluster_id",
     )
 }
 RESPONSE_ELEMENTS: Mapping[str, str] = {
@@ -93,6 +98,7 @@ RESPONSE_ELEMENTS: Mapping[str, str] = {
     for name in (
         "key_metadata",
         "key_id",
+        "custom_key_store_id",
         "source_key_id",
         "grant_id",
         "key_state",

@@ -246,9 +246,9 @@ def check_date(amz_date: str, credential: Credential, now: datetime) -> None:
         )
 
 
-def check_scope(credential: Credential) -> None:
-    if credential.service != SERVICE:
-        raise InvalidSignatureException(f"Credential should be scoped to correct service: '{SERVICE}'. ")
+def check_scope(credential: Credential, service: str = SERVICE) -> None:
+    if credential.service != service:
+        raise InvalidSignatureException(f"Credential should be scoped to correct service: '{service}'. ")
     if _REGION.fullmatch(credential.region) is None:
         raise InvalidSignatureException(f"Credential should be scoped to a valid region, not '{credential.region}'. ")
     if credential.terminator != "aws4_request":
@@ -303,8 +303,11 @@ def check_unsigned(request: HttpRequest, now: datetime) -> Verified:
     return Verified(auth.credential.access_key_id, auth.credential.region)
 
 
-def verify(request: HttpRequest, secret_for: Callable[[str], str | None], now: datetime) -> Verified:
-    """Authenticate a header-signed request; the AWS error for the first check that fails."""
+def verify(
+    request: HttpRequest, secret_for: Callable[[str], str | None], now: datetime, service: str = SERVICE
+) -> Verified:
+    """Authenticate a header-signed request to `service` (the XKS proxy API's is `kms-xks-proxy`); the AWS
+    error for the first check that fails."""
     auth, amz_date = _signed(request)
     if request.header("x-amz-security-token") is not None:
         raise UnrecognizedClientException(INVALID_TOKEN)  # Trent issues no session tokens
@@ -313,7 +316,7 @@ def verify(request: HttpRequest, secret_for: Callable[[str], str | None], now: d
     if secret is None:
         raise UnrecognizedClientException(INVALID_TOKEN)
     check_date(amz_date, cred, now)
-    check_scope(cred)
+    check_scope(cred, service)
     # The body's hash is always ours: a client-sent x-amz-content-sha256 that differs fails the signature.
     payload_hash = hashlib.sha256(request.body).hexdigest()
     canonical = canonical_request(request, auth.signed_headers, payload_hash)

@@ -17,6 +17,7 @@ Readers accept every version ever written; writers emit only the newest.
 
 from __future__ import annotations
 
+import os
 import struct
 from dataclasses import dataclass
 
@@ -72,3 +73,10 @@ def unpack(data: bytes) -> Blob:
     nonce = data[at : at + NONCE_SIZE]
     iv = data[at + NONCE_SIZE : end_of_header]
     return Blob(key_id, material_version, nonce, iv, data[end_of_header:])
+
+
+def new_header(key_id: str, material_version: int) -> tuple[bytes, bytes]:
+    """A fresh header (random derivation nonce and IV) and its IV, for a sealer that runs AES-GCM itself: a
+    key inside a custom key store's token, which uses the IV and not the nonce (ops/storekeys.py)."""
+    iv = os.urandom(IV_SIZE)
+    return Blob(key_id, material_version, os.urandom(NONCE_SIZE), iv, b"").header, iv

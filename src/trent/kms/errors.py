@@ -14,6 +14,9 @@
     ├── TagException, LimitExceededException, UnsupportedOperationException, DryRunOperationException
     ├── ThrottlingException                                                         (a request quota: --throttle)
     ├── ConflictException, CustomKeyStoreNotFoundException
+    ├── CustomKeyStoreNameInUseException, CustomKeyStoreInvalidStateException, CustomKeyStoreHasCMKsException
+    ├── CloudHsmClusterNotFoundException, CloudHsmClusterInUseException, CloudHsmClusterNotRelatedException
+    ├── CloudHsmClusterNotActiveException, CloudHsmClusterInvalidConfigurationException, IncorrectTrustAnchorException
     └── KMSInternalException, KeyUnavailableException, DependencyTimeoutException  (our fault; no detail)
 
 The message is what AWS puts in the body; several AWS errors carry none (docs/aws-semantics.md A.1).
@@ -195,6 +198,43 @@ class ConflictException(KmsError):
 
 
 class CustomKeyStoreNotFoundException(KmsError):
+    pass
+
+
+# Custom key stores (kms/keystores.py; the AWS KMS API Reference names each under the operations that raise it).
+class CustomKeyStoreNameInUseException(KmsError):
+    pass
+
+
+class CustomKeyStoreInvalidStateException(KmsError):
+    pass
+
+
+class CustomKeyStoreHasCMKsException(KmsError):
+    pass
+
+
+class CloudHsmClusterNotFoundException(KmsError):
+    pass
+
+
+class CloudHsmClusterInUseException(KmsError):
+    pass
+
+
+class CloudHsmClusterNotRelatedException(KmsError):
+    pass
+
+
+class CloudHsmClusterNotActiveException(KmsError):
+    pass
+
+
+class CloudHsmClusterInvalidConfigurationException(KmsError):
+    pass
+
+
+class IncorrectTrustAnchorException(KmsError):
     pass
 
 

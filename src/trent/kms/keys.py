@@ -49,6 +49,8 @@ class Key:
     `primary_region`: for a multi-Region key (key id `mrk-...`), the region of its primary key (this key's own
     region when it is the primary); None for a single-Region key. The store knows each of the related keys by
     `store_id` (kms/ids.py regional_key_id), as they share one key id.
+    `custom_key_store_id`: the custom key store whose token holds the key's material (Origin AWS_CLOUDHSM);
+    such a key has no material version in the store at all (kms/keystores.py).
     `valid_to` and `expiration_model` are DescribeKey's: the earliest expiry of the imported material
     permanently associated with the key (every version up to the current one), and whether any expires.
     """
@@ -75,6 +77,7 @@ class Key:
     on_demand_rotation_start: datetime | None = None
     material_ids: tuple[str, ...] = ()
     primary_region: Region | None = None
+    custom_key_store_id: str | None = None
 
     @property
     def arn(self) -> KeyArn:

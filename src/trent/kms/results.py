@@ -11,6 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from trent.kms.keys import GrantConstraints, Tag
+from trent.kms.keystores import ConnectionErrorCode, ConnectionState, CustomKeyStoreType
 from trent.kms.sensitive import Sensitive
 from trent.kms.specs import (
     DataKeyPairSpec,
@@ -81,6 +82,8 @@ class KeyMetadata:
     encapsulation_algorithms: tuple[EncapsulationAlgorithm, ...] | None = None
     mac_algorithms: tuple[MacAlgorithm, ...] | None = None
     current_key_material_id: str | None = None
+    custom_key_store_id: str | None = None
+    cloud_hsm_cluster_id: str | None = None
     multi_region_configuration: MultiRegionConfiguration | None = None
 
 
@@ -385,3 +388,27 @@ class GetKeyLastUsageResult:
     key_creation_date: datetime
     key_last_usage: KeyLastUsage | None = None
     tracking_start_date: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreateCustomKeyStoreResult:
+    custom_key_store_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CustomKeyStoresListEntry:
+    custom_key_store_id: str
+    custom_key_store_name: str
+    custom_key_store_type: CustomKeyStoreType
+    connection_state: ConnectionState
+    creation_date: datetime
+    cloud_hsm_cluster_id: str | None = None
+    trust_anchor_certificate: str | None = None
+    connection_error_code: ConnectionErrorCode | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DescribeCustomKeyStoresResult:
+    custom_key_stores: tuple[CustomKeyStoresListEntry, ...]
+    truncated: bool
+    next_marker: str | None = None

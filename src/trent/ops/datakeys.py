@@ -119,6 +119,10 @@ def _key_pair(
 ) -> tuple[Key, bytes, bytes, bytes]:
     info = KEY_SPECS[KeySpec(key_pair_spec.value)]
     key = _symmetric_key(deps, ctx, key_id, operation, encryption_context, {"kms:datakeypairspec": key_pair_spec.value})
+    if key.custom_key_store_id is not None:
+        # "you cannot use symmetric encryption KMS keys in a custom key store to generate asymmetric data key
+        # pairs" (Developer Guide, "Create a KMS key in an AWS CloudHSM key store")
+        raise UnsupportedOperationException(f"{key.arn} origin is {key.origin} which is not valid for this operation.")
     if info.unsupported:
         raise UnsupportedOperationException(info.unsupported.replace("KeySpec", "KeyPairSpec"))
     private_der = crypto_material.generate(info)

@@ -11,6 +11,7 @@ from trent.ops.authorization import PolicyCache
 from trent.ops.keyring import Keyring
 from trent.ops.throttling import Throttle
 from trent.rootoftrust.base import RootOfTrust
+from trent.rootoftrust.tokenkeys import TokenKeys
 from trent.store.base import Store
 
 
@@ -27,3 +28,4 @@ class Deps:
     clock: Callable[[], datetime] = utc_now
     policies: PolicyCache = field(default_factory=PolicyCache)
     throttle: Throttle | None = None  # AWS's request quotas (--throttle aws); None: no request is throttled
+    tokens: TokenKeys = field(default_factory=TokenKeys)  # the tokens of custom key stores, from this process

@@ -190,3 +190,8 @@ def reject(
         ),
         time.perf_counter(),
     )
+
+
+def record(deps: Deps, event: AuditEvent, started: float) -> asyncio.Future[None]:
+    """Submit the one event of a request whose front built it itself (the XKS proxy API's: ops/xks.py)."""
+    return _submit(deps, event, started)

@@ -25,6 +25,7 @@ from trent.kms.results import DecryptResult, EncryptResult, ReEncryptResult
 from trent.kms.sensitive import Sensitive
 from trent.kms.specs import EncryptionAlgorithm, Family, KeyUsage
 from trent.kms.states import require_state
+from trent.ops import storekeys
 from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
 from trent.ops.keyring import MissingMaterial
@@ -102,7 +103,10 @@ def check_encryption_key(key: Key, algorithm: EncryptionAlgorithm, operation: Op
 
 
 def seal(deps: Deps, key: Key, plaintext: bytes, encryption_context: Mapping[str, str]) -> bytes:
-    """A symmetric ciphertext blob under the key's current material."""
+    """A symmetric ciphertext blob under the key's current material (inside its token, for a key in a custom
+    key store: the same blob layout and AAD)."""
+    if key.custom_key_store_id is not None:
+        return storekeys.seal(deps, key, plaintext, _aad(encryption_context))
     loaded = deps.keyring.load(deps.store, key)
     return symmetric.encrypt(loaded.secret, key.key_id, key.current_version, plaintext, _aad(encryption_context))
 
@@ -130,11 +134,10 @@ def encrypt(
     key = use_key(deps, ctx, key_id, ENCRYPT, encryption_algorithm, encryption_context)
     check_encryption_key(key, encryption_algorithm, Operation.Encrypt)
     if encryption_algorithm is _SYM:
-        aad = _aad(encryption_context)
+        _aad(encryption_context)
         if dry_run:
             raise DryRunOperationException()
-        loaded = deps.keyring.load(deps.store, key)
-        blob = symmetric.encrypt(loaded.secret, key.key_id, key.current_version, plaintext.reveal(), aad)
+        blob = seal(deps, key, plaintext.reveal(), encryption_context)
     else:
         _no_context_for_rsa(encryption_context)
         blob = rsa_encrypt(deps, key, encryption_algorithm, plaintext.reveal())
@@ -178,15 +181,17 @@ def open_blob(
         blob = ciphertext.unpack(data)
     except ciphertext.MalformedBlob:
         if given is not None:
-            require_state(operation, given.state, given.arn)
+            require_state(operation, storekeys.state_of(deps.store, given), given.arn)
             check_encryption_key(given, _SYM, operation)
         raise InvalidCiphertextException() from None
     if given is not None and given.key_id != blob.key_id:
         raise IncorrectKeyException(INCORRECT_KEY)
     key = given or _ciphertext_key(deps, ctx, blob.key_id, purpose, encryption_context)
-    require_state(operation, key.state, key.arn)
+    require_state(operation, storekeys.state_of(deps.store, key), key.arn)
     check_encryption_key(key, _SYM, operation)
     aad = _aad(encryption_context)
+    if key.custom_key_store_id is not None:
+        return key, blob.material_version, storekeys.open_blob(deps, key, blob, aad)
     try:
         loaded = deps.keyring.load(deps.store, key, blob.material_version)
         return key, blob.material_version, symmetric.decrypt(loaded.secret, blob, aad)

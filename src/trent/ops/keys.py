@@ -11,12 +11,12 @@ from functools import lru_cache
 from trent.authz.conditions import FactValue
 from trent.crypto import material as crypto_material
 from trent.kms.errors import (
-    CustomKeyStoreNotFoundException,
     UnsupportedOperationException,
     ValidationException,
 )
 from trent.kms.ids import KeyId, key_arn
 from trent.kms.keys import Key, Tag
+from trent.kms.keystores import CustomKeyStore
 from trent.kms.operations import Operation
 from trent.kms.results import (
     CancelKeyDeletionResult,
@@ -31,10 +31,11 @@ from trent.kms.results import (
     ScheduleKeyDeletionResult,
 )
 from trent.kms.specs import KEY_SPECS, LEGACY_SPECS, KeyManager, KeySpec, KeyState, KeyUsage, Origin
-from trent.ops import materials, paging, relations
+from trent.ops import materials, paging, relations, storekeys
 from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
 from trent.ops.journal import chain_now, journal, service_event
+from trent.ops.keystores import find_store
 from trent.ops.policies import checked_policy, default_policy
 from trent.ops.resolution import authorize_account, resolve_key
 from trent.ops.tags import checked_tags, request_tag_facts
@@ -58,13 +59,17 @@ def key_material_id(key: Key, version: int) -> str:
 
 
 @lru_cache(maxsize=8192)
-def metadata(key: Key) -> KeyMetadata:
-    """KeyMetadata of a key record (records are immutable, and each change makes a new one)."""
-    return _metadata(key)
+def metadata(key: Key, store: CustomKeyStore | None = None) -> KeyMetadata:
+    """KeyMetadata of a key record and, for a key in a custom key store, of its store (records are immutable,
+    and each change makes a new one)."""
+    return _metadata(key, store)
 
 
-def _metadata(key: Key) -> KeyMetadata:
+def _metadata(key: Key, store: CustomKeyStore | None) -> KeyMetadata:
     lists = key.info.algorithms_for(key.usage)
+    state = key.state
+    if store is not None and not store.connected and state in (KeyState.ENABLED, KeyState.DISABLED):
+        state = KeyState.UNAVAILABLE  # ops/storekeys.py state_of
     return KeyMetadata(
         aws_account_id=key.account,
         key_id=key.key_id,
@@ -73,7 +78,7 @@ def _metadata(key: Key) -> KeyMetadata:
         enabled=key.enabled,
         description=key.description,
         key_usage=key.usage,
-        key_state=key.state,
+        key_state=state,
         origin=key.origin,
         key_manager=KeyManager.CUSTOMER,
         customer_master_key_spec=key.spec if key.spec in LEGACY_SPECS else None,
@@ -88,6 +93,8 @@ def _metadata(key: Key) -> KeyMetadata:
         encapsulation_algorithms=lists.encapsulation or None,
         mac_algorithms=lists.mac or None,
         current_key_material_id=_current_material_id(key),
+        custom_key_store_id=key.custom_key_store_id,
+        cloud_hsm_cluster_id=None if store is None else store.config.cluster_id,
         # "This value is present only when the KeyState of the KMS key is PendingReplicaDeletion" (KeyMetadata)
         pending_deletion_window_in_days=(
             key.pending_window_days if key.state is KeyState.PENDING_REPLICA_DELETION else None
@@ -96,8 +103,9 @@ def _metadata(key: Key) -> KeyMetadata:
 
 
 def described(reader: Reader, key: Key) -> KeyMetadata:
-    """KeyMetadata with, for a multi-Region key, its MultiRegionConfiguration (read from its related keys)."""
-    shown = metadata(key)
+    """KeyMetadata with, for a multi-Region key, its MultiRegionConfiguration (read from its related keys); for a
+    key in a custom key store, its store's cluster and connection (Unavailable while it is not connected)."""
+    shown = metadata(key, storekeys.store_of(reader, key))
     related = relations.configuration(reader, key)
     return shown if related is None else replace(shown, multi_region_configuration=related)
 
@@ -106,6 +114,8 @@ def _current_material_id(key: Key) -> str | None:
     """CurrentKeyMaterialId "is present for symmetric encryption keys with AWS_KMS or EXTERNAL origin"
     (KeyMetadata); an EXTERNAL key has none before its first import."""
     if key.spec is not KeySpec.SYMMETRIC_DEFAULT or (key.origin is Origin.EXTERNAL and not key.material_ids):
+        return None
+    if key.origin not in (Origin.AWS_KMS, Origin.EXTERNAL):
         return None
     return key_material_id(key, key.current_version)
 
@@ -148,8 +158,7 @@ def create_key(
     xks_key_id: str | None = None,
 ) -> DescribeKeyResult:
     spec, usage = _spec_and_usage(key_spec, customer_master_key_spec, key_usage)
-    if custom_key_store_id is not None or origin in (Origin.AWS_CLOUDHSM, Origin.EXTERNAL_KEY_STORE):
-        raise CustomKeyStoreNotFoundException("Trent has no custom key stores.")
+    store = _custom_key_store(deps, ctx, custom_key_store_id, origin, spec, multi_region)
     if xks_key_id is not None:
         raise ValidationException("XksKeyId is valid only for keys in an external key store.")
     if origin is Origin.EXTERNAL and not KEY_SPECS[spec].importable:
@@ -188,11 +197,63 @@ def create_key(
         multi_region=bool(multi_region),
         primary_region=ctx.region if multi_region else None,
     )
+    if store is not None:
+        return _create_in_store(
+            deps, ctx, store, replace(key, custom_key_store_id=store.custom_key_store_id), policy_text, tag_list
+        )
     wrapped = (
         None if external else deps.keyring.wrap(key.store_id, key.current_version, crypto_material.generate(key.info))
     )
     with deps.store.transaction() as tx:
         tx.insert_key(key, wrapped, policy_text, tag_list)
+    ctx.trace.keys.append(key.arn)
+    return DescribeKeyResult(described(deps.store, key))
+
+
+def _custom_key_store(
+    deps: Deps,
+    ctx: RequestContext,
+    custom_key_store_id: str | None,
+    origin: Origin,
+    spec: KeySpec,
+    multi_region: bool | None,
+) -> CustomKeyStore | None:
+    """The connected store a key is to be created in, if any. "To create a KMS key in an AWS CloudHSM key store,
+    use the CustomKeyStoreId parameter ... You must also use the Origin parameter with a value of AWS_CLOUDHSM";
+    only symmetric encryption keys (CreateKey; Developer Guide, "Create a KMS key in an AWS CloudHSM key store")."""
+    if origin is Origin.EXTERNAL_KEY_STORE:
+        raise UnsupportedOperationException("Trent has no external key stores (EXTERNAL_KEY_STORE) yet.")
+    if custom_key_store_id is None:
+        if origin is Origin.AWS_CLOUDHSM:
+            raise UnsupportedOperationException("Origin AWS_CLOUDHSM requires a CustomKeyStoreId.")
+        return None
+    if origin is not Origin.AWS_CLOUDHSM:
+        raise UnsupportedOperationException(
+            f"CustomKeyStoreId requires Origin AWS_CLOUDHSM; Origin {origin} is not valid for this operation."
+        )
+    if spec is not KeySpec.SYMMETRIC_DEFAULT:
+        raise UnsupportedOperationException(f"KeySpec {spec} is not supported in a custom key store.")
+    if multi_region:
+        # "You cannot create multi-Region keys in a custom key store" (CreateKey, MultiRegion)
+        raise UnsupportedOperationException("Multi-Region keys cannot be created in a custom key store.")
+    store = find_store(deps.store, ctx, custom_key_store_id)
+    storekeys.require_connected(store, "CreateKey")
+    return store
+
+
+def _create_in_store(
+    deps: Deps, ctx: RequestContext, store: CustomKeyStore, key: Key, policy: str, tags: tuple[Tag, ...]
+) -> DescribeKeyResult:
+    """The key's AES-256 object is generated in the token first, so no key record ever names a missing one;
+    if the record cannot be stored (the store disconnected meanwhile), the object is destroyed again."""
+    storekeys.create(deps, store, key)
+    try:
+        with deps.store.transaction() as tx:
+            storekeys.require_connected(find_store(tx, ctx, store.custom_key_store_id), "CreateKey")
+            tx.insert_key(key, None, policy, tags)
+    except BaseException:
+        storekeys.destroy(deps, key)
+        raise
     ctx.trace.keys.append(key.arn)
     return DescribeKeyResult(described(deps.store, key))
 
@@ -297,6 +358,8 @@ def delete_due_keys(deps: Deps) -> int:
                     tx.delete_key(due.store_id)
                     relations.after_deletion(tx, key, now)
             ended = ended and journal(unit, event)
+        if ended and key is not None and key.custom_key_store_id is not None:
+            storekeys.destroy(deps, key)  # its material: the token object (the key record is gone already)
         if ended:
             chain_now(deps, event)
             destroyed += 1

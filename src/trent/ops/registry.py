@@ -21,6 +21,7 @@ from trent.ops import (
     grants,
     imports,
     keys,
+    keystores,
     macs,
     policies,
     randomness,
@@ -34,7 +35,6 @@ from trent.ops.deps import Deps
 
 OperationFunction = Callable[..., Any]
 
-_CUSTOM_KEY_STORES = "Trent has no custom key stores (AWS CloudHSM or external key stores)."
 _NOT_YET = "{} is not supported by this version of Trent."
 
 
@@ -98,20 +98,14 @@ _IMPLEMENTED: dict[Operation, OperationFunction] = {
     _O.GetParametersForImport: imports.get_parameters_for_import,
     _O.ImportKeyMaterial: imports.import_key_material,
     _O.DeleteImportedKeyMaterial: imports.delete_imported_key_material,
+    _O.CreateCustomKeyStore: keystores.create_custom_key_store,
+    _O.ConnectCustomKeyStore: keystores.connect_custom_key_store,
+    _O.DisconnectCustomKeyStore: keystores.disconnect_custom_key_store,
+    _O.DescribeCustomKeyStores: keystores.describe_custom_key_stores,
+    _O.UpdateCustomKeyStore: keystores.update_custom_key_store,
+    _O.DeleteCustomKeyStore: keystores.delete_custom_key_store,
 }
-_PERMANENTLY_UNSUPPORTED: dict[Operation, str] = {
-    **dict.fromkeys(
-        (
-            _O.ConnectCustomKeyStore,
-            _O.CreateCustomKeyStore,
-            _O.DeleteCustomKeyStore,
-            _O.DescribeCustomKeyStores,
-            _O.DisconnectCustomKeyStore,
-            _O.UpdateCustomKeyStore,
-        ),
-        _CUSTOM_KEY_STORES,
-    ),
-}
+_PERMANENTLY_UNSUPPORTED: dict[Operation, str] = {}
 
 OPERATIONS: Mapping[Operation, OperationFunction] = MappingProxyType(
     {op: _IMPLEMENTED.get(op) or unsupported(_PERMANENTLY_UNSUPPORTED.get(op, _NOT_YET.format(op))) for op in Operation}

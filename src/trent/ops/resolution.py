@@ -20,7 +20,7 @@ from trent.kms.keys import Key
 from trent.kms.operations import OPERATION_FACTS, Operation
 from trent.kms.specs import KeyUsage
 from trent.kms.states import require_state
-from trent.ops import authorization, throttling
+from trent.ops import authorization, storekeys, throttling
 from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
 from trent.store.base import Reader
@@ -103,7 +103,7 @@ def resolve_key(
     if decision.grant_id is not None:
         ctx.trace.grant_id = decision.grant_id
     if check_state:
-        require_state(operation, key.state, key.arn)
+        require_state(operation, storekeys.state_of(reader, key), key.arn)
     return key
 
 

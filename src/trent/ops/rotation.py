@@ -41,6 +41,10 @@ def _require_rotatable(key: Key, *, automatic: bool = True) -> None:
     automatic rotation of ... KMS keys with imported key material"), but on demand to new imported material."""
     if automatic and key.origin is Origin.EXTERNAL:
         raise UnsupportedOperationException(f"{key.arn} origin is EXTERNAL which is not valid for this operation.")
+    if key.custom_key_store_id is not None:
+        # "You cannot enable automatic key rotation of ... KMS keys in a custom key store", nor rotate them on
+        # demand (Developer Guide, "Rotate AWS KMS keys"; key-state page note 7).
+        raise UnsupportedOperationException(f"{key.arn} origin is {key.origin} which is not valid for this operation.")
     if key.spec is not KeySpec.SYMMETRIC_DEFAULT:
         raise UnsupportedOperationException()  # recorded from AWS with no message
 
@@ -81,6 +85,9 @@ def disable_key_rotation(deps: Deps, ctx: RequestContext, *, key_id: str) -> Emp
 
 def get_key_rotation_status(deps: Deps, ctx: RequestContext, *, key_id: str) -> GetKeyRotationStatusResult:
     key = resolve_key(deps, ctx, key_id, Operation.GetKeyRotationStatus, aliases=False)
+    if key.custom_key_store_id is not None:
+        # "KMS keys in a custom key store: The KeyRotationEnabled value is false" (API_GetKeyRotationStatus).
+        return GetKeyRotationStatusResult(False, key.arn)
     _require_rotatable(key, automatic=False)
     # A replica's "automatic key rotation status" is its primary's, a shared property (KMS API, ReplicateKey).
     source = relations.primary_of(deps.store, key)

@@ -91,5 +91,15 @@ def wrapping_key_aad(key_id: str, token_digest: bytes) -> bytes:
     return f"trent:import-wrapping-key:v1:{key_id}:{token_digest.hex()}".encode()
 
 
+def key_store_password_aad(custom_key_store_id: str) -> bytes:
+    """Binds a custom key store's wrapped KeyStorePassword (its token's user PIN) to that store."""
+    return f"trent:key-store-password:v1:{custom_key_store_id}".encode()
+
+
 def secret_aad(access_key_id: str) -> bytes:
     return f"trent:access-key-secret:v1:{access_key_id}".encode()
+
+
+def xks_secret_aad(uri_prefix: str, access_key_id: str) -> bytes:
+    """Binds an XKS key store's SigV4 secret to its URI prefix and access key id (docs/xks.md)."""
+    return f"trent:xks-secret:v1:{uri_prefix}:{access_key_id}".encode()

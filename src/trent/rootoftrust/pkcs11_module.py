@@ -9,6 +9,8 @@ offered again by the process (an HSM locks a PIN after a few wrong ones).
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import os
 import threading
 from pathlib import Path
@@ -25,11 +27,14 @@ REFRESH_SECONDS = 1.0  # how stale a process's idea of the active root key may b
 
 
 class TokenSession:
-    """One token's login session in this process, and the root key objects found in it."""
+    """One token's login session in this process, the PIN it logged in with (a digest), and the root key
+    objects found in it; `objects`: the key objects of a custom key store's keys found in it (tokenkeys.py)."""
 
-    def __init__(self, session: Any) -> None:
+    def __init__(self, session: Any, pin_digest: bytes = b"") -> None:
         self.session = session
+        self.pin_digest = pin_digest
         self.keys: dict[str, Any] = {}
+        self.objects: dict[str, Any] = {}
         self.active: str | None = None
         self.listed_at = -REFRESH_SECONDS
 
@@ -47,7 +52,8 @@ class Module:
         self.lib: Any = None
         self.pid = -1
         self.tokens: dict[str, TokenSession] = {}
-        self.refused: set[str] = set()  # tokens whose PIN was refused: never offered again by this process
+        # (token, PIN digest) pairs the token refused: never offered again by this process
+        self.refused: set[tuple[str, bytes]] = set()
         self.users = 0
 
     @classmethod
@@ -84,19 +90,25 @@ class Module:
         return lib
 
     def token(self, label: str, pin: bytes) -> TokenSession:
+        """The process's login session on the token. Another PIN than the one it logged in with is refused
+        (PinIncorrect) without asking the token: a second login cannot check it, and logging out would end
+        every other user's session (PKCS11.md §4)."""
         lib = self.library()
+        digest = hashlib.sha256(pin).digest()
         found = self.tokens.get(label)
         if found is not None:
+            if not hmac.compare_digest(found.pin_digest, digest):
+                raise p11.PinIncorrect()
             return found
-        if label in self.refused:
+        if (label, digest) in self.refused:
             raise RootUnavailable(f"the PIN of token {label!r} was refused; restart with the right one")
         token = lib.get_token(token_label=label)
         try:
             session = token.open(user_pin=pin.decode(), rw=True)
         except PIN_ERRORS:
-            self.refused.add(label)  # an HSM locks a PIN after a few tries: this was one
+            self.refused.add((label, digest))  # an HSM locks a PIN after a few tries: this was one
             raise
-        found = self.tokens[label] = TokenSession(session)
+        found = self.tokens[label] = TokenSession(session, digest)
         return found
 
     def reset(self) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import ssl
 from collections import deque
 from collections.abc import Mapping
@@ -58,14 +59,47 @@ class _Stop(Exception):
     """Raised from a parser callback: parse nothing more on this connection."""
 
 
-Routes = Mapping[str, Mapping[str, Handler]]  # path → method → handler
+def _common_name(certificate: Any) -> str:
+    """The subject CN of a verified peer certificate (ssl's getpeercert() form); "" when there is none."""
+    if not isinstance(certificate, dict):
+        return ""
+    for rdn in certificate.get("subject", ()):
+        for name, value in rdn:
+            if name == "commonName":
+                return str(value)
+    return ""
+
+
+class Routes:
+    """path → method → handler: the exact paths first (one dict lookup), then the patterns, in order."""
+
+    __slots__ = ("_exact", "_patterns")
+
+    def __init__(
+        self,
+        exact: Mapping[str, Mapping[str, Handler]],
+        patterns: tuple[tuple[re.Pattern[str], Mapping[str, Handler]], ...],
+    ) -> None:
+        self._exact = exact
+        self._patterns = patterns
+
+    def get(self, path: str) -> Mapping[str, Handler] | None:
+        found = self._exact.get(path)
+        if found is None:
+            for pattern, by_method in self._patterns:
+                if pattern.fullmatch(path) is not None:
+                    return by_method
+        return found
 
 
 def route_table(site: Site) -> Routes:
     table: dict[str, dict[str, Handler]] = {}
     for (method, path), handler in site.routes.items():
         table.setdefault(path, {})[method] = handler
-    return table
+    patterns: dict[str, dict[str, Handler]] = {}
+    for (method, pattern), handler in site.patterns.items():
+        patterns.setdefault(pattern, {})[method] = handler
+    return Routes(table, tuple((re.compile(p), by_method) for p, by_method in patterns.items()))
 
 
 class HttpConnection(asyncio.Protocol):
@@ -92,6 +126,7 @@ class HttpConnection(asyncio.Protocol):
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
         self._client = ""
+        self._peer = ""  # the subject CN of the client's verified TLS certificate, if it presented one
         self._body: list[bytes] = []
         self._size = 0
         self._head_left = MAX_HEAD_BYTES  # head bytes still allowed; -1 while a body is read
@@ -110,8 +145,10 @@ class HttpConnection(asyncio.Protocol):
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)
+        self._connections.add(self)
         peer = transport.get_extra_info("peername")
         self._client = peer[0] if isinstance(peer, tuple) else ""
+        self._peer = _common_name(transport.get_extra_info("peercert"))
         self.idle_since = asyncio.get_running_loop().time()
 
     def data_received(self, data: bytes) -> None:
@@ -255,7 +292,7 @@ class HttpConnection(asyncio.Protocol):
             else:
                 path = (parsed.path or b"/").decode("latin-1")
                 query = (parsed.query or b"").decode("latin-1")
-        return Request(method, path, query, self._headers, body, self._client)
+        return Request(method, path, query, self._headers, body, self._client, self._peer)
 
     # answers, in request order
     def _abort(self, status: int, reason: str = "") -> None:
@@ -384,9 +421,9 @@ async def serve(sock: Any, site: Site, max_body: int, stop: asyncio.Event, tls: 
     routes = route_table(site)
 
     def connect() -> HttpConnection:
-        connection = HttpConnection(site, routes, max_body, inflight, connections)
-        connections.add(connection)
-        return connection
+        # It joins `connections` in connection_made: over TLS, only once its handshake succeeded. One that failed
+        # (a client certificate of another CA) never gets connection_lost, and would stay in the set for good.
+        return HttpConnection(site, routes, max_body, inflight, connections)
 
     server = await loop.create_server(connect, sock=sock, ssl=tls)
     sweeper = loop.create_task(_sweep(connections))

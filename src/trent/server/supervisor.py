@@ -48,6 +48,7 @@ class Plan:
     # "spawn": each child a new interpreter that shares nothing with the supervisor. "fork" (a dev server's):
     # children start at once with what the supervisor imported, where a spawn re-imports everything (~1 s).
     start_method: str = "spawn"
+    tls_client_ca: Path | None = None  # mutual TLS: client certificates must chain to it (server/tls.py)
 
 
 class PortInUseError(OSError):
@@ -118,7 +119,11 @@ def _worker(
     # the same throughput for ~12% more CPU per request and a worse p99 (decision 0004, third session).
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when workers stop
     site = factory(factory_arg)
-    tls = None if plan.tls_cert is None or plan.tls_key is None else server_context(plan.tls_cert, plan.tls_key)
+    tls = (
+        None
+        if plan.tls_cert is None or plan.tls_key is None
+        else server_context(plan.tls_cert, plan.tls_key, plan.tls_client_ca)
+    )
     go.wait()
     sock = _socket(plan.host, port)
     sock.listen(2048)
@@ -170,7 +175,7 @@ def run(
     Stopping (SIGTERM or SIGINT to the supervisor): each worker stops listening, answers what it has read and
     exits (http.SHUTDOWN_TIMEOUT); then the audit writer, which those answers waited on, stops last."""
     if plan.tls_cert is not None and plan.tls_key is not None:
-        server_context(plan.tls_cert, plan.tls_key)  # a bad file fails the start here, in one line
+        server_context(plan.tls_cert, plan.tls_key, plan.tls_client_ca)  # a bad file fails the start here, in one line
     check_port_free(plan.host, plan.port)
     # No SO_REUSEADDR on the reserve, so that a second server's probe (check_port_free) fails even before
     # this one's workers listen; SO_REUSEPORT lets those workers bind beside it.

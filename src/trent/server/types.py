@@ -25,6 +25,7 @@ class Request:
     headers: Mapping[str, str]
     body: bytes = field(repr=False)
     client_ip: str = ""
+    client_cert_name: str = ""  # the subject CN of the client's verified TLS certificate ("": none presented)
 
 
 class Reply(Protocol):
@@ -82,3 +83,6 @@ class Site:
     routes: Mapping[tuple[str, str], Handler]
     refuse: Refuse = lambda status, _request: plain(status)
     start: Callable[[], Awaitable[None]] | None = None
+    # (method, regular expression) → handler, for paths that carry values (the XKS proxy API's
+    # /{prefix}/kms/xks/v1/...): a pattern must match the whole path; tried in order, after the exact `routes`.
+    patterns: Mapping[tuple[str, str], Handler] = field(default_factory=dict)

@@ -23,6 +23,8 @@ from typing import Generic, Protocol, TypeAlias, TypeVar
 
 from trent.kms.ids import AccountId, AliasName, KeyId, Region
 from trent.kms.keys import AccessKey, Account, Alias, Grant, ImportParameters, Key, MaterialVersion, Tag, User
+from trent.kms.keystores import CustomKeyStore, HsmCluster
+from trent.kms.xks import XksExposure, XksKeyStore
 
 
 class ConflictError(Exception):
@@ -154,6 +156,38 @@ class Reader(Protocol):
 
     def list_retirable_grants(self, retiring_principal: str, after: str | None, limit: int) -> Page[Grant]: ...
 
+    # -- custom key stores (kms/keystores.py) --------------------------------------------------------------
+    def get_hsm_cluster(self, cluster_id: str) -> HsmCluster | None: ...
+
+    def list_hsm_clusters(self) -> tuple[HsmCluster, ...]:
+        """Every registered cluster, by cluster id."""
+        ...
+
+    def get_custom_key_store(self, custom_key_store_id: str) -> CustomKeyStore | None:
+        """As fresh as get_key: a connection state change that returned is seen by the next read anywhere."""
+        ...
+
+    def list_custom_key_stores(self, account: AccountId | None, region: Region | None) -> tuple[CustomKeyStore, ...]:
+        """The stores of an account and region (None: of every account or region), by custom key store id."""
+        ...
+
+    def count_keys_in_custom_key_store(self, custom_key_store_id: str) -> int:
+        """The keys whose material the store holds, pending deletion included."""
+        ...
+
+    # XKS proxy (docs/xks.md): logical key stores by URI prefix, and the Trent keys exposed to each
+    def get_xks_store(self, uri_prefix: str) -> XksKeyStore | None: ...
+
+    def list_xks_stores(self) -> tuple[XksKeyStore, ...]:
+        """Every logical key store, by URI prefix."""
+        ...
+
+    def get_xks_exposure(self, uri_prefix: str, key_id: KeyId) -> XksExposure | None: ...
+
+    def list_xks_exposures(self, uri_prefix: str) -> tuple[XksExposure, ...]:
+        """The store's exposures, by key id."""
+        ...
+
 
 class Transaction(Reader, Protocol):
     """Writes. Leaving the `with` block normally commits durably; an exception rolls back."""
@@ -231,15 +265,52 @@ class Transaction(Reader, Protocol):
 
     def delete_grant(self, grant_id: str) -> None: ...
 
+    def insert_hsm_cluster(self, cluster: HsmCluster) -> None:
+        """Register a cluster (DuplicateError if its id is registered)."""
+        ...
+
+    def delete_hsm_cluster(self, cluster_id: str) -> None: ...
+
+    def insert_custom_key_store(self, store: CustomKeyStore) -> None:
+        """A new store (DuplicateError if its id, or its name in its account and region, is taken)."""
+        ...
+
+    def update_custom_key_store(self, store: CustomKeyStore, expected_revision: int) -> None:
+        """Compare-and-set on the revision (ConflictError); DuplicateError if its new name is taken."""
+        ...
+
+    def delete_custom_key_store(self, custom_key_store_id: str) -> None: ...
+
     def delete_outbox(self, event_ids: Sequence[str]) -> None:
         """Forget outbox rows (once the audit chain holds them)."""
         ...
 
     def wipe(self) -> None:
         """Forget every key (with its material, policy, tags, aliases, grants and import parameters), access key,
-        user and account: the empty state a dev server's reset starts from. Blobs (the root of trust's check
-        value, the audit chain's anchor), the audit outbox and the key uses stay."""
+        user, account, custom key store and XKS key store (with its exposures): the empty state a dev server's
+        reset starts from. Blobs (the root of trust's check value, the audit chain's anchor), the registered HSM
+        clusters, the audit outbox and the key uses stay (a token's key objects too: a wipe never reaches a
+        token)."""
         ...
+
+    def insert_xks_store(self, store: XksKeyStore) -> None:
+        """A new logical key store (DuplicateError: its URI prefix, or its access key id, is taken)."""
+        ...
+
+    def update_xks_store(self, store: XksKeyStore) -> None:
+        """Replace the stored record of `store.uri_prefix` (credentials, enabled); nothing if there is none.
+        DuplicateError if its new access key id is another store's."""
+        ...
+
+    def delete_xks_store(self, uri_prefix: str) -> None:
+        """Forget the store and every exposure to it."""
+        ...
+
+    def put_xks_exposure(self, exposure: XksExposure) -> None:
+        """Insert or replace the exposure of (uri prefix, key id); ValueError if there is no such store."""
+        ...
+
+    def delete_xks_exposure(self, uri_prefix: str, key_id: KeyId) -> None: ...
 
 
 class Unit(Protocol):

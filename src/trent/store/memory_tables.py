@@ -22,8 +22,12 @@ from trent.kms.keys import (
     Tag,
     User,
 )
+from trent.kms.keystores import CustomKeyStore, HsmCluster
 from trent.kms.specs import KeyState
+from trent.kms.xks import XksExposure, XksKeyStore
 from trent.store.base import AliasRef, ConflictError, DuplicateError, Page, WrappedRow
+from trent.store.memory_keystores import KeyStoreReads, KeyStoreWrites
+from trent.store.memory_xks import XksReads, XksWrites
 
 _T = TypeVar("_T")
 
@@ -43,7 +47,11 @@ class Tables:
     users: dict[str, User] = field(default_factory=dict)
     grants: dict[str, Grant] = field(default_factory=dict)
     imports: dict[KeyId, ImportParameters] = field(default_factory=dict)
+    hsm_clusters: dict[str, HsmCluster] = field(default_factory=dict)
+    key_stores: dict[str, CustomKeyStore] = field(default_factory=dict)
     outbox: dict[str, bytes] = field(default_factory=dict)  # insertion order is the outbox's order
+    xks_stores: dict[str, XksKeyStore] = field(default_factory=dict)
+    xks_exposures: dict[tuple[str, KeyId], XksExposure] = field(default_factory=dict)
     changes: int = 0
 
     def copy(self) -> Tables:
@@ -73,7 +81,7 @@ def _frozen_grant(grant: Grant) -> Grant:
     return replace(grant, operations=tuple(grant.operations), constraints=constraints)
 
 
-class Reads:
+class Reads(KeyStoreReads, XksReads):
     """Every read, over the tables `_view()` returns (taken once per call, so each read sees one version)."""
 
     def _view(self) -> Tables:
@@ -224,7 +232,7 @@ class Work:
         self.tables = tables
 
 
-class MemoryTransaction(Reads):
+class MemoryTransaction(KeyStoreWrites, Reads, XksWrites):
     """Writes into the working tables. Where SQLite's schema refuses a row that names no key (a foreign key),
     this raises ValueError; DuplicateError and ConflictError where the port says."""
 
@@ -443,5 +451,10 @@ class MemoryTransaction(Reads):
         for table in (t.keys, t.materials, t.policies, t.tags, t.aliases, t.access_keys, t.accounts, t.users):
             t.changes += len(table)
             table.clear()
+        for xks_table in (t.xks_stores, t.xks_exposures):
+            t.changes += len(xks_table)
+            xks_table.clear()
         t.grants.clear()
         t.imports.clear()
+        t.changes += len(t.key_stores)
+        t.key_stores.clear()

@@ -18,8 +18,10 @@ from trent.kms.specs import KeyState
 from trent.pgsession import connect, connect_async
 from trent.store import postgres_rows as rows
 from trent.store.base import AliasRef, ConflictError, DuplicateError, Page, WrappedRow
+from trent.store.postgres_keystores import PostgresKeyStores
 from trent.store.postgres_materials import PostgresMaterials
 from trent.store.postgres_schema import WRITER_LOCK
+from trent.store.postgres_xks import PostgresXks
 
 _KEYS = f"SELECT {rows.KEY_COLUMNS} FROM keys"
 _ALIASES = f"SELECT {rows.ALIAS_COLUMNS} FROM aliases"
@@ -56,7 +58,7 @@ _UPDATE_KEY = (
 )
 
 
-class PostgresOps(PostgresMaterials):
+class PostgresOps(PostgresKeyStores, PostgresMaterials, PostgresXks):
     """Every read and write; PostgresStore adds transactions, units and blobs."""
 
     def __init__(self, url: str) -> None:
@@ -398,7 +400,9 @@ class PostgresOps(PostgresMaterials):
         self._write("DELETE FROM accounts WHERE account = %s", (account,))
 
     def wipe(self) -> None:
-        for table in ("keys", "access_keys", "users", "accounts"):  # a key's other rows go with it (CASCADE)
+        # A key's other rows go with it (CASCADE), a store's exposures with it; the registered HSM clusters
+        # stay, as the blobs do.
+        for table in ("keys", "access_keys", "users", "accounts", "custom_key_stores", "xks_stores"):
             self._write(f"DELETE FROM {table}", ())
 
     def put_account(self, account: Account) -> None:

@@ -16,7 +16,8 @@ from trent.store import constraints
 KEY_COLUMNS = (
     "key_id, account, region, spec, usage, origin, state, creation_date, description, deletion_date, "
     "pending_window_days, current_version, revision, policy_revision, multi_region, valid_to, expiration_model, "
-    "rotation_period_days, next_rotation_date, on_demand_rotation_start, material_ids, primary_region"
+    "rotation_period_days, next_rotation_date, on_demand_rotation_start, material_ids, primary_region, "
+    "custom_key_store_id"
 )
 ALIAS_COLUMNS = "account, region, name, key_id, creation_date, last_updated_date"
 ACCESS_KEY_COLUMNS = "access_key_id, account, principal_arn, wrapped_secret, created, active"
@@ -52,6 +53,7 @@ def key(row: Any) -> Key:
         on_demand_rotation_start=row[19],
         material_ids=tuple(row[20].split(",")) if row[20] else (),
         primary_region=None if row[21] is None else Region(row[21]),
+        custom_key_store_id=row[22],
     )
 
 
@@ -79,6 +81,7 @@ def key_values(record: Key) -> tuple[Any, ...]:
         record.on_demand_rotation_start,
         ",".join(record.material_ids),
         record.primary_region,
+        record.custom_key_store_id,
     )
 
 

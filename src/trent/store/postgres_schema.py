@@ -18,7 +18,9 @@ from typing import Any
 
 import psycopg
 
+from trent.store import postgres_xks
 from trent.store.base import SchemaTooNewError
+from trent.store.postgres_keystores import SCHEMA_V5
 
 # pg_advisory_xact_lock keys (one bigint each). Fixed numbers: every node of every version must agree.
 MIGRATION_LOCK = 0x7472_656E_0001  # "tren" + 1
@@ -165,6 +167,11 @@ SCHEMA: tuple[str, ...] = (
     """
     ALTER TABLE keys ADD COLUMN primary_region text;
     """,
+    # version 5: custom key stores, their HSM clusters, and each key's store (SQLite's version 8;
+    # store/postgres_keystores.py, docs/decisions/0014-custom-key-stores.md)
+    SCHEMA_V5,
+    # version 6: the XKS proxy's logical key stores and exposures (SQLite's version 9; trent/store/postgres_xks.py)
+    postgres_xks.SCHEMA,
 )
 
 

@@ -32,8 +32,9 @@ from trent.kms.keys import (
     Tag,
     User,
 )
+from trent.kms.keystores import CustomKeyStore
 from trent.kms.specs import ExpirationModel, KeySpec, KeyState, KeyUsage, Origin
-from trent.store import constraints
+from trent.store import constraints, sqlite_xks
 from trent.store.base import (
     AliasRef,
     ConflictError,
@@ -45,6 +46,7 @@ from trent.store.base import (
     Unit,
     WrappedRow,
 )
+from trent.store.sqlite_keystores import SCHEMA_V8, SqliteKeyStores
 from trent.store.sqlite_materials import SqliteMaterials
 
 _T = TypeVar("_T")
@@ -216,6 +218,10 @@ _SCHEMA: tuple[str, ...] = (
     """
     ALTER TABLE keys ADD COLUMN primary_region TEXT;
     """,
+    # version 8: custom key stores, their HSM clusters, and each key's store (store/sqlite_keystores.py)
+    SCHEMA_V8,
+    # version 9: the XKS proxy's logical key stores and exposures (docs/xks.md, trent/store/sqlite_xks.py)
+    sqlite_xks.SCHEMA,
 )
 _KEY_USE = (
     "INSERT INTO key_use (key_arn, used, operation, event_id, request_id) VALUES (?, ?, ?, ?, ?) "
@@ -226,7 +232,8 @@ _KEY_USE = (
 _KEY_COLUMNS = (
     "key_id, account, region, spec, usage, origin, state, creation_date, description, deletion_date, "
     "pending_window_days, current_version, revision, policy_revision, multi_region, valid_to, expiration_model, "
-    "rotation_period_days, next_rotation_date, on_demand_rotation_start, material_ids, primary_region"
+    "rotation_period_days, next_rotation_date, on_demand_rotation_start, material_ids, primary_region, "
+    "custom_key_store_id"
 )
 
 
@@ -262,6 +269,7 @@ def _key(row: Any) -> Key:
         on_demand_rotation_start=_dt(row[19]),
         material_ids=tuple(row[20].split(",")) if row[20] else (),
         primary_region=None if row[21] is None else Region(row[21]),
+        custom_key_store_id=row[22],
     )
 
 
@@ -289,6 +297,7 @@ def _key_values(key: Key) -> tuple[Any, ...]:
         _ts(key.on_demand_rotation_start),
         ",".join(key.material_ids),
         key.primary_region,
+        key.custom_key_store_id,
     )
 
 
@@ -341,7 +350,7 @@ def _user(row: Any) -> User:
     return User(row[0], AccountId(row[1]), row[2], datetime.fromtimestamp(row[3], UTC), row[4], row[5])
 
 
-class _SqliteOps(SqliteMaterials):
+class _SqliteOps(SqliteKeyStores, SqliteMaterials, sqlite_xks.SqliteXks):
     """Every read and write, over one connection; SqliteStore and the transaction share it."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
@@ -710,7 +719,7 @@ class _SqliteOps(SqliteMaterials):
             self._c.execute(f"DELETE FROM {table}")
 
 
-_WIPED = ("keys", "access_keys", "users", "accounts")
+_WIPED = ("keys", "access_keys", "users", "accounts", "custom_key_stores", "xks_exposures", "xks_stores")
 _EPOCH_BYTES = 16
 _MEMO_SIZE = 4096
 
@@ -866,6 +875,10 @@ class SqliteStore(_SqliteOps):
             if value is not None:
                 found[i] = value
         return found
+
+    def get_custom_key_store(self, custom_key_store_id: str) -> CustomKeyStore | None:
+        load = super().get_custom_key_store
+        return self._remembered("key_store", custom_key_store_id, lambda: load(custom_key_store_id))
 
     def get_user(self, arn: str) -> User | None:
         return self._remembered("user", arn, lambda: super(SqliteStore, self).get_user(arn))

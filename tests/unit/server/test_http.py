@@ -7,11 +7,16 @@ import asyncio
 import contextlib
 import re
 import socket
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from trent.server import http
+from trent.server.tls import server_context
 from trent.server.types import Answer, Request, Response, Site, plain
 
 
@@ -41,7 +46,7 @@ class Recorder:
 
     def fast(self, request: Request) -> Answer:
         self.ran.append((request.method, request.path, dict(request.headers)))
-        return plain(200, "fast")
+        return plain(200, f"fast {request.client_cert_name}".strip())
 
     def refuse(self, status: int, request: Request) -> Answer:
         self.refused.append((status, request.path))
@@ -53,10 +58,18 @@ class Recorder:
                 future.set_result(None)
 
     def site(self) -> Site:
-        return Site({("POST", "/slow"): self.slow, ("GET", "/fast"): self.fast}, refuse=self.refuse)
+        return Site(
+            {("POST", "/slow"): self.slow, ("GET", "/fast"): self.fast},
+            refuse=self.refuse,
+            patterns={("POST", "/[a-z]+/v1/.*"): self.fast},
+        )
 
 
-def run(test: Callable[[Recorder, int, asyncio.Event], Awaitable[None]], max_body: int = 1024) -> Recorder:
+def run(
+    test: Callable[[Recorder, int, asyncio.Event], Awaitable[None]],
+    max_body: int = 1024,
+    tls: ssl.SSLContext | None = None,
+) -> Recorder:
     recorder = Recorder()
 
     async def main() -> None:
@@ -65,7 +78,7 @@ def run(test: Callable[[Recorder, int, asyncio.Event], Awaitable[None]], max_bod
         sock.listen(16)
         sock.setblocking(False)
         stop = asyncio.Event()
-        server = asyncio.create_task(http.serve(sock, recorder.site(), max_body, stop))
+        server = asyncio.create_task(http.serve(sock, recorder.site(), max_body, stop, tls))
         try:
             await asyncio.wait_for(test(recorder, sock.getsockname()[1], stop), 20)
         finally:
@@ -317,6 +330,20 @@ def test_routes_by_method_and_path() -> None:
     assert recorder.refused == [(404, "/nowhere"), (405, "/fast")]
 
 
+def test_pattern_routes_match_whole_paths_after_the_exact_ones() -> None:
+    async def test(recorder: Recorder, port: int, stop: asyncio.Event) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        empty = b" HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
+        for line in (b"POST /ks/v1/keys/k/encrypt", b"GET /ks/v1/health", b"POST /Ks/v1/x", b"POST /ks/v2/x"):
+            writer.write(line + empty)
+        assert statuses(await read_until(reader, 4)) == [b"200", b"405", b"404", b"404"]
+        writer.close()
+
+    recorder = run(test)
+    assert [path for _, path, _ in recorder.ran] == ["/ks/v1/keys/k/encrypt"]
+    assert recorder.refused == [(405, "/ks/v1/health"), (404, "/Ks/v1/x"), (404, "/ks/v2/x")]
+
+
 def test_shutdown_answers_what_was_read_and_closes_idle_connections() -> None:
     async def test(recorder: Recorder, port: int, stop: asyncio.Event) -> None:
         idle_reader, idle_writer = await asyncio.open_connection("127.0.0.1", port)
@@ -351,3 +378,77 @@ def test_a_client_that_half_closes_still_gets_its_pending_answer() -> None:
         writer.close()
 
     run(test)
+
+
+def _pki(directory: Path) -> dict[str, Path]:
+    """A CA, a server certificate (localhost) and a client one of it, and a client certificate of another CA."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.now(UTC)
+    paths: dict[str, Path] = {}
+
+    def issue(name: str, cn: str, issuer: tuple[x509.Name, Any] | None, ca: bool = False) -> tuple[x509.Name, Any]:
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+        issuer_name, issuer_key = issuer or (subject, key)
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(issuer_name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if cn == "localhost":
+            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        cert = builder.sign(issuer_key, hashes.SHA256())
+        paths[name] = directory / f"{name}.pem"
+        paths[name].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        paths[name + "-key"] = directory / f"{name}.key"
+        paths[name + "-key"].write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        return subject, key
+
+    ca = issue("ca", "test ca", None, ca=True)
+    issue("server", "localhost", ca)
+    issue("client", "client.example", ca)
+    issue("stranger", "client.example", issue("other-ca", "other ca", None, ca=True))
+    return paths
+
+
+def test_tls_client_certificates_name_the_peer_and_a_failed_handshake_leaves_nothing(tmp_path: Path) -> None:
+    pki = _pki(tmp_path)
+    server_tls = server_context(pki["server"], pki["server-key"], pki["ca"])
+
+    def client(name: str | None) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=str(pki["ca"]))
+        if name is not None:
+            context.load_cert_chain(pki[name], pki[name + "-key"])
+        return context
+
+    async def ask(port: int, context: ssl.SSLContext) -> bytes:
+        reader, writer = await asyncio.open_connection("localhost", port, ssl=context)
+        writer.write(FAST)
+        answer = await read_until(reader, 1)
+        writer.close()
+        return answer
+
+    async def test(recorder: Recorder, port: int, stop: asyncio.Event) -> None:
+        assert (await ask(port, client("client"))).endswith(b"fast client.example")
+        assert (await ask(port, client(None))).endswith(b"fast")
+        for _ in range(3):  # a certificate of another CA: the handshake fails
+            with contextlib.suppress(ssl.SSLError, ConnectionError, asyncio.IncompleteReadError):
+                await ask(port, client("stranger"))
+        stop.set()
+
+    started = time.monotonic()
+    run(test, tls=server_tls)
+    assert time.monotonic() - started < http.SHUTDOWN_TIMEOUT  # no connection was left behind to wait for

@@ -1,0 +1,1 @@
+"""The XKS proxy API front (aws/aws-kms-xksproxy-api-spec): codec, errors, front."""
