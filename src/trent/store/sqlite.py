@@ -358,6 +358,11 @@ class _SqliteOps(SqliteKeyStores, SqliteMaterials, sqlite_xks.SqliteXks):
         self._keys: dict[str, Key] = {}
         self._access_keys: dict[str, AccessKey] = {}
 
+    def forget_cached(self) -> None:
+        """Drop the parsed records (after a dev server's reset, ops/reset.py forget_cached)."""
+        self._keys.clear()
+        self._access_keys.clear()
+
     # -- reads -------------------------------------------------------------------------------------------
     def get_key(self, key_id: KeyId) -> Key | None:
         # The revision is read fresh every time; the parsed record of a revision never changes, so it is kept.
