@@ -70,6 +70,12 @@ def main() -> None:
     help="PEM CA certificates: mutual TLS for the XKS proxy API (docs/xks.md) [TRENT_XKS_CLIENT_CA].",
 )
 @click.option(
+    "--xks-ca",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="PEM CA certificates to trust for external key stores' XKS proxies, instead of the system's "
+    "(docs/decisions/0016-external-key-stores.md) [TRENT_XKS_CA].",
+)
+@click.option(
     "--xks-client-names",
     help="With --xks-client-ca: the subject CNs XKS clients may have, comma-separated, e.g. "
     "cks.kms.us-east-1.amazonaws.com [TRENT_XKS_CLIENT_NAMES].",

@@ -182,6 +182,7 @@ class Settings:
     # requests need one (whose subject CN is one of xks_client_names, if any are given).
     xks_client_ca: Path | None = None
     xks_client_names: tuple[str, ...] = ()
+    xks_ca: Path | None = None  # the CA bundle external key stores' proxies chain to; None: the system's
     root_key_file: Path | None = None  # the software root key; default <data_dir>/root.key (several nodes share one)
     root_key_passphrase_file: Path | None = None  # the passphrase of a sealed root key file
     root_key_passphrase: str | None = field(default=None, repr=False)  # the same, from TRENT_ROOT_KEY_PASSPHRASE
@@ -245,6 +246,7 @@ _PARSERS: Mapping[str, Callable[[Any], Any]] = {
     "tls_cert": lambda v: Path(v).expanduser(),
     "tls_key": lambda v: Path(v).expanduser(),
     "xks_client_ca": lambda v: Path(v).expanduser(),
+    "xks_ca": lambda v: Path(v).expanduser(),
     "xks_client_names": lambda v: tuple(n.strip() for n in v.split(",") if n.strip()),
     "root_key_file": lambda v: Path(v).expanduser(),
     "root_key_passphrase_file": lambda v: Path(v).expanduser(),

@@ -222,6 +222,10 @@ _SCHEMA: tuple[str, ...] = (
     SCHEMA_V8,
     # version 9: the XKS proxy's logical key stores and exposures (docs/xks.md, trent/store/sqlite_xks.py)
     sqlite_xks.SCHEMA,
+    # version 10: each key's external key (XksKeyId) for keys in an external key store (decision 0016)
+    """
+    ALTER TABLE keys ADD COLUMN xks_key_id TEXT;
+    """,
 )
 _KEY_USE = (
     "INSERT INTO key_use (key_arn, used, operation, event_id, request_id) VALUES (?, ?, ?, ?, ?) "
@@ -233,7 +237,7 @@ _KEY_COLUMNS = (
     "key_id, account, region, spec, usage, origin, state, creation_date, description, deletion_date, "
     "pending_window_days, current_version, revision, policy_revision, multi_region, valid_to, expiration_model, "
     "rotation_period_days, next_rotation_date, on_demand_rotation_start, material_ids, primary_region, "
-    "custom_key_store_id"
+    "custom_key_store_id, xks_key_id"
 )
 
 
@@ -270,6 +274,7 @@ def _key(row: Any) -> Key:
         material_ids=tuple(row[20].split(",")) if row[20] else (),
         primary_region=None if row[21] is None else Region(row[21]),
         custom_key_store_id=row[22],
+        xks_key_id=row[23],
     )
 
 
@@ -298,6 +303,7 @@ def _key_values(key: Key) -> tuple[Any, ...]:
         ",".join(key.material_ids),
         key.primary_region,
         key.custom_key_store_id,
+        key.xks_key_id,
     )
 
 
