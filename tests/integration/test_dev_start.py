@@ -13,12 +13,13 @@ from tests.support import TrentServer, http
 pytestmark = pytest.mark.integration
 
 # Each costs a start several milliseconds (most of them tens) and none is needed to serve a dev server's
-# requests: botocore's loaders and models (the KMS model file is read directly), python-pkcs11 (a PKCS#11
+# requests: botocore's loaders, models and signer (the KMS model file is read directly), python-pkcs11 (a PKCS#11
 # root of trust), PyYAML (a YAML seed file), psycopg (a PostgreSQL store), cryptography.x509 (no certificate
 # is read), and the modules of `trent admin` and `trent audit`.
 NEVER = (
     "botocore.loaders",
     "botocore.model",
+    "botocore.auth",  # signing requests to external key stores' XKS proxies: at the first one
     "urllib3",
     "pkcs11",
     "trent.rootoftrust.pkcs11",
