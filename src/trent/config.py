@@ -199,6 +199,9 @@ class Settings:
     dev: bool = False  # a throwaway server for tests and laptops: authentication off (docs/dev-mode.md)
     dev_allow_remote: bool = False  # dev mode on an address other machines can reach
     seed: Path | None = None  # a seed file (TOML or YAML): what `trent serve` makes at start (docs/seeds.md)
+    # False only for a dev server's throwaway data directory (removed at exit: nothing in it outlives the
+    # server): its SQLite databases are not fsynced (docs/dev-mode.md). No flag, variable or file sets it.
+    durable: bool = True
 
     @property
     def database_kind(self) -> str:

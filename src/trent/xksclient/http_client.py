@@ -27,9 +27,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 
 from trent.xksclient.port import FailureKind, KeyInfo, ProxyFailure, ProxySealed, ProxyTarget
 
@@ -192,6 +189,12 @@ class HttpXksProxy:
         return answer
 
     def _signed(self, target: ProxyTarget, url: str, payload: bytes) -> dict[str, str]:
+        # botocore's signing modules (urllib3, dateutil: ~50 ms) are imported at the first call to a proxy,
+        # not at the start of every process (each holds an HttpXksProxy: benchmarks/results/dev_start.md).
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
         request = AWSRequest("POST", url, data=payload, headers={"Content-Type": "application/json"})
         credentials = Credentials(target.access_key_id, target.secret.reveal().decode())
         SigV4Auth(credentials, SERVICE, target.region).add_auth(request)

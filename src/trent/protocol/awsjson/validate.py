@@ -22,7 +22,7 @@ from functools import cache
 from typing import Any
 
 from trent.kms.errors import SerializationException, ValidationException
-from trent.protocol.awsjson.model import Shape, lower_camel, operation_model, snake
+from trent.protocol.awsjson.model import Shape, input_shape, lower_camel, snake
 
 MAX_VALUE_CHARS = 1024  # of a value printed in a violation; a longer one is cut and ends "..."
 MAX_DEPTH = 8  # levels of a value printed; deeper ones print as "..."
@@ -268,7 +268,7 @@ def decoder_for(shape: Shape) -> Decoder:
 
 @cache
 def request_decoder(operation: str) -> Decoder:
-    shape = operation_model(operation).input_shape
+    shape = input_shape(operation)
     return decoder_for(shape) if shape is not None else (lambda value, path, errors: {})
 
 
