@@ -6,7 +6,9 @@
 
 Peers: `lean` is benchmarks/lean_reference.py, issue 5's ceiling (SigV4 and real crypto, nothing else);
 `moto` is moto's server; `pkcs11` is Trent with its root of trust in a fresh SoftHSM2 token (issue 13: within 0.9×
-of the software root; unwrapped material is cached, so the token is touched on a cache miss only); `base` is
+of the software root; unwrapped material is cached, so the token is touched on a cache miss only); `cks` is
+Trent as by default with the symmetric operations' key in an AWS_CLOUDHSM custom key store on a SoftHSM2 token
+(every Encrypt and Decrypt runs AES-GCM inside the token); `base` is
 Trent as of the git revision `--base` (default: the commit before this one), checked out into a temporary
 directory and run with the same interpreter: a before/after of a change, measured in the same run.
 
@@ -58,6 +60,7 @@ TARGETS = {  # issue 5: req/s Trent must reach on this machine, concurrency 16
     "get-public-key": 14_000,
     "describe-key": 16_000,
 }
+KEY_ID_OPS = ("encrypt", "decrypt", "generate-data-key")  # the operations a given symmetric key serves
 KEY_ID, SECRET = "AKIABENCHMARKBENCH01", "benchmark-secret-benchmark-secret-0001"
 
 
@@ -66,6 +69,7 @@ class Server:
     name: str
     endpoint: str
     process: subprocess.Popen[str]
+    key_id: str = ""  # the symmetric key the load uses (kms_load.py --key-id), else one it creates
 
     def stop(self) -> None:
         try:
@@ -112,6 +116,42 @@ def start_pkcs11(workers: int, tmp: Path) -> Server:
     return start_trent(workers, tmp / "pkcs11-data", name="pkcs11", env=token.server_env())
 
 
+def start_cks(workers: int, tmp: Path) -> Server:
+    """Trent with a custom key store (AWS_CLOUDHSM) on a SoftHSM2 token, connected, and a key in it."""
+    import boto3
+
+    sys.path.insert(0, str(REPO))
+    from tests.keystores import add_cluster, trust_anchor
+    from tests.softhsm import make_token
+
+    token = make_token(tmp / "cks-softhsm", label="kms-store")
+    data = tmp / "cks-data"
+    server = start_trent(workers, data, name="cks", env=token.env())
+    anchor = trust_anchor(tmp / "customerCA.crt")
+    add_cluster(data, token, "cluster-234567abcde", anchor, env={"TRENT_ADMIN_ACCESS_KEY_ID": KEY_ID})
+    kms = boto3.client(
+        "kms",
+        endpoint_url=server.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=KEY_ID,
+        aws_secret_access_key=SECRET,
+    )
+    store = kms.create_custom_key_store(
+        CustomKeyStoreName="bench",
+        CloudHsmClusterId="cluster-234567abcde",
+        TrustAnchorCertificate=anchor.read_text(),
+        KeyStorePassword=token.pin,
+    )["CustomKeyStoreId"]
+    kms.connect_custom_key_store(CustomKeyStoreId=store)
+    for _ in range(100):
+        found = kms.describe_custom_key_stores(CustomKeyStoreId=store)["CustomKeyStores"][0]
+        if found["ConnectionState"] == "CONNECTED":
+            break
+        time.sleep(0.1)
+    server.key_id = kms.create_key(CustomKeyStoreId=store, Origin="AWS_CLOUDHSM")["KeyMetadata"]["KeyId"]
+    return server
+
+
 def start_moto(port: int) -> Server:
     moto = shutil.which("moto_server") or str(Path(sys.executable).with_name("moto_server"))
     process = subprocess.Popen(
@@ -150,6 +190,7 @@ def drive(load: Path, server: Server, op: str, duration: float, concurrency: int
                 "--json-out",
                 out.name,
                 "--quiet",
+                *(["--key-id", server.key_id] if server.key_id else []),
             ],
             capture_output=True,
             text=True,
@@ -231,14 +272,14 @@ def main() -> int:
     parser.add_argument(
         "--peers",
         default="lean,lean-durable,moto",
-        help="comma-separated: lean, lean-durable, moto, pkcs11, base, or none",
+        help="comma-separated: lean, lean-durable, moto, pkcs11, cks, base, or none",
     )
     parser.add_argument("--base", default="HEAD~1", help="the git revision the `base` peer runs")
     parser.add_argument("--load", type=Path, default=DEFAULT_LOAD)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "latest.md")
     args = parser.parse_args()
     ops = args.ops.split(",")
-    peers = [p for p in args.peers.split(",") if p in ("lean", "lean-durable", "moto", "pkcs11", "base")]
+    peers = [p for p in args.peers.split(",") if p in ("lean", "lean-durable", "moto", "pkcs11", "cks", "base")]
     with tempfile.TemporaryDirectory() as tmp:
         servers = [start_trent(args.workers, Path(tmp) / "data")]
         if "base" in peers:
@@ -246,6 +287,8 @@ def main() -> int:
             servers.append(start_trent(args.workers, Path(tmp) / "base-data", source, "base"))
         if "pkcs11" in peers:
             servers.append(start_pkcs11(args.workers, Path(tmp)))
+        if "cks" in peers:
+            servers.append(start_cks(args.workers, Path(tmp)))
         if "lean" in peers:
             servers.append(start_lean(args.workers, int(os.environ.get("LEAN_PORT", "5124"))))
         if "lean-durable" in peers:
@@ -259,6 +302,8 @@ def main() -> int:
             for round_no in range(args.rounds):
                 for op in ops:
                     for server in servers if round_no % 2 == 0 else reversed(servers):
+                        if server.key_id and op not in KEY_ID_OPS:
+                            continue  # its key serves the symmetric operations only
                         result = drive(args.load, server, op, args.duration, args.concurrency)
                         if result is not None:
                             results.setdefault((server.name, op), []).append(result)
@@ -286,6 +331,7 @@ def main() -> int:
         "ceiling, to be reached within 0.7×); lean-durable = the same with each request's record written and "
         "fdatasync'd before its response (group commit), the floor under audit-before-response; moto = moto_server"
         + ("; pkcs11 = Trent with a PKCS#11 root of trust in a SoftHSM2 token" if "pkcs11" in peers else "")
+        + ("; cks = Trent with the key in a custom key store on a SoftHSM2 token" if "cks" in peers else "")
         + (f"; base = Trent at {args.base} ({_describe(args.base)})" if "base" in peers else "")
         + ".",
         "",
