@@ -6,10 +6,11 @@ data directory's options, the opened store) are cli.py's own."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import click
 
@@ -19,6 +20,17 @@ from trent.ops.deps import Deps
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 Opener = Callable[[Path | None, Path | None], contextlib.AbstractContextManager[Deps]]
+SECRET_ENV = "TRENT_XKS_SECRET_ACCESS_KEY"
+
+
+def secret_given(flag: str | None, file: TextIO | None) -> str | None:
+    """The secret of --secret-access-key (or its environment variable) or --secret-access-key-file (its
+    first line); a usage error for both."""
+    if file is None:
+        return flag
+    if flag is not None:
+        raise click.UsageError(f"give --secret-access-key-file or --secret-access-key (or ${SECRET_ENV}), not both")
+    return file.readline().rstrip("\r\n")
 
 
 def register(admin: click.Group, opened: Opener, config_option: Decorator, data_dir_option: Decorator) -> None:
@@ -43,13 +55,30 @@ def register(admin: click.Group, opened: Opener, config_option: Decorator, data_
     prefix_option = click.option("--uri-prefix", required=True, help="The key store's URI path prefix, e.g. ks/a.")
     credential_options = (
         click.option("--access-key-id", help="20-30 characters of A-Z and 2-7 [default: generated]."),
-        click.option("--secret-access-key", help="43-64 characters of A-Za-z0-9+/= [default: generated]."),
+        click.option(
+            "--secret-access-key-file",
+            type=click.File("r"),
+            help="Read the secret (43-64 characters of A-Za-z0-9+/=) from FILE, '-' for standard input. Preferred "
+            "to --secret-access-key: a command line is visible to every user of the machine (/proc/*/cmdline).",
+        ),
+        click.option(
+            "--secret-access-key",
+            envvar=SECRET_ENV,
+            help=f"43-64 characters of A-Za-z0-9+/= [default: generated]; or from ${SECRET_ENV}. Prefer "
+            "--secret-access-key-file: a command line is visible to every user of the machine.",
+        ),
     )
 
     def with_credential(f: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(f)
+        def resolved(*args: Any, secret_access_key_file: TextIO | None = None, **kwargs: Any) -> Any:
+            kwargs["secret_access_key"] = secret_given(kwargs.get("secret_access_key"), secret_access_key_file)
+            return f(*args, **kwargs)
+
+        command_: Callable[..., Any] = resolved
         for option in reversed(credential_options):
-            f = option(f)
-        return f
+            command_ = option(command_)
+        return command_
 
     def show(record: XksKeyStore, credential: xks.Credential, what: str) -> None:
         lines = [f"{what} XKS key store {record.uri_prefix}: XksProxyUriPath {record.uri_path}"]

@@ -14,7 +14,8 @@ NOW = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
 
 
 def key(n: int, **changes: object) -> Key:
-    """Key number `n` (its id ends in n), ENABLED, in ACCOUNT and REGION; `changes` evolve it (revision + 1)."""
+    """Key number `n` (its id ends in n), ENABLED, in ACCOUNT and REGION, at revision 1 (not a fresh one, so
+    that each call builds the same record); `changes` evolve it (revision + 1)."""
     base = Key(
         key_id=KeyId(f"00000000-0000-4000-8000-{n:012d}"),
         account=ACCOUNT,
@@ -24,6 +25,8 @@ def key(n: int, **changes: object) -> Key:
         origin=Origin.AWS_KMS,
         state=KeyState.ENABLED,
         creation_date=NOW,
+        revision=1,
+        policy_revision=1,
     )
     return base.evolve(**changes) if changes else base
 

@@ -42,6 +42,8 @@ def _key(n: int, **changes: object) -> Key:
         origin=Origin.AWS_KMS,
         state=KeyState.ENABLED,
         creation_date=NOW,
+        revision=1,  # each call builds the same record
+        policy_revision=1,
     )
     return base.evolve(**changes) if changes else base
 

@@ -12,21 +12,22 @@ from typing import Any
 
 import pytest
 
-from tests.integration.xks_client import data_dir_of
+from tests.integration.xks_client import XksClient, data_dir_of
 from tests.support import TrentServer, trent_command
 
 
-def _run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _run(data_dir: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*trent_command(), "admin", "xks", *args, "--data-dir", str(data_dir)],
         capture_output=True,
         text=True,
         timeout=60,
+        input=stdin,
     )
 
 
-def _ok(data_dir: Path, *args: str) -> str:
-    done = _run(data_dir, *args)
+def _ok(data_dir: Path, *args: str, stdin: str | None = None) -> str:
+    done = _run(data_dir, *args, stdin=stdin)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -75,6 +76,26 @@ def test_a_given_credential_is_checked_and_kept(server: TrentServer) -> None:
     )
     assert "URI prefix" in _refused(data_dir_of(server), "create-keystore", "--uri-prefix", "bad prefix!")
     assert "URI prefix" in _refused(data_dir_of(server), "create-keystore", "--uri-prefix", "a" * 117)
+
+
+def test_a_secret_is_read_from_a_file_or_standard_input_off_the_command_line(
+    server: TrentServer, tmp_path: Path
+) -> None:
+    secret_file, secret = tmp_path / "secret", "B" * 22 + "c" * 22
+    secret_file.write_text(secret + "\n")
+    given = ("--access-key-id", "FILEKEYID234567ABCDE", "--secret-access-key-file", str(secret_file))
+    out = _ok(data_dir_of(server), "create-keystore", "--uri-prefix", "from/file", *given)
+    assert "FILEKEYID234567ABCDE" in out and "RawSecretAccessKey" not in out
+    assert XksClient(server.endpoint, "from/file", "FILEKEYID234567ABCDE", secret).health().status == 200
+    rotated = "D" * 50
+    stdin = ("--access-key-id", "STDINKEYID234567ABCD", "--secret-access-key-file", "-")
+    _ok(data_dir_of(server), "rotate-credential", "--uri-prefix", "from/file", *stdin, stdin=rotated + "\n")
+    assert XksClient(server.endpoint, "from/file", "STDINKEYID234567ABCD", rotated).health().status == 200
+    both = (*given, "--secret-access-key", secret)
+    done = _run(data_dir_of(server), "create-keystore", "--uri-prefix", "from/both", *both)
+    assert done.returncode == 2 and "not both" in done.stderr
+    help_text = _ok(data_dir_of(server), "create-keystore", "--help")
+    assert "--secret-access-key-file" in help_text and "Preferred" in help_text
 
 
 def test_rotation_keeps_the_previous_credential_until_retired(server: TrentServer) -> None:

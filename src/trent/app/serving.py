@@ -152,7 +152,7 @@ def site_for(
 ) -> Site:
     """The route table. Each front is a sibling entry: the AWS JSON API, the XKS proxy API (a pattern:
     /{prefix}/kms/xks/v1/..., docs/xks.md) and the operations endpoints; a dev server's `extra` (/_trent/...),
-    and its `wrap` around the API's handler."""
+    and its `wrap` around the API's handler and the XKS proxy API's (a reset's cache drop before each)."""
 
     def refuse(status: int, request: Request) -> Answer:
         # Aimed at the KMS API: its path, or any path with an operation named. Those get AWS's error shape
@@ -164,6 +164,7 @@ def site_for(
         return plain(status)
 
     api: Handler = front.prepare
+    xks_api: Handler | None = None if xks is None else xks.prepare if wrap is None else wrap(xks.prepare)
     return Site(
         routes={
             ("POST", "/"): api if wrap is None else wrap(api),
@@ -174,7 +175,7 @@ def site_for(
         },
         refuse=refuse,
         start=front.start,
-        patterns={} if xks is None else {("POST", xks_codec.ROUTE): xks.prepare},
+        patterns={} if xks_api is None else {("POST", xks_codec.ROUTE): xks_api},
     )
 
 

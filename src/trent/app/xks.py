@@ -17,7 +17,7 @@ from typing import Any
 from trent.audit.events import AuditEvent, UserIdentity
 from trent.kms.ids import MULTI_REGION_PREFIX, KeyId
 from trent.kms.sensitive import Sensitive
-from trent.kms.specs import KeySpec, KeyUsage
+from trent.kms.specs import KeySpec, KeyUsage, Origin
 from trent.kms.xks import (
     ACCESS_KEY_ID,
     SECRET_ACCESS_KEY,
@@ -203,6 +203,12 @@ def expose(
     found = deps.store.get_key(key_id)
     if found is None:
         raise XksAdminError(f"there is no key {key_id}")
+    if found.custom_key_store_id is not None or found.origin not in (Origin.AWS_KMS, Origin.EXTERNAL):
+        # Its material is in a custom key store (an HSM token, another external key store), not Trent's own.
+        raise XksAdminError(
+            f"key {key_id} is in custom key store {found.custom_key_store_id} (Origin {found.origin.value}): only "
+            "keys with Trent's own material (Origin AWS_KMS or EXTERNAL) can be external keys"
+        )
     if found.spec is not KeySpec.SYMMETRIC_DEFAULT or found.usage is not KeyUsage.ENCRYPT_DECRYPT:
         raise XksAdminError(
             f"key {key_id} is {found.spec.value} for {found.usage.value}: only SYMMETRIC_DEFAULT keys for "

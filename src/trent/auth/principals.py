@@ -1,7 +1,9 @@
 """Access key → (secret, Principal), through the store; the secret is unwrapped by the root of trust.
 
 Every request reads the access key record fresh, so a key added or deactivated by `trent admin` takes
-effect on the next request without a restart. Unwrapping is cached by the wrapped bytes themselves.
+effect on the next request without a restart. Unwrapping is cached by (access key id, wrapped bytes): the
+unwrap's AAD binds the wrapped secret to its access key id, so a copy moved to another record must fail, warm
+cache or not.
 """
 
 from __future__ import annotations
@@ -31,13 +33,14 @@ class Authenticator:
     def __init__(self, store: Reader, root: RootOfTrust) -> None:
         self._store = store
         self._root = root
-        self._secrets: dict[bytes, str] = {}
+        self._secrets: dict[tuple[str, bytes], str] = {}
 
     def __repr__(self) -> str:
         return f"Authenticator(cached={len(self._secrets)})"
 
     def _secret(self, record: AccessKey) -> str | None:
-        secret = self._secrets.get(record.wrapped_secret)
+        entry = (record.access_key_id, record.wrapped_secret)
+        secret = self._secrets.get(entry)
         if secret is None:
             try:
                 wrapped = WrappedMaterial.from_bytes(record.wrapped_secret)
@@ -46,7 +49,7 @@ class Authenticator:
                 return None  # a tampered record authenticates nobody
             if len(self._secrets) > 10_000:
                 self._secrets.clear()
-            self._secrets[record.wrapped_secret] = secret
+            self._secrets[entry] = secret
         return secret
 
     def authenticate(self, request: sigv4.HttpRequest, now: datetime) -> tuple[Principal, str]:
@@ -89,12 +92,12 @@ class DevAuthenticator:
         return f"DevAuthenticator(default_account={self._default})"
 
     def authenticate(self, request: sigv4.HttpRequest, now: datetime) -> tuple[Principal, str]:
-        header = request.header("authorization") or ""
-        access_key_id = sigv4.access_key_id_of(header)
-        if access_key_id is not None and self._store.get_access_key(access_key_id) is not None:
-            return self._real.authenticate(request, now)  # an inactive one is refused, as always
         verified = sigv4.check_unsigned(request, now)
+        # The key id as parsed for the check itself (any field order the parser takes), not the SDK's layout
+        # alone: a stored key is always checked as usual, and refused while inactive.
         key_id = verified.access_key_id
+        if self._store.get_access_key(key_id) is not None:
+            return self._real.authenticate(request, now)
         account = AccountId(key_id) if _ACCOUNT_ID.fullmatch(key_id) else self._default
         self._ensure_account(account)
         return Principal(account, root_arn(account), key_id), verified.region

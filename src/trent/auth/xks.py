@@ -3,7 +3,9 @@
 The specification (aws/aws-kms-xksproxy-api-spec, "Authentication" and Appendix A) has AWS KMS sign every
 request with the key store's access key id and secret, SignedHeaders host;x-amz-date, within 5 minutes; a
 rotated credential stays valid beside the new one until it is retired. The checks are auth/sigv4.py's; the
-secret is the store record's, unwrapped by the root of trust (cached by its wrapped bytes, as access keys are).
+secret is the store record's, unwrapped by the root of trust and cached by (URI prefix, access key id, wrapped
+bytes): the unwrap's AAD binds the wrapped secret to both, so a copy moved to another record must fail, warm
+cache or not.
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ SERVICE = "kms-xks-proxy"
 class XksAuthenticator:
     def __init__(self, root: RootOfTrust) -> None:
         self._root = root
-        self._secrets: dict[bytes, str] = {}
+        self._secrets: dict[tuple[str, str, bytes], str] = {}
 
     def __repr__(self) -> str:
         return f"XksAuthenticator(cached={len(self._secrets)})"
 
     def _secret(self, uri_prefix: str, access_key_id: str, wrapped: bytes) -> str | None:
-        secret = self._secrets.get(wrapped)
+        entry = (uri_prefix, access_key_id, wrapped)
+        secret = self._secrets.get(entry)
         if secret is None:
             try:
                 material = WrappedMaterial.from_bytes(wrapped)
@@ -35,7 +38,7 @@ class XksAuthenticator:
                 return None  # a tampered or moved record authenticates nobody
             if len(self._secrets) > 1_000:
                 self._secrets.clear()
-            self._secrets[wrapped] = secret
+            self._secrets[entry] = secret
         return secret
 
     def authenticate(self, request: sigv4.HttpRequest, store: XksKeyStore, now: datetime) -> sigv4.Verified:

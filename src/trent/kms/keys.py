@@ -6,6 +6,7 @@ it by (Key.store_id): the key id, or for a multi-Region key the key id and regio
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -34,13 +35,24 @@ from trent.kms.specs import (
     WrappingKeySpec,
 )
 
+# A first revision is random below 2**62: SQLite INTEGER and PostgreSQL bigint hold it and every increment.
+_FIRST_REVISION_BITS = 62
+
+
+def first_revision() -> int:
+    """A new key record's first revision (and first policy revision): random, so (key id, revision) never
+    names two records, even for a key id deleted and made again; ops caches parsed records by it."""
+    return secrets.randbits(_FIRST_REVISION_BITS) + 1
+
 
 @dataclass(frozen=True, slots=True)
 class Key:
     """A KMS key's metadata. Material lives elsewhere, per version, wrapped by the root of trust.
 
     `revision` grows by one on every change (compare-and-set in the store); `policy_revision` only when
-    the key policy changes, so compiled policies can be cached by it.
+    the key policy changes, so compiled policies can be cached by it. Both start from first_revision(), never
+    from a constant, so a key id made again (a deleted replica replicated again, a dev reset's seeded key, an
+    imported key id) never repeats a (key, revision) that a worker's cache holds for the record before it.
 
     `material_ids`: for a key with imported material (Origin EXTERNAL), the KeyMaterialId of each version,
     version 1 first. AWS derives an imported material's id from the key id and the material, so it cannot be
@@ -67,8 +79,8 @@ class Key:
     deletion_date: datetime | None = None
     pending_window_days: int | None = None
     current_version: int = 1
-    revision: int = 1
-    policy_revision: int = 1
+    revision: int = field(default_factory=first_revision)
+    policy_revision: int = field(default_factory=first_revision)
     multi_region: bool = False
     valid_to: datetime | None = None
     expiration_model: ExpirationModel | None = None

@@ -23,6 +23,11 @@ def reset(deps: Deps, seed_hook: SeedHook) -> None:
 
 
 def forget_cached(deps: Deps) -> None:
-    """Drop this process's caches keyed by ids a reset may give to other things (material, policies)."""
+    """Drop this process's caches keyed by ids a reset may give to other things (material, policies, and the
+    store's parsed records where it keeps any). Keys made again start from fresh revisions anyway
+    (kms/keys.py first_revision); this drops the old records' memory too."""
     deps.keyring.clear()
     deps.policies.clear()
+    drop = getattr(deps.store, "forget_cached", None)
+    if callable(drop):
+        drop()

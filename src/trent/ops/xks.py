@@ -24,7 +24,7 @@ from trent.kms.errors import KMSInvalidStateException
 from trent.kms.ids import KeyId, unique_id
 from trent.kms.keys import Key
 from trent.kms.sensitive import Sensitive
-from trent.kms.specs import KeySpec, KeyState
+from trent.kms.specs import KeySpec, KeyState, Origin
 from trent.kms.xks import (
     DECRYPT,
     ENCRYPT,
@@ -39,11 +39,14 @@ from trent.kms.xks import (
     XksKeyStore,
     usage_text,
 )
-from trent.ops import dispatch
+from trent.ops import dispatch, storekeys
 from trent.ops.deps import Deps
 from trent.ops.keyring import MissingMaterial
 
 log = logging.getLogger("trent.request")
+# Origins whose material is Trent's own (wrapped by the root of trust): only those can back an external key. A
+# key in a custom key store (AWS_CLOUDHSM, EXTERNAL_KEY_STORE) has its material elsewhere.
+SOFTWARE_ORIGINS = frozenset({Origin.AWS_KMS, Origin.EXTERNAL})
 EVENT_SOURCE = "kms-xks-proxy"
 # The requestMetadata members recorded in each event (the specification's, Appendix B: SHOULD be logged).
 RECORDED_METADATA = (
@@ -122,19 +125,29 @@ def _resolve(deps: Deps, ctx: XksContext) -> tuple[Key, XksExposure]:
         raise AccessDeniedException(
             f"The kmsOperation {operation[:64]} is not allowed on external key {ctx.external_key_id}."
         )
+    if key.custom_key_store_id is not None or key.origin not in SOFTWARE_ORIGINS:
+        # Exposed before `expose` refused such keys, or a store written by hand: never served. The
+        # specification's error for a key the proxy cannot use in any operation (InvalidKeyUsageException is
+        # Encrypt's and Decrypt's only, this is GetKeyMetadata's too).
+        raise InvalidStateException(f"The external key {ctx.external_key_id} is in a custom key store.")
     if key.spec is not KeySpec.SYMMETRIC_DEFAULT:
         raise InvalidKeyUsageException(f"The external key {ctx.external_key_id} is not an AES-256 key.")
     return key, exposure
 
 
-def _usable(key: Key, exposure: XksExposure, ctx: XksContext, *needs: str) -> None:
+def _enabled(deps: Deps, key: Key) -> bool:
+    """The key's effective state is Enabled (ops/storekeys.py state_of: as every KMS operation sees it)."""
+    return storekeys.state_of(deps.store, key) is KeyState.ENABLED
+
+
+def _usable(deps: Deps, key: Key, exposure: XksExposure, ctx: XksContext, *needs: str) -> None:
     missing = [need for need in needs if need not in exposure.usage]
     if missing:
         raise InvalidKeyUsageException(
             f"The external key {ctx.external_key_id} does not support {' and '.join(missing)} "
             f"(its usage: {usage_text(exposure.usage)})."
         )
-    if key.state is not KeyState.ENABLED:
+    if not _enabled(deps, key):
         raise InvalidStateException(f"The external key {ctx.external_key_id} is not enabled.")
 
 
@@ -143,19 +156,25 @@ def _material(deps: Deps, key: Key, version: int | None = None) -> bytes:
         return deps.keyring.load(deps.store, key, version).secret
     except KMSInvalidStateException:
         raise InvalidStateException(f"The external key {key.key_id} has no key material.") from None
+    except MissingMaterial:
+        if version is not None:
+            raise  # a ciphertext names a version the key never had: Decrypt's InvalidCiphertextException
+        raise InvalidStateException(f"The external key {key.key_id} has no key material.") from None
 
 
 def get_key_metadata(deps: Deps, ctx: XksContext) -> KeyMetadata:
     key, exposure = _resolve(deps, ctx)
     usage = tuple(u for u in (ENCRYPT, DECRYPT) if u in exposure.usage)
-    return KeyMetadata("AES_256", usage, "ENABLED" if key.state is KeyState.ENABLED else "DISABLED")
+    return KeyMetadata("AES_256", usage, "ENABLED" if _enabled(deps, key) else "DISABLED")
 
 
 def encrypt(deps: Deps, ctx: XksContext, plaintext: Sensitive, aad: bytes, integrity: bool) -> Encrypted:
     """AES-256-GCM under the key's current material. With a CDIV asked for: the value computed first, then the
-    answer decrypted and compared, as Appendix C recommends (so the key must allow DECRYPT too)."""
+    answer decrypted and compared, as Appendix C recommends, so the key must allow DECRYPT too: AWS's test
+    client (aws-samples/aws-kms-xksproxy-test-client, test_encrypt_only_key) expects an encrypt-only key to
+    answer such an Encrypt with InvalidKeyUsageException."""
     key, exposure = _resolve(deps, ctx)
-    _usable(key, exposure, ctx, *((ENCRYPT, DECRYPT) if integrity else (ENCRYPT,)))
+    _usable(deps, key, exposure, ctx, *((ENCRYPT, DECRYPT) if integrity else (ENCRYPT,)))
     material = _material(deps, key)
     sealed = crypto.seal(material, key.current_version, plaintext.reveal(), aad)
     if not integrity:
@@ -172,7 +191,7 @@ def encrypt(deps: Deps, ctx: XksContext, plaintext: Sensitive, aad: bytes, integ
 
 def decrypt(deps: Deps, ctx: XksContext, sealed: crypto.Sealed, aad: bytes) -> Sensitive:
     key, exposure = _resolve(deps, ctx)
-    _usable(key, exposure, ctx, DECRYPT)
+    _usable(deps, key, exposure, ctx, DECRYPT)
     invalid = InvalidCiphertextException(
         "The request was rejected because the specified ciphertext, initialization vector, additional "
         "authenticated data or authentication tag is corrupted, missing, or otherwise invalid."

@@ -25,6 +25,11 @@ class SqliteOps(SqliteKeyStores, SqliteKeys, SqliteAliases, SqliteGrants, Sqlite
         self._keys: dict[str, Key] = {}
         self._access_keys: dict[str, AccessKey] = {}
 
+    def forget_cached(self) -> None:
+        """Drop the parsed records (after a dev server's reset, ops/reset.py forget_cached)."""
+        self._keys.clear()
+        self._access_keys.clear()
+
     def is_empty(self) -> bool:
         row = self._c.execute(
             "SELECT EXISTS (SELECT 1 FROM accounts) OR EXISTS (SELECT 1 FROM users) "
