@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from trent.kms.keystores import CloudHsmConfig
 from trent.ops import clusters
 from trent.ops.deps import Deps
 
@@ -59,7 +60,11 @@ def register(group: click.Group, admin: Admin, options: tuple[Decorator, ...]) -
     def list_hsm_clusters(config: Path | None, data_dir: Path | None) -> None:
         """List the registered clusters as JSON, with the custom key store on each, if any."""
         with admin(config, data_dir) as deps:
-            stores = {s.config.cluster_id: s.custom_key_store_id for s in deps.store.list_custom_key_stores(None, None)}
+            stores = {
+                s.config.cluster_id: s.custom_key_store_id
+                for s in deps.store.list_custom_key_stores(None, None)
+                if isinstance(s.config, CloudHsmConfig)
+            }
             out = [
                 {
                     "CloudHsmClusterId": c.cluster_id,

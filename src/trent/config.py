@@ -182,6 +182,7 @@ class Settings:
     # requests need one (whose subject CN is one of xks_client_names, if any are given).
     xks_client_ca: Path | None = None
     xks_client_names: tuple[str, ...] = ()
+    xks_ca: Path | None = None  # the CA bundle external key stores' proxies chain to; None: the system's
     root_key_file: Path | None = None  # the software root key; default <data_dir>/root.key (several nodes share one)
     root_key_passphrase_file: Path | None = None  # the passphrase of a sealed root key file
     root_key_passphrase: str | None = field(default=None, repr=False)  # the same, from TRENT_ROOT_KEY_PASSPHRASE
@@ -198,6 +199,9 @@ class Settings:
     dev: bool = False  # a throwaway server for tests and laptops: authentication off (docs/dev-mode.md)
     dev_allow_remote: bool = False  # dev mode on an address other machines can reach
     seed: Path | None = None  # a seed file (TOML or YAML): what `trent serve` makes at start (docs/seeds.md)
+    # False only for a dev server's throwaway data directory (removed at exit: nothing in it outlives the
+    # server): its SQLite databases are not fsynced (docs/dev-mode.md). No flag, variable or file sets it.
+    durable: bool = True
 
     @property
     def database_kind(self) -> str:
@@ -242,6 +246,7 @@ _PARSERS: Mapping[str, Callable[[Any], Any]] = {
     "tls_cert": lambda v: Path(v).expanduser(),
     "tls_key": lambda v: Path(v).expanduser(),
     "xks_client_ca": lambda v: Path(v).expanduser(),
+    "xks_ca": lambda v: Path(v).expanduser(),
     "xks_client_names": lambda v: tuple(n.strip() for n in v.split(",") if n.strip()),
     "root_key_file": lambda v: Path(v).expanduser(),
     "root_key_passphrase_file": lambda v: Path(v).expanduser(),

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import functools
 import math
 import os
 import shutil
 from pathlib import Path
-
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.multiprocess import MultiProcessCollector
+from typing import Any
 
 MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 OTHER = "Other"  # the operation label of a request that named no known operation
@@ -33,41 +32,74 @@ _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 _COMMIT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096)
 
-REQUESTS = Counter(
-    "trent_requests",
-    "KMS API requests answered, by operation and AWS error code (empty: success).",
-    ("operation", "error_code"),
-)
-REQUEST_SECONDS = Histogram(
-    "trent_request_duration_seconds",
-    "Time from the start of a KMS API operation until its audit record was durable.",
-    ("operation",),
-    buckets=_LATENCY_BUCKETS,
-)
-AUDIT_COMMIT_SECONDS = Histogram(
-    "trent_audit_commit_seconds",
-    "Time the audit writer took to append one batch to the chain and commit it (fsync included).",
-    buckets=_COMMIT_BUCKETS,
-)
-AUDIT_BATCH_RECORDS = Histogram(
-    "trent_audit_batch_records",
-    "Audit records per commit of the audit writer.",
-    buckets=_BATCH_BUCKETS,
+
+class _Metrics:
+    """Every metric, made at the first use of any: prometheus-client is imported only then, so that a server
+    starts without it (~30 ms: benchmarks/results/dev_start.md), and only after `prepare` (prometheus-client
+    chooses its multiprocess mode once, when imported, from PROMETHEUS_MULTIPROC_DIR)."""
+
+    def __init__(self) -> None:
+        from prometheus_client import Counter, Histogram
+
+        self.REQUESTS = Counter(
+            "trent_requests",
+            "KMS API requests answered, by operation and AWS error code (empty: success).",
+            ("operation", "error_code"),
+        )
+        self.REQUEST_SECONDS = Histogram(
+            "trent_request_duration_seconds",
+            "Time from the start of a KMS API operation until its audit record was durable.",
+            ("operation",),
+            buckets=_LATENCY_BUCKETS,
+        )
+        self.AUDIT_COMMIT_SECONDS = Histogram(
+            "trent_audit_commit_seconds",
+            "Time the audit writer took to append one batch to the chain and commit it (fsync included).",
+            buckets=_COMMIT_BUCKETS,
+        )
+        self.AUDIT_BATCH_RECORDS = Histogram(
+            "trent_audit_batch_records",
+            "Audit records per commit of the audit writer.",
+            buckets=_BATCH_BUCKETS,
+        )
+        self.READ_BATCH_REQUESTS = Histogram(
+            "trent_read_batch_requests",
+            "Requests per batch of the per-node read batcher (a store whose reads are round trips: PostgreSQL).",
+            buckets=_BATCH_BUCKETS,
+        )
+        self.STORE_CONNECTIONS = Counter(
+            "trent_store_connections_opened",
+            "Connections to a PostgreSQL store opened: one per process without a pool, more when one was replaced.",
+        )
+        self.STORE_ROUND_TRIPS = Counter(
+            "trent_store_round_trips",
+            "Round trips to the store database made by request handling (transaction control aside).",
+        )
+
+
+_NAMES = frozenset(
+    {
+        "REQUESTS",
+        "REQUEST_SECONDS",
+        "AUDIT_COMMIT_SECONDS",
+        "AUDIT_BATCH_RECORDS",
+        "READ_BATCH_REQUESTS",
+        "STORE_CONNECTIONS",
+        "STORE_ROUND_TRIPS",
+    }
 )
 
-READ_BATCH_REQUESTS = Histogram(
-    "trent_read_batch_requests",
-    "Requests per batch of the per-node read batcher (a store whose reads are round trips: PostgreSQL).",
-    buckets=_BATCH_BUCKETS,
-)
-STORE_CONNECTIONS = Counter(
-    "trent_store_connections_opened",
-    "Connections to a PostgreSQL store opened: one per process without a pool, more when one was replaced.",
-)
-STORE_ROUND_TRIPS = Counter(
-    "trent_store_round_trips",
-    "Round trips to the store database made by request handling (transaction control aside).",
-)
+
+@functools.cache
+def _made() -> _Metrics:
+    return _Metrics()
+
+
+def __getattr__(name: str) -> Any:
+    """metrics.REQUESTS, metrics.STORE_CONNECTIONS, ...: the metric, made at first use (_Metrics)."""
+    if name in _NAMES:
+        return getattr(_made(), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def prepare(directory: Path) -> None:
@@ -113,10 +145,13 @@ def flush() -> None:
     counts, latencies = dict(_counts), dict(_latencies)
     _counts.clear()
     _latencies.clear()
+    if not counts and not latencies:
+        return
+    made = _made()
     for (operation, code), n in counts.items():
-        REQUESTS.labels(operation, code).inc(n)
+        made.REQUESTS.labels(operation, code).inc(n)
     for operation, (buckets, total) in latencies.items():
-        child = REQUEST_SECONDS.labels(operation)
+        child = made.REQUEST_SECONDS.labels(operation)
         # What observe() does per sample (prometheus_client's Histogram: _sum, then the first bucket whose
         # bound holds the value), once per bucket; tests/unit/test_metrics.py checks it against observe().
         child._sum.inc(total[0])
@@ -127,17 +162,23 @@ def flush() -> None:
 
 def read_batch(requests: int, round_trips: int) -> None:
     """One batch of the read batcher: how many requests, and the round trips its prefetch and requests made."""
-    READ_BATCH_REQUESTS.observe(requests)
-    STORE_ROUND_TRIPS.inc(round_trips)
+    made = _made()
+    made.READ_BATCH_REQUESTS.observe(requests)
+    made.STORE_ROUND_TRIPS.inc(round_trips)
 
 
 def audit_commit(records: int, seconds: float) -> None:
-    AUDIT_COMMIT_SECONDS.observe(seconds)
-    AUDIT_BATCH_RECORDS.observe(records)
+    made = _made()
+    made.AUDIT_COMMIT_SECONDS.observe(seconds)
+    made.AUDIT_BATCH_RECORDS.observe(records)
 
 
 def exposition() -> tuple[bytes, str]:
     """The text format of every process's metrics, and its content type."""
+    from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    _made()  # every metric exists (at zero, if unused), as in any process that counted something
     flush()
     directory = os.environ.get(MULTIPROC_DIR)
     if directory is None:

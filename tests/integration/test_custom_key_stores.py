@@ -130,7 +130,7 @@ def test_create_refuses_what_aws_refuses(clusters: Clusters, kms: Any) -> None:
         CustomKeyStoreType="EXTERNAL_KEY_STORE",
         XksProxyUriEndpoint="https://proxy.example",
         XksProxyUriPath="/kms/xks/v1",
-        XksProxyConnectivity="PUBLIC_ENDPOINT",
+        XksProxyConnectivity="VPC_ENDPOINT_SERVICE",
         XksProxyAuthenticationCredential={"AccessKeyId": "A" * 20, "RawSecretAccessKey": "s" * 43},
     )
     # The anchor's PEM text may differ (line breaks, surrounding space) as long as it is the same certificate.

@@ -152,10 +152,10 @@ def test_protocol_errors(server: TrentServer) -> None:
     )
 
 
-def test_operations_not_built_answer_an_aws_error(server: TrentServer) -> None:
+def test_unsupported_requests_answer_an_aws_error(server: TrentServer) -> None:
     body = (
         b'{"CustomKeyStoreName": "x", "CustomKeyStoreType": "EXTERNAL_KEY_STORE", "XksProxyConnectivity": '
-        b'"PUBLIC_ENDPOINT", "XksProxyUriEndpoint": "https://proxy.example", "XksProxyUriPath": "/kms/xks/v1", '
+        b'"VPC_ENDPOINT_SERVICE", "XksProxyUriEndpoint": "https://proxy.example", "XksProxyUriPath": "/kms/xks/v1", '
         b'"XksProxyAuthenticationCredential": {"AccessKeyId": "AAAAAAAAAAAAAAAAAAAA", '
         b'"RawSecretAccessKey": "sssssssssssssssssssssssssssssssssssssssssss"}}'
     )

@@ -89,6 +89,12 @@ def test_xks_mutual_tls_needs_https_and_names_need_the_ca() -> None:
         load_settings(tls, {"TRENT_XKS_CLIENT_NAMES": "x"})
 
 
+def test_the_xks_proxy_ca_is_a_path_from_any_source() -> None:
+    assert load_settings({}, {}).xks_ca is None
+    assert load_settings({}, {"TRENT_XKS_CA": "/proxies.pem"}).xks_ca == Path("/proxies.pem")
+    assert load_settings({"xks_ca": "/flag.pem"}, {"TRENT_XKS_CA": "/env.pem"}).xks_ca == Path("/flag.pem")
+
+
 def test_tls_files_come_together_from_any_source(tmp_path: Path) -> None:
     toml = tmp_path / "trent.toml"
     toml.write_text('tls_cert = "/etc/trent/cert.pem"\n')

@@ -24,6 +24,7 @@ from trent.audit.anchor import Identity
 from trent.audit.cloudtrail import EXPORT_KEY_AAD
 from trent.audit.sqlite import chain_facts, rewrap_legacy_key
 from trent.config import Settings
+from trent.kms.keystores import KeyStoreConfig, XksConfig
 from trent.rootoftrust import keyfile, pkcs11, software
 from trent.rootoftrust.base import (
     RootOfTrust,
@@ -34,6 +35,7 @@ from trent.rootoftrust.base import (
     material_aad,
     secret_aad,
     wrapping_key_aad,
+    xks_credential_aad,
     xks_secret_aad,
 )
 from trent.rootoftrust.check import make_check, opens_check
@@ -270,19 +272,27 @@ def _imports(store: Store, root: RootOfTrust, done: Rewrapped) -> None:
 
 
 def _key_stores(store: Store, root: RootOfTrust, done: Rewrapped) -> None:
-    """Each custom key store's KeyStorePassword, compare-and-set on the store's revision (an UpdateCustomKeyStore
-    may have replaced it meanwhile)."""
+    """Each custom key store's KeyStorePassword (AWS_CLOUDHSM) or XKS proxy secret (EXTERNAL_KEY_STORE),
+    compare-and-set on the store's revision (an UpdateCustomKeyStore may have replaced it meanwhile)."""
     for record in store.list_custom_key_stores(None, None):
-        old = record.config.wrapped_password
-        aad = key_store_password_aad(record.custom_key_store_id)
-        new = _again(root, done, old, aad, f"custom key store {record.custom_key_store_id} password")
+        config = record.config
+        if isinstance(config, XksConfig):
+            old = config.wrapped_secret
+            aad = xks_credential_aad(record.custom_key_store_id, config.access_key_id)
+        else:
+            old = config.wrapped_password
+            aad = key_store_password_aad(record.custom_key_store_id)
+        new = _again(root, done, old, aad, f"custom key store {record.custom_key_store_id} secret")
         if new is None:
             continue
+        changed: KeyStoreConfig = (
+            replace(config, wrapped_secret=new)
+            if isinstance(config, XksConfig)
+            else replace(config, wrapped_password=new)
+        )
         with store.transaction() as tx:
             if tx.get_custom_key_store(record.custom_key_store_id) == record:
-                tx.update_custom_key_store(
-                    record.evolve(config=replace(record.config, wrapped_password=new)), record.revision
-                )
+                tx.update_custom_key_store(record.evolve(config=changed), record.revision)
                 done.key_stores += 1
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trent.app.storage import ROOT_CHECK_BLOB, SetupError, database_name, held_data
 from trent.config import Settings
@@ -12,9 +13,12 @@ from trent.kms.sensitive import Sensitive
 from trent.rootoftrust.base import RootOfTrust, UnwrapError, WrappedMaterial
 from trent.rootoftrust.check import make_check, opens_check
 from trent.rootoftrust.keyfile import RootKeyFileError
-from trent.rootoftrust.pkcs11 import NoRootKeyError, Pkcs11Root, TokenConfig, read_pin
 from trent.rootoftrust.software import SoftwareRoot
 from trent.store.base import Store
+
+if TYPE_CHECKING:
+    # python-pkcs11 is imported only for a PKCS#11 root of trust (or a software one that hands over to it).
+    from trent.rootoftrust.pkcs11 import TokenConfig
 
 
 def root_name(settings: Settings) -> str:
@@ -42,6 +46,8 @@ def token_config(spec: Mapping[str, str], timeout: float) -> TokenConfig:
         spec
     ):
         raise RootKeyFileError(f"a successor root of trust this Trent does not know: {dict(spec)!r}")
+    from trent.rootoftrust.pkcs11 import TokenConfig, read_pin
+
     pin_file = Path(spec["pkcs11_pin_file"])
     return TokenConfig(
         spec["pkcs11_module"], spec["pkcs11_token_label"], read_pin(pin_file), f"PIN file {pin_file}", timeout
@@ -66,13 +72,19 @@ def open_root(settings: Settings, *, create: bool = False) -> RootOfTrust:
     checked that no data wrapped by another one exists)."""
     timeout = settings.pkcs11_timeout
     if settings.root_of_trust == "pkcs11":
-        return Pkcs11Root.open(token_config(token_spec(settings), timeout), create=create)
+        return _token_root(token_spec(settings), timeout, create)
     return SoftwareRoot.open(
         settings.root_key_path,
         create=create,
         passphrase=passphrase(settings),
-        successor=lambda spec: Pkcs11Root.open(token_config(spec, timeout), create=False),
+        successor=lambda spec: _token_root(spec, timeout, False),
     )
+
+
+def _token_root(spec: Mapping[str, str], timeout: float, create: bool) -> RootOfTrust:
+    from trent.rootoftrust.pkcs11 import Pkcs11Root
+
+    return Pkcs11Root.open(token_config(spec, timeout), create=create)
 
 
 def open_root_for(settings: Settings, store: Store, *, create: bool) -> RootOfTrust:
@@ -87,6 +99,8 @@ def open_root_for(settings: Settings, store: Store, *, create: bool) -> RootOfTr
                 "store and data directory (Trent never makes a new root key for existing data)"
             )
         return open_root(settings, create=create)
+    from trent.rootoftrust.pkcs11 import NoRootKeyError
+
     try:
         return open_root(settings, create=create and not held)
     except NoRootKeyError:

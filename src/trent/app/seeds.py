@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import tomllib
 from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from trent.app.storage import SetupError
 from trent.config import DEFAULT_ACCOUNT
@@ -27,6 +26,8 @@ log = logging.getLogger("trent")
 
 
 def _yaml(text: str) -> Any:
+    import yaml  # PyYAML is imported only for a YAML seed file (a dev server starts faster without it)
+
     return yaml.safe_load(text)
 
 
@@ -36,7 +37,14 @@ _READERS: Mapping[str, Callable[[str], Any]] = {
     ".yml": _yaml,
     ".json": json.loads,
 }
-_SYNTAX_ERRORS = (tomllib.TOMLDecodeError, yaml.YAMLError, ValueError)
+
+
+def _syntax_errors() -> tuple[type[Exception], ...]:
+    """What the readers raise for a file they cannot parse; PyYAML's once a YAML file was read."""
+    yaml = sys.modules.get("yaml")
+    return (
+        (tomllib.TOMLDecodeError, ValueError) if yaml is None else (tomllib.TOMLDecodeError, yaml.YAMLError, ValueError)
+    )
 
 
 def load_seed(path: Path) -> Seed:
@@ -50,7 +58,7 @@ def load_seed(path: Path) -> Seed:
         raise SetupError(f"seed file {path} cannot be read: {exc}") from None
     try:
         document = reader(text)
-    except _SYNTAX_ERRORS as exc:
+    except _syntax_errors() as exc:
         raise SetupError(f"seed file {path} is not valid {path.suffix.lstrip('.').upper()}: {_where(exc)}") from None
     if document is None:
         document = {}
@@ -65,10 +73,11 @@ def load_seed(path: Path) -> Seed:
 def _where(exc: Exception) -> str:
     """What is wrong and where (line, column), never the file's text: PyYAML's messages quote the whole line,
     which may hold key material or a secret; tomllib's and json's name only the place."""
-    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+    yaml = sys.modules.get("yaml")
+    if yaml is not None and isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
         mark = exc.problem_mark
         return f"{exc.problem or exc.context} (line {mark.line + 1}, column {mark.column + 1})"
-    if isinstance(exc, yaml.YAMLError):
+    if yaml is not None and isinstance(exc, yaml.YAMLError):
         return type(exc).__name__
     return str(exc)
 

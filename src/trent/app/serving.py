@@ -42,6 +42,7 @@ from trent.protocol.xks import codec as xks_codec
 from trent.protocol.xks.front import XksFront
 from trent.server import supervisor
 from trent.server.types import Answer, Handler, Request, Site, plain
+from trent.xksclient.http_client import HttpXksProxy
 
 log = logging.getLogger("trent")
 
@@ -82,7 +83,8 @@ def open_deps(settings: Settings, *, create: bool = True, remote_audit: bool = F
     if settings.postgres_url is None:
         for path in (settings.audit_database_path, settings.database_path):
             restrict_files(path)
-    return Deps(store=store, root_of_trust=root, keyring=Keyring(root), audit=audit)
+    proxies = HttpXksProxy(ca_file=settings.xks_ca)  # external key stores' XKS proxies (decision 0016)
+    return Deps(store=store, root_of_trust=root, keyring=Keyring(root), audit=audit, xks_proxy=proxies)
 
 
 @contextlib.contextmanager

@@ -59,7 +59,7 @@ def open_store(settings: Settings) -> Store:
     url = settings.postgres_url
     if url is None:
         try:
-            return SqliteStore(settings.database_path)
+            return SqliteStore(settings.database_path, durable=settings.durable)
         except sqlite3.DatabaseError as exc:
             raise SetupError(f"database {settings.database_path} cannot be opened: {exc}") from None
     with _reaching(settings):

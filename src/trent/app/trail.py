@@ -53,7 +53,7 @@ def open_archive(settings: Settings) -> Archive:
     database, every writer's chain and the anchors over them (docs/decisions/0011-audit-on-postgresql.md)."""
     url = settings.postgres_url
     if url is None:
-        return SqliteArchive(settings.audit_database_path)
+        return SqliteArchive(settings.audit_database_path, durable=settings.durable)
     from trent.audit.postgres_archive import PostgresArchive  # psycopg only for a PostgreSQL store
 
     return PostgresArchive(url)
@@ -76,7 +76,9 @@ def local_audit_log(settings: Settings, chain: Chain, store: Store) -> AuditLog:
     uses = LastUses(StoreKeyUses(store))
     url = settings.postgres_url
     if url is None:
-        return SqliteAuditLog(settings.audit_database_path, chain.key, checkpointer(chain, store), uses)
+        return SqliteAuditLog(
+            settings.audit_database_path, chain.key, checkpointer(chain, store), uses, durable=settings.durable
+        )
     from trent.audit.postgres import PostgresAuditLog
 
     return PostgresAuditLog(url, chain.key, writer_name(), uses)
@@ -191,7 +193,9 @@ def run_audit_writer(settings: Settings, ready: Callable[[], None]) -> None:
     writer_: Chain_
     try:
         if url is None:
-            writer_ = ChainWriter(settings.audit_database_path, chain.key, checkpointer(chain, store))
+            writer_ = ChainWriter(
+                settings.audit_database_path, chain.key, checkpointer(chain, store), durable=settings.durable
+            )
         else:
             # A chain of its own; every node's writer also runs the anchor job (its try-lock makes one anchor
             # per round), whose anchors become the trail's checkpoint in the store (0011).

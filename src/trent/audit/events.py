@@ -91,6 +91,10 @@ REQUEST_PARAMETERS: Mapping[str, str] = {
         "new_custom_key_store_name",
         "custom_key_store_type",
         "cloud_hsm_cluster_id",
+        "xks_key_id",
+        "xks_proxy_connectivity",
+        "xks_proxy_uri_endpoint",
+        "xks_proxy_uri_path",  # never xks_proxy_authentication_credential
     )
 }
 RESPONSE_ELEMENTS: Mapping[str, str] = {

@@ -52,17 +52,18 @@ _HEAD = (
 AUDIT_DB_VERSION = 1
 
 
-def connect_reader(path: Path | str) -> sqlite3.Connection:
+def connect_reader(path: Path | str, *, durable: bool = True) -> sqlite3.Connection:
+    """`durable=False` (a dev server's throwaway data directory): synchronous=OFF, no fsync at all."""
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout = 30000")
+    conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'OFF'}")  # first: switching to WAL syncs too
     if str(path) != ":memory:":
         conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = FULL")
     return conn
 
 
-def open_audit_db(path: Path | str) -> sqlite3.Connection:
-    conn = connect_reader(path)
+def open_audit_db(path: Path | str, *, durable: bool = True) -> sqlite3.Connection:
+    conn = connect_reader(path, durable=durable)
     (version,) = conn.execute("PRAGMA user_version").fetchone()
     if version not in (0, AUDIT_DB_VERSION) or (
         version == 0 and conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'events'").fetchone()[0]
@@ -82,10 +83,12 @@ class ChainWriter:
     it they would meet on SQLite's lock, whose busy handler sleeps and retries (1 ms, 2 ms, ... 100 ms).
     """
 
-    def __init__(self, path: Path | str, audit_key: bytes, checkpoint: Checkpointer | None = None) -> None:
+    def __init__(
+        self, path: Path | str, audit_key: bytes, checkpoint: Checkpointer | None = None, *, durable: bool = True
+    ) -> None:
         self._key = audit_key
         self._checkpoint = checkpoint
-        self._conn = open_audit_db(path)
+        self._conn = open_audit_db(path, durable=durable)
         self._lock = threading.Lock()
         self._lock_fd = None if str(path) == ":memory:" else os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
 
@@ -149,9 +152,11 @@ class SqliteAuditLog(LocalAuditLog):
         audit_key: bytes,
         checkpoint: Checkpointer | None = None,
         uses: LastUses | None = None,
+        *,
+        durable: bool = True,
     ) -> None:
         self._path = path
-        super().__init__(ChainWriter(path, audit_key, checkpoint), uses, (sqlite3.Error,))
+        super().__init__(ChainWriter(path, audit_key, checkpoint, durable=durable), uses, (sqlite3.Error,))
 
     def __repr__(self) -> str:
         return f"SqliteAuditLog({str(self._path)!r})"
@@ -193,9 +198,9 @@ def chain_facts(path: Path | str) -> ChainFacts:
         conn.close()
 
 
-def name_chain(path: Path | str, chain_id: bytes) -> bytes:
+def name_chain(path: Path | str, chain_id: bytes, *, durable: bool = True) -> bytes:
     """Record the database's chain id unless it has one (creating the database if need be); return the one it has."""
-    conn = open_audit_db(path)
+    conn = open_audit_db(path, durable=durable)
     try:
         conn.execute("INSERT OR IGNORE INTO meta (name, value) VALUES ('chain_id', ?)", (chain_id,))
         return bytes(conn.execute("SELECT value FROM meta WHERE name = 'chain_id'").fetchone()[0])
@@ -314,8 +319,9 @@ class _View:
 class SqliteArchive:
     """The chain in the audit database at `path`, at rest. Reads never write (also a read-only copy)."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, durable: bool = True) -> None:
         self._path = path
+        self._durable = durable  # False: the one write (naming the chain) is not fsynced
 
     def __repr__(self) -> str:
         return f"SqliteArchive({str(self._path)!r})"
@@ -324,7 +330,7 @@ class SqliteArchive:
         return chain_facts(self._path)
 
     def name(self, chain_id: bytes) -> bytes:
-        return name_chain(self._path, chain_id)
+        return name_chain(self._path, chain_id, durable=self._durable)
 
     def verify(
         self, audit_key: bytes, chain_id: bytes | None, checkpoint: bytes | None, tally: Tally

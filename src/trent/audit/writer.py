@@ -118,20 +118,23 @@ def _drain_quietly(chain: Chain, outbox: Outbox | None) -> bool:
 
 def _append(chain: Chain, received: list[tuple[socket.socket, int, list[Row]]], uses: LastUses | None) -> None:
     """Chain every batch received, in one transaction, and acknowledge each (with the error, if it failed);
-    then record the keys' latest uses (off the requests' path: their responses wait for the acknowledgement)."""
+    then count the commit and record the keys' latest uses (off the requests' path: their responses wait for
+    the acknowledgement)."""
     error: str | None = None
     rows = [row for _, _, batch in received for row in batch]
     started = time.perf_counter()
+    seconds = 0.0
     try:
         chain.append(rows)
-        if rows:  # an empty batch is a readiness probe (RemoteAuditLog.writable), not a commit to count
-            metrics.audit_commit(len(rows), time.perf_counter() - started)
+        seconds = time.perf_counter() - started
     except Exception as exc:  # every request of these batches fails closed
         log.error("audit write failed: %s", exc)
         error = f"audit write failed: {exc}"
     for conn, batch_id, _ in received:
         with contextlib.suppress(OSError):  # that worker is gone: its requests got no answer
             conn.sendall(frame([batch_id, error]))
+    if rows and error is None:  # an empty batch is a readiness probe (RemoteAuditLog.writable), not a commit
+        metrics.audit_commit(len(rows), seconds)
     if uses is not None:
         if error is None:
             uses.chained(rows)

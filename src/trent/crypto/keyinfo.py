@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import typing
 
-from cryptography import x509
 from cryptography.hazmat import asn1
+
+# cryptography.x509.ObjectIdentifier is this class (tests/unit/crypto/test_keyinfo.py), imported here from where
+# pyca defines it: the cryptography.x509 package costs a server ~13 ms at start and it reads no certificate.
+from cryptography.hazmat._oid import ObjectIdentifier
 from cryptography.hazmat.primitives.asymmetric import ec
 
 _OID_TAG = b"\x06"
-_EC_PUBLIC_KEY = x509.ObjectIdentifier("1.2.840.10045.2.1")  # RFC 5480 2.1.1 id-ecPublicKey
+_EC_PUBLIC_KEY = ObjectIdentifier("1.2.840.10045.2.1")  # RFC 5480 2.1.1 id-ecPublicKey
 
 
 class NotNamedCurve(ValueError):
@@ -26,7 +29,7 @@ class NotNamedCurve(ValueError):
 
 @asn1.sequence
 class _AlgorithmIdentifier:
-    algorithm: x509.ObjectIdentifier
+    algorithm: ObjectIdentifier
     parameters: asn1.TLV
 
 
@@ -53,11 +56,11 @@ class _EcPrivateKey:
 
     version: int
     private_key: bytes
-    parameters: typing.Annotated[x509.ObjectIdentifier | None, asn1.Explicit(0)]
+    parameters: typing.Annotated[ObjectIdentifier | None, asn1.Explicit(0)]
     public_key: typing.Annotated[asn1.BitString | None, asn1.Explicit(1)]
 
 
-def _named(oid: x509.ObjectIdentifier) -> str:
+def _named(oid: ObjectIdentifier) -> str:
     try:
         return ec.get_curve_for_oid(oid)().name
     except LookupError as exc:
@@ -70,7 +73,7 @@ def _curve_of(algorithm: _AlgorithmIdentifier) -> str:
     if algorithm.parameters.tag_bytes != _OID_TAG:
         raise NotNamedCurve("the curve is given by explicit or implicit parameters, not by name")
     try:
-        oid = algorithm.parameters.parse(x509.ObjectIdentifier)
+        oid = algorithm.parameters.parse(ObjectIdentifier)
     except ValueError as exc:
         raise NotNamedCurve("malformed curve name") from exc
     return _named(oid)
@@ -85,7 +88,7 @@ def spki_curve(spki: bytes) -> str:
     return _curve_of(info.algorithm)
 
 
-def pkcs8_algorithm(der: bytes) -> x509.ObjectIdentifier:
+def pkcs8_algorithm(der: bytes) -> ObjectIdentifier:
     """The algorithm OID of a DER PKCS #8 private key; ValueError if it is not PKCS #8 at all (PKCS #1, SEC 1)."""
     return asn1.decode_der(_OneAsymmetricKey, der).private_key_algorithm.algorithm
 

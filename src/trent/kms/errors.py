@@ -17,6 +17,7 @@
     ├── CustomKeyStoreNameInUseException, CustomKeyStoreInvalidStateException, CustomKeyStoreHasCMKsException
     ├── CloudHsmClusterNotFoundException, CloudHsmClusterInUseException, CloudHsmClusterNotRelatedException
     ├── CloudHsmClusterNotActiveException, CloudHsmClusterInvalidConfigurationException, IncorrectTrustAnchorException
+    ├── XksProxy*Exception, XksKey*Exception                          (external key stores: ops/extstores.py)
     └── KMSInternalException, KeyUnavailableException, DependencyTimeoutException  (our fault; no detail)
 
 The message is what AWS puts in the body; several AWS errors carry none (docs/aws-semantics.md A.1).
@@ -235,6 +236,47 @@ class CloudHsmClusterInvalidConfigurationException(KmsError):
 
 
 class IncorrectTrustAnchorException(KmsError):
+    pass
+
+
+# External key stores (EXTERNAL_KEY_STORE; the AWS KMS API Reference names each under the operations that raise it).
+class XksProxyUriInUseException(KmsError):
+    pass
+
+
+class XksProxyUriEndpointInUseException(KmsError):
+    pass
+
+
+class XksProxyUriUnreachableException(KmsError):
+    pass
+
+
+class XksProxyIncorrectAuthenticationCredentialException(KmsError):
+    pass
+
+
+class XksProxyInvalidResponseException(KmsError):
+    pass
+
+
+class XksProxyInvalidConfigurationException(KmsError):
+    pass
+
+
+class XksProxyVpcEndpointServiceNotFoundException(KmsError):
+    pass
+
+
+class XksKeyNotFoundException(KmsError):
+    pass
+
+
+class XksKeyInvalidConfigurationException(KmsError):
+    pass
+
+
+class XksKeyAlreadyInUseException(KmsError):
     pass
 
 

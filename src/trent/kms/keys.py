@@ -62,7 +62,8 @@ class Key:
     region when it is the primary); None for a single-Region key. The store knows each of the related keys by
     `store_id` (kms/ids.py regional_key_id), as they share one key id.
     `custom_key_store_id`: the custom key store whose token holds the key's material (Origin AWS_CLOUDHSM);
-    such a key has no material version in the store at all (kms/keystores.py).
+    such a key has no material version in the store at all (kms/keystores.py); a key in an external key store
+    (Origin EXTERNAL_KEY_STORE) has its Trent material and `xks_key_id`, the proxy's external key (XksKeyId).
     `valid_to` and `expiration_model` are DescribeKey's: the earliest expiry of the imported material
     permanently associated with the key (every version up to the current one), and whether any expires.
     """
@@ -90,6 +91,7 @@ class Key:
     material_ids: tuple[str, ...] = ()
     primary_region: Region | None = None
     custom_key_store_id: str | None = None
+    xks_key_id: str | None = None
 
     @property
     def arn(self) -> KeyArn:

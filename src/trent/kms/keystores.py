@@ -4,8 +4,10 @@ Reference) and Trent's records of them.
 A custom key store has a type, a connection state and a configuration of its type: an AWS_CLOUDHSM store names
 a "cluster" (in Trent, a PKCS#11 token the operator registered with `trent admin add-hsm-cluster`), the trust
 anchor certificate it was created with, and the password of the token's user, wrapped by the root of trust; an
-EXTERNAL_KEY_STORE would carry its proxy's configuration in its own config class (not built yet). Keys in a
-store carry its id (Key.custom_key_store_id); their material lives only in the store's token.
+EXTERNAL_KEY_STORE carries its XKS proxy's configuration (XksConfig: endpoint, path, the SigV4 credential with
+its secret wrapped by the root of trust). Keys in a store carry its id (Key.custom_key_store_id); a CloudHSM
+store's keys have their material only in the store's token, an external store's keys have Trent material and
+an external key too (docs/decisions/0016-external-key-stores.md).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ class ConnectionState(StrEnum):
 
 
 class ConnectionErrorCode(StrEnum):
-    """The AWS_CLOUDHSM codes Trent gives (ConnectionErrorCodeType has the external key stores' too)."""
+    """The codes Trent gives, of ConnectionErrorCodeType: AWS_CLOUDHSM's, then EXTERNAL_KEY_STORE's."""
 
     INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
     CLUSTER_NOT_FOUND = "CLUSTER_NOT_FOUND"
@@ -41,6 +43,17 @@ class ConnectionErrorCode(StrEnum):
     INTERNAL_ERROR = "INTERNAL_ERROR"
     INSUFFICIENT_CLOUDHSM_HSMS = "INSUFFICIENT_CLOUDHSM_HSMS"
     USER_LOCKED_OUT = "USER_LOCKED_OUT"
+    XKS_PROXY_ACCESS_DENIED = "XKS_PROXY_ACCESS_DENIED"
+    XKS_PROXY_NOT_REACHABLE = "XKS_PROXY_NOT_REACHABLE"
+    XKS_PROXY_INVALID_RESPONSE = "XKS_PROXY_INVALID_RESPONSE"
+    XKS_PROXY_INVALID_CONFIGURATION = "XKS_PROXY_INVALID_CONFIGURATION"
+    XKS_PROXY_INVALID_TLS_CONFIGURATION = "XKS_PROXY_INVALID_TLS_CONFIGURATION"
+    XKS_PROXY_TIMED_OUT = "XKS_PROXY_TIMED_OUT"
+
+
+class XksProxyConnectivity(StrEnum):
+    PUBLIC_ENDPOINT = "PUBLIC_ENDPOINT"
+    VPC_ENDPOINT_SERVICE = "VPC_ENDPOINT_SERVICE"
 
 
 # CloudHsmClusterIdType's pattern (botocore's KMS model); the custom key store id is AWS's "cks-" + 17 hex.
@@ -71,7 +84,25 @@ class CloudHsmConfig:
     wrapped_password: bytes = field(repr=False)
 
 
-KeyStoreConfig: TypeAlias = CloudHsmConfig  # | XksConfig, once external key stores exist
+@dataclass(frozen=True, slots=True)
+class XksConfig:
+    """An EXTERNAL_KEY_STORE's configuration: how to reach its XKS proxy (PUBLIC_ENDPOINT only) and the SigV4
+    credential (XksProxyAuthenticationCredential) whose secret is wrapped by the root of trust, bound to the
+    store id and access key id (rootoftrust/base.py xks_credential_aad)."""
+
+    uri_endpoint: str
+    uri_path: str
+    access_key_id: str
+    wrapped_secret: bytes = field(repr=False)
+    connectivity: XksProxyConnectivity = XksProxyConnectivity.PUBLIC_ENDPOINT
+
+    @property
+    def url(self) -> str:
+        """The proxy's API root: endpoint and path (the operations' paths follow it)."""
+        return self.uri_endpoint + self.uri_path
+
+
+KeyStoreConfig: TypeAlias = CloudHsmConfig | XksConfig
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,6 +58,13 @@ class MultiRegionConfiguration:
 
 
 @dataclass(frozen=True, slots=True)
+class XksKeyConfiguration:
+    """XksKeyConfigurationType: the external key of a key in an external key store."""
+
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
 class KeyMetadata:
     aws_account_id: str
     key_id: str
@@ -85,6 +92,7 @@ class KeyMetadata:
     custom_key_store_id: str | None = None
     cloud_hsm_cluster_id: str | None = None
     multi_region_configuration: MultiRegionConfiguration | None = None
+    xks_key_configuration: XksKeyConfiguration | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,6 +404,16 @@ class CreateCustomKeyStoreResult:
 
 
 @dataclass(frozen=True, slots=True)
+class XksProxyConfiguration:
+    """XksProxyConfigurationType: an external key store's proxy settings (never its secret)."""
+
+    connectivity: str
+    access_key_id: str
+    uri_endpoint: str
+    uri_path: str
+
+
+@dataclass(frozen=True, slots=True)
 class CustomKeyStoresListEntry:
     custom_key_store_id: str
     custom_key_store_name: str
@@ -405,6 +423,7 @@ class CustomKeyStoresListEntry:
     cloud_hsm_cluster_id: str | None = None
     trust_anchor_certificate: str | None = None
     connection_error_code: ConnectionErrorCode | None = None
+    xks_proxy_configuration: XksProxyConfiguration | None = None
 
 
 @dataclass(frozen=True, slots=True)

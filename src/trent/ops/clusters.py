@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from trent.crypto.certificates import certificate_der
-from trent.kms.keystores import CLUSTER_ID, HsmCluster
+from trent.kms.keystores import CLUSTER_ID, CloudHsmConfig, HsmCluster
 from trent.ops.deps import Deps
 from trent.store.base import DuplicateError
 
@@ -44,4 +44,8 @@ def remove_cluster(deps: Deps, cluster_id: str) -> tuple[str, ...]:
             raise ClusterError(f"no cluster {cluster_id} is registered")
         tx.delete_hsm_cluster(cluster_id)
         stores = tx.list_custom_key_stores(None, None)
-    return tuple(s.custom_key_store_id for s in stores if s.config.cluster_id == cluster_id)
+    return tuple(
+        s.custom_key_store_id
+        for s in stores
+        if isinstance(s.config, CloudHsmConfig) and s.config.cluster_id == cluster_id
+    )

@@ -58,7 +58,7 @@ def _data_key(
         raise ValidationException(ONE_OF)
     key = _symmetric_key(deps, ctx, key_id, operation, encryption_context)
     plaintext = os.urandom(DATA_KEY_BYTES[key_spec] if key_spec is not None else number_of_bytes or 0)
-    blob = seal(deps, key, plaintext, encryption_context)
+    blob = seal(deps, key, plaintext, encryption_context, ctx=ctx, operation=operation)
     if dry_run:
         raise DryRunOperationException()
     return key, plaintext, blob

@@ -13,6 +13,8 @@ from trent.ops.throttling import Throttle
 from trent.rootoftrust.base import RootOfTrust
 from trent.rootoftrust.tokenkeys import TokenKeys
 from trent.store.base import Store
+from trent.xksclient.http_client import HttpXksProxy
+from trent.xksclient.port import XksProxy
 
 
 def utc_now() -> datetime:
@@ -29,3 +31,4 @@ class Deps:
     policies: PolicyCache = field(default_factory=PolicyCache)
     throttle: Throttle | None = None  # AWS's request quotas (--throttle aws); None: no request is throttled
     tokens: TokenKeys = field(default_factory=TokenKeys)  # the tokens of custom key stores, from this process
+    xks_proxy: XksProxy = field(default_factory=HttpXksProxy)  # external key stores' proxies (xksclient/)

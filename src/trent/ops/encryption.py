@@ -25,7 +25,7 @@ from trent.kms.results import DecryptResult, EncryptResult, ReEncryptResult
 from trent.kms.sensitive import Sensitive
 from trent.kms.specs import EncryptionAlgorithm, Family, KeyUsage
 from trent.kms.states import require_state
-from trent.ops import storekeys
+from trent.ops import extkeys, storekeys
 from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
 from trent.ops.keyring import MissingMaterial
@@ -102,9 +102,21 @@ def check_encryption_key(key: Key, algorithm: EncryptionAlgorithm, operation: Op
     require_algorithm(key, algorithm, key.info.encryption)
 
 
-def seal(deps: Deps, key: Key, plaintext: bytes, encryption_context: Mapping[str, str]) -> bytes:
+def seal(
+    deps: Deps,
+    key: Key,
+    plaintext: bytes,
+    encryption_context: Mapping[str, str],
+    *,
+    ctx: RequestContext | None = None,
+    operation: str = "",
+) -> bytes:
     """A symmetric ciphertext blob under the key's current material (inside its token, for a key in a custom
-    key store: the same blob layout and AAD)."""
+    key store: the same blob layout and AAD; then through its external key, for a key in an external key store:
+    ops/extkeys.py, which needs the request `ctx` and `operation` for the proxy's requestMetadata)."""
+    if extkeys.is_external(key):
+        assert ctx is not None, "a key in an external key store needs the request"
+        return extkeys.seal(deps, ctx, operation, key, plaintext, _aad(encryption_context))
     if key.custom_key_store_id is not None:
         return storekeys.seal(deps, key, plaintext, _aad(encryption_context))
     loaded = deps.keyring.load(deps.store, key)
@@ -137,7 +149,7 @@ def encrypt(
         _aad(encryption_context)
         if dry_run:
             raise DryRunOperationException()
-        blob = seal(deps, key, plaintext.reveal(), encryption_context)
+        blob = seal(deps, key, plaintext.reveal(), encryption_context, ctx=ctx, operation=Operation.Encrypt)
     else:
         _no_context_for_rsa(encryption_context)
         blob = rsa_encrypt(deps, key, encryption_algorithm, plaintext.reveal())
@@ -190,6 +202,8 @@ def open_blob(
     require_state(operation, storekeys.state_of(deps.store, key), key.arn)
     check_encryption_key(key, _SYM, operation)
     aad = _aad(encryption_context)
+    if extkeys.is_external(key):
+        return key, blob.material_version, extkeys.open_blob(deps, ctx, operation, key, blob, aad)
     if key.custom_key_store_id is not None:
         return key, blob.material_version, storekeys.open_blob(deps, key, blob, aad)
     try:
@@ -324,7 +338,9 @@ def re_encrypt(
         raise DryRunOperationException()
     source_key, source_version, plaintext = source
     if destination_encryption_algorithm is _SYM:
-        blob = seal(deps, destination, plaintext, destination_encryption_context)
+        blob = seal(
+            deps, destination, plaintext, destination_encryption_context, ctx=ctx, operation=Operation.ReEncrypt
+        )
         destination_material: str | None = key_material_id(destination, destination.current_version)
     else:
         blob = rsa_encrypt(deps, destination, destination_encryption_algorithm, plaintext)

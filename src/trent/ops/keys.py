@@ -16,7 +16,7 @@ from trent.kms.errors import (
 )
 from trent.kms.ids import KeyId, key_arn
 from trent.kms.keys import Key, Tag
-from trent.kms.keystores import CustomKeyStore
+from trent.kms.keystores import CloudHsmConfig, CustomKeyStore, CustomKeyStoreType
 from trent.kms.operations import Operation
 from trent.kms.results import (
     CancelKeyDeletionResult,
@@ -29,9 +29,10 @@ from trent.kms.results import (
     KeyMetadata,
     ListKeysResult,
     ScheduleKeyDeletionResult,
+    XksKeyConfiguration,
 )
 from trent.kms.specs import KEY_SPECS, LEGACY_SPECS, KeyManager, KeySpec, KeyState, KeyUsage, Origin
-from trent.ops import materials, paging, relations, storekeys
+from trent.ops import extkeys, materials, paging, relations, storekeys
 from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
 from trent.ops.journal import chain_now, journal, service_event
@@ -94,7 +95,10 @@ def _metadata(key: Key, store: CustomKeyStore | None) -> KeyMetadata:
         mac_algorithms=lists.mac or None,
         current_key_material_id=_current_material_id(key),
         custom_key_store_id=key.custom_key_store_id,
-        cloud_hsm_cluster_id=None if store is None else store.config.cluster_id,
+        cloud_hsm_cluster_id=store.config.cluster_id
+        if store is not None and isinstance(store.config, CloudHsmConfig)
+        else None,
+        xks_key_configuration=None if key.xks_key_id is None else XksKeyConfiguration(key.xks_key_id),
         # "This value is present only when the KeyState of the KMS key is PendingReplicaDeletion" (KeyMetadata)
         pending_deletion_window_in_days=(
             key.pending_window_days if key.state is KeyState.PENDING_REPLICA_DELETION else None
@@ -159,8 +163,10 @@ def create_key(
 ) -> DescribeKeyResult:
     spec, usage = _spec_and_usage(key_spec, customer_master_key_spec, key_usage)
     store = _custom_key_store(deps, ctx, custom_key_store_id, origin, spec, multi_region)
-    if xks_key_id is not None:
-        raise ValidationException("XksKeyId is valid only for keys in an external key store.")
+    if (xks_key_id is not None) != (origin is Origin.EXTERNAL_KEY_STORE):
+        raise ValidationException(
+            "XksKeyId is required for, and valid only for, keys in an external key store (Origin EXTERNAL_KEY_STORE)."
+        )
     if origin is Origin.EXTERNAL and not KEY_SPECS[spec].importable:
         raise UnsupportedOperationException(f"KeySpec {spec} does not support imported key material (Origin EXTERNAL).")
     facts: dict[str, FactValue] = {
@@ -197,7 +203,10 @@ def create_key(
         multi_region=bool(multi_region),
         primary_region=ctx.region if multi_region else None,
     )
-    if store is not None:
+    if store is not None and xks_key_id is not None:
+        extkeys.check_external_key(deps, ctx, store, xks_key_id)
+        key = replace(key, custom_key_store_id=store.custom_key_store_id, xks_key_id=xks_key_id)
+    elif store is not None:
         return _create_in_store(
             deps, ctx, store, replace(key, custom_key_store_id=store.custom_key_store_id), policy_text, tag_list
         )
@@ -221,15 +230,15 @@ def _custom_key_store(
     """The connected store a key is to be created in, if any. "To create a KMS key in an AWS CloudHSM key store,
     use the CustomKeyStoreId parameter ... You must also use the Origin parameter with a value of AWS_CLOUDHSM";
     only symmetric encryption keys (CreateKey; Developer Guide, "Create a KMS key in an AWS CloudHSM key store")."""
-    if origin is Origin.EXTERNAL_KEY_STORE:
-        raise UnsupportedOperationException("Trent has no external key stores (EXTERNAL_KEY_STORE) yet.")
+    in_store = (Origin.AWS_CLOUDHSM, Origin.EXTERNAL_KEY_STORE)
     if custom_key_store_id is None:
-        if origin is Origin.AWS_CLOUDHSM:
-            raise UnsupportedOperationException("Origin AWS_CLOUDHSM requires a CustomKeyStoreId.")
+        if origin in in_store:
+            raise UnsupportedOperationException(f"Origin {origin} requires a CustomKeyStoreId.")
         return None
-    if origin is not Origin.AWS_CLOUDHSM:
+    if origin not in in_store:
         raise UnsupportedOperationException(
-            f"CustomKeyStoreId requires Origin AWS_CLOUDHSM; Origin {origin} is not valid for this operation."
+            f"CustomKeyStoreId requires Origin AWS_CLOUDHSM or EXTERNAL_KEY_STORE; Origin {origin} is not valid for "
+            "this operation."
         )
     if spec is not KeySpec.SYMMETRIC_DEFAULT:
         raise UnsupportedOperationException(f"KeySpec {spec} is not supported in a custom key store.")
@@ -237,6 +246,12 @@ def _custom_key_store(
         # "You cannot create multi-Region keys in a custom key store" (CreateKey, MultiRegion)
         raise UnsupportedOperationException("Multi-Region keys cannot be created in a custom key store.")
     store = find_store(deps.store, ctx, custom_key_store_id)
+    external = store.store_type is CustomKeyStoreType.EXTERNAL_KEY_STORE
+    if external != (origin is Origin.EXTERNAL_KEY_STORE):
+        # "The Origin value must match the type of the custom key store" (CreateKey, Origin).
+        raise UnsupportedOperationException(
+            f"Origin {origin} is not valid for custom key store {store.custom_key_store_id} of type {store.store_type}."
+        )
     storekeys.require_connected(store, "CreateKey")
     return store
 
@@ -358,7 +373,7 @@ def delete_due_keys(deps: Deps) -> int:
                     tx.delete_key(due.store_id)
                     relations.after_deletion(tx, key, now)
             ended = ended and journal(unit, event)
-        if ended and key is not None and key.custom_key_store_id is not None:
+        if ended and key is not None and key.custom_key_store_id is not None and not extkeys.is_external(key):
             storekeys.destroy(deps, key)  # its material: the token object (the key record is gone already)
         if ended:
             chain_now(deps, event)

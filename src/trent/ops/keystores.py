@@ -1,7 +1,8 @@
 """Custom key stores over the KMS API: CreateCustomKeyStore, ConnectCustomKeyStore, DisconnectCustomKeyStore,
 DescribeCustomKeyStores, UpdateCustomKeyStore, DeleteCustomKeyStore (AWS KMS API Reference, each operation;
-CustomKeyStoreInvalidStateException for the state rules). Only the AWS_CLOUDHSM type exists: a store on a
-PKCS#11 token the operator registered as a cluster (ops/clusters.py); docs/decisions/0014-custom-key-stores.md.
+CustomKeyStoreInvalidStateException for the state rules). AWS_CLOUDHSM: a store on a PKCS#11 token the operator
+registered as a cluster (ops/clusters.py; docs/decisions/0014-custom-key-stores.md). EXTERNAL_KEY_STORE: a store
+whose keys also need an XKS proxy's external key (ops/extstores.py; docs/decisions/0016-external-key-stores.md).
 
 Connecting logs in to the token from the process that serves the request, synchronously: AWS's CONNECTING
 lasts until its (asynchronous) connection ends, Trent's until the request does, so DescribeCustomKeyStores
@@ -12,6 +13,7 @@ worker and node obeys it from its next request.
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 
 from trent.crypto.certificates import certificate_der
 from trent.kms.errors import (
@@ -23,7 +25,6 @@ from trent.kms.errors import (
     CustomKeyStoreNotFoundException,
     IncorrectTrustAnchorException,
     LimitExceededException,
-    UnsupportedOperationException,
     ValidationException,
 )
 from trent.kms.keystores import (
@@ -34,6 +35,8 @@ from trent.kms.keystores import (
     CustomKeyStore,
     CustomKeyStoreType,
     HsmCluster,
+    KeyStoreConfig,
+    XksConfig,
 )
 from trent.kms.operations import Operation
 from trent.kms.results import (
@@ -41,9 +44,10 @@ from trent.kms.results import (
     CustomKeyStoresListEntry,
     DescribeCustomKeyStoresResult,
     Empty,
+    XksProxyConfiguration,
 )
 from trent.kms.sensitive import Sensitive
-from trent.ops import paging, storekeys
+from trent.ops import extstores, paging, storekeys
 from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
 from trent.ops.resolution import authorize_account
@@ -52,7 +56,6 @@ from trent.rootoftrust.tokenkeys import LoginRefused, TokenMissing
 from trent.store.base import Reader
 
 _S = ConnectionState
-NO_EXTERNAL = "Trent has no external key stores (EXTERNAL_KEY_STORE) yet."
 CLOUDHSM_NEEDS = (
     "A custom key store of type AWS_CLOUDHSM requires CloudHsmClusterId, TrustAnchorCertificate and KeyStorePassword."
 )
@@ -69,6 +72,11 @@ def find_store(reader: Reader, ctx: RequestContext, custom_key_store_id: str) ->
     if store is None or (store.account, store.region) != (ctx.account, ctx.region):
         raise _not_found(custom_key_store_id)
     return store
+
+
+def hsm_config(store: CustomKeyStore) -> CloudHsmConfig:
+    assert isinstance(store.config, CloudHsmConfig), "not an AWS_CLOUDHSM store"
+    return store.config
 
 
 def _cluster(reader: Reader, cluster_id: str) -> HsmCluster:
@@ -111,7 +119,24 @@ def create_custom_key_store(
     xks_proxy_connectivity: str | None = None,
 ) -> CreateCustomKeyStoreResult:
     if custom_key_store_type is CustomKeyStoreType.EXTERNAL_KEY_STORE:
-        raise UnsupportedOperationException(NO_EXTERNAL)
+        authorize_account(deps, ctx, Operation.CreateCustomKeyStore)
+        store_id = "cks-" + secrets.token_hex(9)[:17]
+        xks = extstores.new_config(
+            deps,
+            store_id,
+            connectivity=xks_proxy_connectivity,
+            endpoint=xks_proxy_uri_endpoint,
+            path=xks_proxy_uri_path,
+            credential=xks_proxy_authentication_credential,
+            vpc_service=xks_proxy_vpc_endpoint_service_name or xks_proxy_vpc_endpoint_service_owner,
+            cloudhsm=(cloud_hsm_cluster_id, trust_anchor_certificate, key_store_password),
+        )
+        new = CustomKeyStore(
+            store_id, ctx.account, ctx.region, custom_key_store_name, custom_key_store_type, deps.clock(), xks
+        )
+        extstores.require_unique(deps.store, new)
+        extstores.check_health(deps, ctx, new, Operation.CreateCustomKeyStore)
+        return _insert(deps, ctx, new, None)
     _no_proxy(
         xks_proxy_uri_endpoint,
         xks_proxy_uri_path,
@@ -135,9 +160,18 @@ def create_custom_key_store(
     store = CustomKeyStore(
         store_id, ctx.account, ctx.region, custom_key_store_name, custom_key_store_type, deps.clock(), config
     )
+    return _insert(deps, ctx, store, cluster)
+
+
+def _insert(
+    deps: Deps, ctx: RequestContext, store: CustomKeyStore, cluster: HsmCluster | None
+) -> CreateCustomKeyStoreResult:
+    custom_key_store_name = store.name
     with deps.store.transaction() as tx:
         stores = tx.list_custom_key_stores(None, None)
-        if any(_on_token(tx, s, cluster) for s in stores):
+        if cluster is None:
+            extstores.require_unique(tx, store)
+        elif any(_on_token(tx, s, cluster) for s in stores):
             raise CloudHsmClusterInUseException(
                 f"CloudHSM cluster {cluster.cluster_id} is already associated with a custom key store."
             )
@@ -147,11 +181,13 @@ def create_custom_key_store(
         if len(mine) >= MAX_KEY_STORES:
             raise LimitExceededException(f"You have reached the limit of {MAX_KEY_STORES} custom key stores.")
         tx.insert_custom_key_store(store)
-    return CreateCustomKeyStoreResult(store_id)
+    return CreateCustomKeyStoreResult(store.custom_key_store_id)
 
 
 def _on_token(reader: Reader, store: CustomKeyStore, cluster: HsmCluster) -> bool:
     """Whether a store is on the cluster: its id, or another registration of the same token."""
+    if not isinstance(store.config, CloudHsmConfig):
+        return False
     if store.config.cluster_id == cluster.cluster_id:
         return True
     other = reader.get_hsm_cluster(store.config.cluster_id)
@@ -165,7 +201,8 @@ def connect_custom_key_store(deps: Deps, ctx: RequestContext, *, custom_key_stor
         raise storekeys.invalid_state(store, Operation.ConnectCustomKeyStore)
     if store.connected:
         return Empty()
-    code = _connection_error(deps, store)
+    external = store.store_type is CustomKeyStoreType.EXTERNAL_KEY_STORE
+    code = extstores.connection_error(deps, ctx, store) if external else _connection_error(deps, store)
     state = _S.CONNECTED if code is None else _S.FAILED
     with deps.store.transaction() as tx:
         current = find_store(tx, ctx, custom_key_store_id)
@@ -177,7 +214,7 @@ def connect_custom_key_store(deps: Deps, ctx: RequestContext, *, custom_key_stor
 
 def _connection_error(deps: Deps, store: CustomKeyStore) -> ConnectionErrorCode | None:
     """Log in to the store's token (ConnectionErrorCodeType's meanings for each failure)."""
-    if deps.store.get_hsm_cluster(store.config.cluster_id) is None:
+    if deps.store.get_hsm_cluster(hsm_config(store).cluster_id) is None:
         return ConnectionErrorCode.CLUSTER_NOT_FOUND
     try:
         deps.tokens.connect(storekeys.token_ref(deps, deps.store, store))
@@ -204,15 +241,23 @@ def disconnect_custom_key_store(deps: Deps, ctx: RequestContext, *, custom_key_s
 
 def _entry(store: CustomKeyStore) -> CustomKeyStoresListEntry:
     failed = store.connection_state is _S.FAILED
+    config = store.config
+    hsm = config if isinstance(config, CloudHsmConfig) else None
+    xks = config if isinstance(config, XksConfig) else None
     return CustomKeyStoresListEntry(
         custom_key_store_id=store.custom_key_store_id,
         custom_key_store_name=store.name,
         custom_key_store_type=store.store_type,
         connection_state=store.connection_state,
         creation_date=store.creation_date,
-        cloud_hsm_cluster_id=store.config.cluster_id,
-        trust_anchor_certificate=store.config.trust_anchor_certificate,
+        cloud_hsm_cluster_id=None if hsm is None else hsm.cluster_id,
+        trust_anchor_certificate=None if hsm is None else hsm.trust_anchor_certificate,
         connection_error_code=store.connection_error_code if failed else None,
+        xks_proxy_configuration=(
+            None
+            if xks is None
+            else XksProxyConfiguration(xks.connectivity.value, xks.access_key_id, xks.uri_endpoint, xks.uri_path)
+        ),
     )
 
 
@@ -262,7 +307,30 @@ def update_custom_key_store(
     xks_proxy_connectivity: str | None = None,
 ) -> Empty:
     """Every change needs the store DISCONNECTED ("To update any property of an AWS CloudHSM key store, the
-    ConnectionState of the AWS CloudHSM key store must be DISCONNECTED": UpdateCustomKeyStore)."""
+    ConnectionState of the AWS CloudHSM key store must be DISCONNECTED": UpdateCustomKeyStore); an external
+    key store's name, credential and URI path can change in any state (ops/extstores.py)."""
+    authorize_account(deps, ctx, Operation.UpdateCustomKeyStore)
+    found = find_store(deps.store, ctx, custom_key_store_id)
+    if found.store_type is CustomKeyStoreType.EXTERNAL_KEY_STORE:
+        xks = extstores.updated_config(
+            deps,
+            found,
+            connectivity=xks_proxy_connectivity,
+            endpoint=xks_proxy_uri_endpoint,
+            path=xks_proxy_uri_path,
+            credential=xks_proxy_authentication_credential,
+            vpc_service=xks_proxy_vpc_endpoint_service_name or xks_proxy_vpc_endpoint_service_owner,
+            cloudhsm=(key_store_password, cloud_hsm_cluster_id),
+        )
+        if (
+            extstores.needs_disconnected(found, xks, xks_proxy_connectivity)
+            and found.connection_state is not _S.DISCONNECTED
+        ):
+            raise storekeys.invalid_state(found, Operation.UpdateCustomKeyStore)
+        if xks != found.config:
+            extstores.require_unique(deps.store, replace(found, config=xks))
+            extstores.check_health(deps, ctx, replace(found, config=xks), Operation.UpdateCustomKeyStore)
+        return _update(deps, ctx, found, new_custom_key_store_name, xks)
     _no_proxy(
         xks_proxy_uri_endpoint,
         xks_proxy_uri_path,
@@ -271,11 +339,10 @@ def update_custom_key_store(
         xks_proxy_authentication_credential,
         xks_proxy_connectivity,
     )
-    authorize_account(deps, ctx, Operation.UpdateCustomKeyStore)
-    store = find_store(deps.store, ctx, custom_key_store_id)
+    store = found
     if store.connection_state is not _S.DISCONNECTED:
         raise storekeys.invalid_state(store, Operation.UpdateCustomKeyStore)
-    config = store.config
+    config = hsm_config(store)
     if cloud_hsm_cluster_id is not None and cloud_hsm_cluster_id != config.cluster_id:
         cluster = _cluster(deps.store, cloud_hsm_cluster_id)
         # Related clusters share a backup history, so a cluster certificate: here, the trust anchor.
@@ -287,9 +354,21 @@ def update_custom_key_store(
     if key_store_password is not None:
         wrapped = _wrap_password(deps, store.custom_key_store_id, key_store_password)
         config = CloudHsmConfig(config.cluster_id, config.trust_anchor_certificate, wrapped)
+    return _update(deps, ctx, store, new_custom_key_store_name, config)
+
+
+def _update(
+    deps: Deps,
+    ctx: RequestContext,
+    found: CustomKeyStore,
+    new_custom_key_store_name: str | None,
+    config: KeyStoreConfig,
+) -> Empty:
+    external = isinstance(config, XksConfig)
     with deps.store.transaction() as tx:
-        current = find_store(tx, ctx, custom_key_store_id)
-        if current.connection_state is not _S.DISCONNECTED:
+        current = find_store(tx, ctx, found.custom_key_store_id)
+        # A CloudHSM store must still be DISCONNECTED; an external one's settings unchanged since they were checked.
+        if current.config != found.config if external else current.connection_state is not _S.DISCONNECTED:
             raise storekeys.invalid_state(current, Operation.UpdateCustomKeyStore)
         name = current.name if new_custom_key_store_name is None else new_custom_key_store_name
         if name != current.name and any(s.name == name for s in tx.list_custom_key_stores(ctx.account, ctx.region)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from trent.kms.errors import KMSInternalException, UnsupportedOperationException, ValidationException
+from trent.kms.keystores import CustomKeyStoreType
 from trent.kms.operations import Operation
 from trent.kms.results import GenerateRandomResult
 from trent.kms.sensitive import Sensitive
@@ -40,6 +41,10 @@ def _from_token(deps: Deps, ctx: RequestContext, custom_key_store_id: str, count
     """Random bytes from the store's token (C_GenerateRandom): "generates the random byte string in the AWS
     CloudHSM cluster associated with the specified AWS CloudHSM key store" (GenerateRandom)."""
     store = find_store(deps.store, ctx, custom_key_store_id)
+    if store.store_type is CustomKeyStoreType.EXTERNAL_KEY_STORE:
+        # "External key store IDs are not valid for this parameter. If you specify the ID of an external key
+        # store, GenerateRandom throws an UnsupportedOperationException." (GenerateRandom, CustomKeyStoreId)
+        raise UnsupportedOperationException(f"Custom key store {custom_key_store_id} is an external key store.")
     storekeys.require_connected(store, "GenerateRandom")
     try:
         return deps.tokens.random(storekeys.token_ref(deps, deps.store, store), count)

@@ -25,7 +25,7 @@ from trent.kms.errors import (
     KMSInvalidStateException,
 )
 from trent.kms.keys import Key
-from trent.kms.keystores import CustomKeyStore
+from trent.kms.keystores import CloudHsmConfig, CustomKeyStore
 from trent.kms.sensitive import Sensitive
 from trent.kms.specs import KeyState
 from trent.ops.deps import Deps
@@ -55,10 +55,13 @@ def store_of(reader: Reader, key: Key) -> CustomKeyStore | None:
 
 def token_ref(deps: Deps, reader: Reader, store: CustomKeyStore) -> TokenRef:
     """Where the store's keys are and the PIN that opens them (unwrapped once per process and password)."""
-    cluster = reader.get_hsm_cluster(store.config.cluster_id)
+    config = store.config
+    if not isinstance(config, CloudHsmConfig):
+        raise TokenMissing(f"custom key store {store.custom_key_store_id} has no token")
+    cluster = reader.get_hsm_cluster(config.cluster_id)
     if cluster is None:
-        raise TokenMissing(f"cluster {store.config.cluster_id} is not registered")
-    wrapped = store.config.wrapped_password
+        raise TokenMissing(f"cluster {config.cluster_id} is not registered")
+    wrapped = config.wrapped_password
 
     def unwrap() -> Sensitive:
         try:

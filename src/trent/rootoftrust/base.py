@@ -96,6 +96,11 @@ def key_store_password_aad(custom_key_store_id: str) -> bytes:
     return f"trent:key-store-password:v1:{custom_key_store_id}".encode()
 
 
+def xks_credential_aad(custom_key_store_id: str, access_key_id: str) -> bytes:
+    """Binds an external key store's XKS proxy secret (RawSecretAccessKey) to that store and access key id."""
+    return f"trent:xks-credential:v1:{custom_key_store_id}:{access_key_id}".encode()
+
+
 def secret_aad(access_key_id: str) -> bytes:
     return f"trent:access-key-secret:v1:{access_key_id}".encode()
 

@@ -20,16 +20,16 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
-
-from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
-from pkcs11 import exceptions as p11
-from pkcs11.mechanisms import GCMParams
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from trent.kms.sensitive import Sensitive
 from trent.rootoftrust.base import RootUnavailable
-from trent.rootoftrust.pkcs11 import DEFAULT_TIMEOUT, REPORTED_ATTRIBUTES, ROOT_KEY_TEMPLATE
-from trent.rootoftrust.pkcs11_module import PIN_ERRORS, Module, TokenSession
+
+if TYPE_CHECKING:
+    from trent.rootoftrust.pkcs11_module import Module, TokenSession
+
+# python-pkcs11 (and this package's modules on it) are imported where a token is used, never at import: every
+# process holds a TokenKeys (in Deps), and a server without custom key stores starts ~20 ms sooner without it.
 
 T = TypeVar("T")
 _TAG_BITS = 128
@@ -64,8 +64,8 @@ class TokenRef:
 class TokenKeys:
     """This process's access to the tokens of custom key stores (one per process; Deps holds it)."""
 
-    def __init__(self, timeout: float = DEFAULT_TIMEOUT) -> None:
-        self._timeout = timeout
+    def __init__(self, timeout: float | None = None) -> None:
+        self._timeout = timeout  # None: rootoftrust/pkcs11.py's DEFAULT_TIMEOUT
         self._modules: dict[str, Module] = {}
         self._guard = threading.Lock()
         self._pins: dict[tuple[str, bytes], Sensitive] = {}
@@ -97,6 +97,11 @@ class TokenKeys:
 
     def generate(self, ref: TokenRef, key_id: str, label: str) -> None:
         def generate(token: TokenSession) -> None:
+            from pkcs11 import Attribute, KeyType
+            from pkcs11 import exceptions as p11
+
+            from trent.rootoftrust.pkcs11 import ROOT_KEY_TEMPLATE
+
             template = dict(ROOT_KEY_TEMPLATE)
             try:
                 obj = token.session.generate_key(
@@ -115,6 +120,9 @@ class TokenKeys:
         """ciphertext || tag."""
 
         def encrypt(token: TokenSession) -> bytes:
+            from pkcs11 import Mechanism
+            from pkcs11.mechanisms import GCMParams
+
             params = GCMParams(iv, aad, _TAG_BITS)
             return bytes(
                 self._object(token, key_id).encrypt(plaintext, mechanism=Mechanism.AES_GCM, mechanism_param=params)
@@ -126,6 +134,10 @@ class TokenKeys:
         """The plaintext of ciphertext || tag; OpenFailed if it does not authenticate."""
 
         def decrypt(token: TokenSession) -> bytes:
+            from pkcs11 import Mechanism
+            from pkcs11 import exceptions as p11
+            from pkcs11.mechanisms import GCMParams
+
             key = self._object(token, key_id)
             try:
                 opened = key.decrypt(sealed, mechanism=Mechanism.AES_GCM, mechanism_param=GCMParams(iv, aad, _TAG_BITS))
@@ -142,6 +154,8 @@ class TokenKeys:
         """Destroy the key's object; False if the token holds none."""
 
         def destroy(token: TokenSession) -> bool:
+            from pkcs11 import Attribute, ObjectClass
+
             token.objects.pop(key_id, None)
             found = list(
                 token.session.get_objects({Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.ID: key_id.encode()})
@@ -156,6 +170,8 @@ class TokenKeys:
         """The key object's security attributes as the token reports them (for checks and tests)."""
 
         def read(token: TokenSession) -> dict[str, bool]:
+            from trent.rootoftrust.pkcs11 import REPORTED_ATTRIBUTES
+
             key = self._object(token, key_id)
             return {a.name: bool(key[a]) for a in REPORTED_ATTRIBUTES}
 
@@ -167,6 +183,8 @@ class TokenKeys:
     # -- on the module's thread ------------------------------------------------------------------------------
     @staticmethod
     def _object(token: TokenSession, key_id: str) -> Any:
+        from pkcs11 import Attribute, ObjectClass
+
         obj = token.objects.get(key_id)
         if obj is None:
             found = list(
@@ -178,15 +196,23 @@ class TokenKeys:
         return obj
 
     def _module(self, path: str) -> Module:
+        from trent.rootoftrust.pkcs11 import DEFAULT_TIMEOUT
+        from trent.rootoftrust.pkcs11_module import Module
+
         with self._guard:
             module = self._modules.get(path)
             if module is None:
                 if not Path(path).is_file():
                     raise TokenMissing(f"PKCS#11 module {path} does not exist")
-                module = self._modules[path] = Module.get(path, self._timeout)
+                timeout = DEFAULT_TIMEOUT if self._timeout is None else self._timeout
+                module = self._modules[path] = Module.get(path, timeout)
             return module
 
     def _call(self, ref: TokenRef, operation: Callable[[TokenSession], T], what: str) -> T:
+        from pkcs11 import exceptions as p11
+
+        from trent.rootoftrust.pkcs11_module import PIN_ERRORS
+
         module = self._module(ref.module)
         label = ref.token_label
 
@@ -217,6 +243,10 @@ class TokenKeys:
 
 
 def _probe(key: Any) -> None:
+    from pkcs11 import Mechanism
+    from pkcs11 import exceptions as p11
+    from pkcs11.mechanisms import GCMParams
+
     params = GCMParams(os.urandom(12), b"probe", _TAG_BITS)
     sealed = key.encrypt(_PROBE, mechanism=Mechanism.AES_GCM, mechanism_param=params)
     if key.decrypt(sealed, mechanism=Mechanism.AES_GCM, mechanism_param=params) != _PROBE:

@@ -105,8 +105,12 @@ def _sidecar(target: Callable[[Any, Callable[[], None]], None], arg: Any, ready:
     target(arg, lambda: ready.put(True))
 
 
-def _worker(factory: Callable[[Any], Site], factory_arg: Any, plan: Plan, port: int, ready: Any, index: int) -> None:
-    """Entry point of a worker process (spawned, so it shares no state with the supervisor)."""
+def _worker(
+    factory: Callable[[Any], Site], factory_arg: Any, plan: Plan, port: int, ready: Any, index: int, go: Any
+) -> None:
+    """Entry point of a worker process (spawned, so it shares no state with the supervisor). It builds its
+    site while the audit writer starts, and connects to the writer and listens once `go` is set: when the
+    writer is ready (or, if it failed to start, when the supervisor gave up waiting for it)."""
     import uvloop
 
     _die_with_parent()
@@ -120,6 +124,7 @@ def _worker(factory: Callable[[Any], Site], factory_arg: Any, plan: Plan, port: 
         if plan.tls_cert is None or plan.tls_key is None
         else server_context(plan.tls_cert, plan.tls_key, plan.tls_client_ca)
     )
+    go.wait()
     sock = _socket(plan.host, port)
     sock.listen(2048)
     sock.setblocking(False)
@@ -164,7 +169,8 @@ def run(
     announce: Announce,
     sidecar: Callable[[Any, Callable[[], None]], None] | None = None,
 ) -> int:
-    """Start the sidecar (if any), then the workers; run the jobs; restart whatever dies; stop on a signal.
+    """Start the sidecar (if any) and the workers, which listen once it is ready; run the jobs; restart
+    whatever dies; stop on a signal.
 
     Stopping (SIGTERM or SIGINT to the supervisor): each worker stops listening, answers what it has read and
     exits (http.SHUTDOWN_TIMEOUT); then the audit writer, which those answers waited on, stops last."""
@@ -177,28 +183,26 @@ def run(
     port = reserve.getsockname()[1]
     ctx = _FORK if plan.start_method == "fork" else _SPAWN
     ready = ctx.Queue()
+    go = ctx.Event()  # set once the sidecar is ready (or dead): workers then connect to it and listen
     stopping = False
 
     sidecar_ready = ctx.Queue()
 
-    def start_sidecar(wait: bool) -> BaseProcess | None:
-        """Start the sidecar; `wait`: until it is ready or dead. A restart does not wait: the workers keep
-        serving meanwhile (their requests fail closed until it is up) and a dead worker is replaced."""
+    def start_sidecar() -> BaseProcess | None:
+        """Start the sidecar, without waiting for it. At start the workers wait for it (`go`); a restart is not
+        waited for: the workers keep serving meanwhile (their requests fail closed until it is up) and a dead
+        worker is replaced."""
         if sidecar is None:
             return None
         process = ctx.Process(target=_sidecar, args=(sidecar, factory_arg, sidecar_ready), name="trent-audit")
         process.daemon = True
         process.start()
-        while wait and process.is_alive():
-            with contextlib.suppress(queue.Empty):
-                sidecar_ready.get(timeout=0.5)
-                break
         return process
 
     def start(index: int) -> BaseProcess:
         process = ctx.Process(
             target=_worker,
-            args=(factory, factory_arg, plan, port, ready, index),
+            args=(factory, factory_arg, plan, port, ready, index, go),
             name="trent-worker",
             daemon=True,
         )
@@ -211,9 +215,14 @@ def run(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    helper = start_sidecar(wait=True)
+    helper = start_sidecar()
+    workers = [start(i + 1) for i in range(plan.workers)]  # they build their sites while the sidecar starts
+    while helper is not None and helper.is_alive() and not stopping:
+        with contextlib.suppress(queue.Empty):
+            sidecar_ready.get(timeout=0.5)
+            break
+    go.set()
     helper_due = 0.0
-    workers = [start(i + 1) for i in range(plan.workers)]
     started = 0
     while started < len(workers):
         try:
@@ -243,7 +252,7 @@ def run(
                 workers[i] = start(i + 1)
         if helper is not None and not helper.is_alive() and not stopping and now >= helper_due:
             log.warning("the audit writer exited with %s; starting another", helper.exitcode)
-            helper = start_sidecar(wait=False)
+            helper = start_sidecar()
             helper_due = now + 1.0  # one that dies at once (disk full) is retried each second, not spun
         time.sleep(min(0.2, plan.job_interval))
     for process in workers:

@@ -21,6 +21,8 @@ from trent.kms.keystores import (
     CustomKeyStoreType,
     HsmCluster,
     KeyStoreConfig,
+    XksConfig,
+    XksProxyConnectivity,
 )
 
 CLUSTER_COLUMNS = "cluster_id, module, token_label, trust_anchor, created"
@@ -31,6 +33,17 @@ STORE_COLUMNS = (
 
 
 def config_text(config: KeyStoreConfig) -> str:
+    if isinstance(config, XksConfig):
+        return json.dumps(
+            {
+                "connectivity": config.connectivity.value,
+                "uri_endpoint": config.uri_endpoint,
+                "uri_path": config.uri_path,
+                "access_key_id": config.access_key_id,
+                "wrapped_secret": base64.b64encode(config.wrapped_secret).decode(),
+            },
+            sort_keys=True,
+        )
     return json.dumps(
         {
             "cluster_id": config.cluster_id,
@@ -43,6 +56,14 @@ def config_text(config: KeyStoreConfig) -> str:
 
 def config_of(store_type: CustomKeyStoreType, text: str) -> KeyStoreConfig:
     data = json.loads(text)
+    if store_type is CustomKeyStoreType.EXTERNAL_KEY_STORE:
+        return XksConfig(
+            data["uri_endpoint"],
+            data["uri_path"],
+            data["access_key_id"],
+            base64.b64decode(data["wrapped_secret"]),
+            XksProxyConnectivity(data["connectivity"]),
+        )
     if store_type is not CustomKeyStoreType.AWS_CLOUDHSM:
         raise ValueError(f"no configuration of custom key store type {store_type}")
     return CloudHsmConfig(

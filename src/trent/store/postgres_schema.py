@@ -172,6 +172,11 @@ SCHEMA: tuple[str, ...] = (
     SCHEMA_V5,
     # version 6: the XKS proxy's logical key stores and exposures (SQLite's version 9; trent/store/postgres_xks.py)
     postgres_xks.SCHEMA,
+    # version 7: each key's external key (XksKeyId) for keys in an external key store (SQLite's version 10;
+    # docs/decisions/0016-external-key-stores.md)
+    """
+    ALTER TABLE keys ADD COLUMN xks_key_id text;
+    """,
 )
 
 

@@ -64,13 +64,15 @@ class _SqliteUnit:
 
 
 class SqliteStore(SqliteMemo):
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, durable: bool = True) -> None:
+        """`durable=False` (a dev server's throwaway data directory): synchronous=OFF, no fsync at all."""
         # isolation_level=None: autocommit; each read is its own snapshot; transactions are explicit.
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout = 10000")
+        self._synchronous = "FULL" if durable else "OFF"
+        conn.execute(f"PRAGMA synchronous = {self._synchronous}")  # first: switching to WAL syncs too
         if str(path) != ":memory:":
             conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
         super().__init__(conn, path)
         self._unit: _SqliteUnit | None = None
@@ -199,7 +201,7 @@ class SqliteStore(SqliteMemo):
         if not uses:
             return
         rows = [(u.key_arn, records.ts(u.when), u.operation, u.event_id, u.request_id) for u in uses]
-        self._c.execute("PRAGMA synchronous = NORMAL")
+        self._c.execute(f"PRAGMA synchronous = {'NORMAL' if self._synchronous == 'FULL' else 'OFF'}")
         try:
             self._c.execute("BEGIN IMMEDIATE")
             try:
@@ -209,7 +211,7 @@ class SqliteStore(SqliteMemo):
                 raise
             self._c.execute("COMMIT")
         finally:
-            self._c.execute("PRAGMA synchronous = FULL")
+            self._c.execute(f"PRAGMA synchronous = {self._synchronous}")
 
     def key_last_use(self, key_arn: str) -> KeyUse | None:
         row = self._c.execute(

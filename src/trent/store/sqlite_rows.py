@@ -17,7 +17,7 @@ KEY_COLUMNS = (
     "key_id, account, region, spec, usage, origin, state, creation_date, description, deletion_date, "
     "pending_window_days, current_version, revision, policy_revision, multi_region, valid_to, expiration_model, "
     "rotation_period_days, next_rotation_date, on_demand_rotation_start, material_ids, primary_region, "
-    "custom_key_store_id"
+    "custom_key_store_id, xks_key_id"
 )
 
 
@@ -54,6 +54,7 @@ def key(row: Any) -> Key:
         material_ids=tuple(row[20].split(",")) if row[20] else (),
         primary_region=None if row[21] is None else Region(row[21]),
         custom_key_store_id=row[22],
+        xks_key_id=row[23],
     )
 
 
@@ -82,6 +83,7 @@ def key_values(key: Key) -> tuple[Any, ...]:
         ",".join(key.material_ids),
         key.primary_region,
         key.custom_key_store_id,
+        key.xks_key_id,
     )
 
 

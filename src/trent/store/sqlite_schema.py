@@ -177,4 +177,8 @@ SCHEMA: tuple[str, ...] = (
     sqlite_keystores.SCHEMA_V8,
     # version 9: the XKS proxy's logical key stores and exposures (docs/xks.md, trent/store/sqlite_xks.py)
     sqlite_xks.SCHEMA,
+    # version 10: each key's external key (XksKeyId) for keys in an external key store (decision 0016)
+    """
+    ALTER TABLE keys ADD COLUMN xks_key_id TEXT;
+    """,
 )

@@ -283,7 +283,7 @@ def test_clock_skew_is_checked_against_the_front_clock(harness: Harness) -> None
 # --- unsupported operations and internal failures -------------------------------------------------------
 
 
-def test_an_external_key_store_is_unsupported(harness: Harness) -> None:
+def test_vpc_endpoint_service_connectivity_is_unsupported(harness: Harness) -> None:
     status, error = harness.call(
         "CreateCustomKeyStore",
         {
@@ -291,7 +291,7 @@ def test_an_external_key_store_is_unsupported(harness: Harness) -> None:
             "CustomKeyStoreType": "EXTERNAL_KEY_STORE",
             "XksProxyUriEndpoint": "https://proxy.example",
             "XksProxyUriPath": "/kms/xks/v1",
-            "XksProxyConnectivity": "PUBLIC_ENDPOINT",
+            "XksProxyConnectivity": "VPC_ENDPOINT_SERVICE",
             "XksProxyAuthenticationCredential": {"AccessKeyId": "A" * 20, "RawSecretAccessKey": "s" * 43},
         },
     )

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from trent.kms.sensitive import Sensitive
-from trent.protocol.awsjson.model import Shape, operation_model, snake
+from trent.protocol.awsjson.model import Shape, output_shape, snake
 
 Encoder = Callable[[Any], Any]
 
@@ -80,7 +80,7 @@ def encoder_for(shape: Shape) -> Encoder | None:
 
 @cache
 def response_encoder(operation: str) -> Encoder:
-    shape = operation_model(operation).output_shape
+    shape = output_shape(operation)
     encoder = encoder_for(shape) if shape is not None else None
     return encoder if encoder is not None else (lambda value: {})
 
