@@ -25,8 +25,9 @@ from trent.kms.keys import (
 from trent.kms.keystores import CustomKeyStore, HsmCluster
 from trent.kms.specs import KeyState
 from trent.kms.xks import XksExposure, XksKeyStore
-from trent.store.base import AliasRef, ConflictError, DuplicateError, Page, WrappedRow
+from trent.store.base import AliasRef, ConflictError, DuplicateError, Page
 from trent.store.memory_keystores import KeyStoreReads, KeyStoreWrites
+from trent.store.memory_materials import MaterialReads, MaterialWrites
 from trent.store.memory_xks import XksReads, XksWrites
 
 _T = TypeVar("_T")
@@ -81,7 +82,7 @@ def _frozen_grant(grant: Grant) -> Grant:
     return replace(grant, operations=tuple(grant.operations), constraints=constraints)
 
 
-class Reads(KeyStoreReads, XksReads):
+class Reads(KeyStoreReads, MaterialReads, XksReads):
     """Every read, over the tables `_view()` returns (taken once per call, so each read sees one version)."""
 
     def _view(self) -> Tables:
@@ -104,32 +105,6 @@ class Reads(KeyStoreReads, XksReads):
     def related_keys(self, key_id: KeyId) -> tuple[Key, ...]:
         low, high = related_id_range(key_id)
         return tuple(sorted((k for i, k in self._view().keys.items() if low <= i < high), key=_id))
-
-    def get_material(self, key_id: KeyId, version: int) -> bytes | None:
-        found = self._view().materials.get((key_id, version))
-        return None if found is None else found[1]
-
-    def list_materials(self, key_id: KeyId) -> tuple[MaterialVersion, ...]:
-        materials = self._view().materials
-        return tuple(materials[ref][0] for ref in sorted(materials) if ref[0] == key_id)
-
-    def materials_due_for_expiry(self, now: datetime) -> tuple[MaterialVersion, ...]:
-        materials = self._view().materials
-        due = (materials[ref][0] for ref in sorted(materials))
-        return tuple(m for m in due if m.imported and m.valid_to is not None and m.valid_to <= now)
-
-    def get_import_parameters(self, key_id: KeyId) -> ImportParameters | None:
-        return self._view().imports.get(key_id)
-
-    def list_import_parameters(self) -> tuple[ImportParameters, ...]:
-        imports = self._view().imports
-        return tuple(imports[key_id] for key_id in sorted(imports))
-
-    def list_wrapped_materials(self, after: tuple[KeyId, int] | None, limit: int) -> tuple[WrappedRow, ...]:
-        materials = self._view().materials
-        held = {ref: blob for ref, (_, blob) in materials.items() if blob is not None}  # deleted imports: nothing
-        found = sorted(ref for ref in held if after is None or ref > after)[:limit]
-        return tuple((k, v, held[(k, v)]) for k, v in found)
 
     def keys_due_for_rotation(self, now: datetime) -> tuple[Key, ...]:
         keys = self._view().keys.values()
@@ -232,7 +207,7 @@ class Work:
         self.tables = tables
 
 
-class MemoryTransaction(KeyStoreWrites, Reads, XksWrites):
+class MemoryTransaction(KeyStoreWrites, MaterialWrites, Reads, XksWrites):
     """Writes into the working tables. Where SQLite's schema refuses a row that names no key (a foreign key),
     this raises ValueError; DuplicateError and ConflictError where the port says."""
 
@@ -282,47 +257,6 @@ class MemoryTransaction(KeyStoreWrites, Reads, XksWrites):
         for grant_id in [g.grant_id for g in t.grants.values() if g.key_id == key_id]:
             del t.grants[grant_id]
         t.imports.pop(key_id, None)
-
-    def add_material(self, material: MaterialVersion, wrapped_material: bytes) -> None:
-        t = self._view()
-        self._need_key(t, material.key_id)
-        if (material.key_id, material.version) in t.materials:
-            raise DuplicateError(f"{material.key_id} version {material.version}")
-        self.put_material(material, wrapped_material)
-
-    def put_material(self, material: MaterialVersion, wrapped_material: bytes | None) -> None:
-        t = self._view()
-        self._need_key(t, material.key_id)
-        if material.imported != (wrapped_material is not None):
-            raise ValueError("a version is imported exactly when its bytes are there")
-        stored = None if wrapped_material is None else bytes(wrapped_material)
-        t.materials[(material.key_id, material.version)] = (material, stored)
-        t.changes += 1
-
-    def delete_material(self, key_id: KeyId, version: int) -> None:
-        t = self._view()
-        if t.materials.pop((key_id, version), None) is not None:
-            t.changes += 1
-
-    def put_import_parameters(self, parameters: ImportParameters) -> None:
-        t = self._view()
-        self._need_key(t, parameters.key_id)
-        t.imports[parameters.key_id] = parameters
-        t.changes += 1
-
-    def delete_import_parameters(self, key_id: KeyId) -> None:
-        t = self._view()
-        if t.imports.pop(key_id, None) is not None:
-            t.changes += 1
-
-    def rewrap_material(self, key_id: KeyId, version: int, old: bytes, new: bytes) -> bool:
-        t = self._view()
-        found = t.materials.get((key_id, version))
-        if found is None or found[1] != old:
-            return False
-        t.materials[(key_id, version)] = (found[0], bytes(new))
-        t.changes += 1
-        return True
 
     def rewrap_secret(self, access_key_id: str, old: bytes, new: bytes) -> bool:
         t = self._view()

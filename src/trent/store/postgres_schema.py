@@ -6,7 +6,7 @@ others wait, then find the version current and do nothing. The lock is released 
 rollback when the migrating process dies), never left behind. Advisory-lock keys are per database, so two
 Trent databases on one server do not wait for each other.
 
-The tables mirror the SQLite store's (trent/store/sqlite.py) with PostgreSQL's own types: timestamptz (which
+The tables mirror the SQLite store's (trent/store/sqlite_schema.py) with PostgreSQL's own types: timestamptz (which
 keeps microseconds, as Python's datetime does), bytea for wrapped material, boolean for flags. Text columns
 that are ordered or paged on use the "C" collation, so the order (and so every paging marker) is the byte
 order SQLite uses, whatever the database's default locale.

@@ -1,4 +1,4 @@
-"""The SQLite store's custom key stores and HSM clusters (trent/store/sqlite.py has the schema: version 8)."""
+"""The SQLite store's custom key stores and HSM clusters (trent/store/sqlite_schema.py has the schema: version 8)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""The SQLite store's key material versions and import parameters (trent/store/sqlite.py has the rest of the
-store and the schema: key_material since version 1, its imported-material columns and import_parameters since
-version 6)."""
+"""The SQLite store's key material versions and import parameters (trent/store/sqlite_schema.py has the
+schema: key_material since version 1, its imported-material columns and import_parameters since version 6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The SQLite store's XKS proxy tables (schema version 9 in trent/store/sqlite.py): logical key stores and the
+"""The SQLite store's XKS proxy tables (schema version 9 in trent/store/sqlite_schema.py): logical key stores and the
 Trent keys exposed to them (docs/xks.md)."""
 
 from __future__ import annotations
