@@ -33,7 +33,7 @@ from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
 from trent.rootoftrust.base import UnwrapError, WrappedMaterial, xks_credential_aad
 from trent.store.base import Reader
-from trent.xksclient.http_client import loopback
+from trent.xksclient.hosts import is_loopback
 from trent.xksclient.port import FailureKind, ProxyFailure, ProxyTarget
 
 _F = FailureKind
@@ -114,7 +114,7 @@ def _endpoint(endpoint: str) -> str:
     """https:// as AWS requires; plain http:// only to a loopback address (docs/decisions/0016)."""
     scheme, _, rest = endpoint.partition("://")
     host = rest.rsplit(":", 1)[0] if rest.count(":") == 1 else rest
-    if scheme == "https" or (scheme == "http" and loopback(host)):
+    if scheme == "https" or (scheme == "http" and is_loopback(host)):
         return endpoint
     raise ValidationException("XksProxyUriEndpoint must begin with https:// (http:// only to a loopback address).")
 
