@@ -11,6 +11,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -131,6 +132,18 @@ class Clusters:
         cluster = cluster_id()
         add_cluster(self.data, token, cluster, certificate or self.certificate)
         return cluster, token
+
+    def create_store(self, kms: Any, name: str | None = None, prefix: str = "store") -> tuple[str, str, Token]:
+        """CreateCustomKeyStore on a new cluster (new()), named `name` or else "PREFIX CLUSTER-ID": the store id,
+        the cluster id and its token."""
+        cluster, token = self.new()
+        store_id = kms.create_custom_key_store(
+            CustomKeyStoreName=name or f"{prefix} {cluster}",
+            CloudHsmClusterId=cluster,
+            TrustAnchorCertificate=self.certificate.read_text(),
+            KeyStorePassword=token.pin,
+        )["CustomKeyStoreId"]
+        return store_id, cluster, token
 
 
 def serving_clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clusters]:

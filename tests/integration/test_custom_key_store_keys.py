@@ -11,13 +11,12 @@ import re
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.keystores import REGIONS, Clusters, admin, serving_clusters
+from tests.keystores import REGIONS, Clusters, admin
 from tests.softhsm import Token, in_token
 from tests.support import TrentServer, error_of, iter_files
 from trent.rootoftrust.base import WrappedMaterial
@@ -26,24 +25,13 @@ pytestmark = pytest.mark.integration
 _REGIONS = iter(REGIONS[::-1])
 
 
-@pytest.fixture(scope="module")
-def clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clusters]:
-    yield from serving_clusters(tmp_path_factory)
-
-
 @pytest.fixture
 def kms(clusters: Clusters) -> Any:
     return clusters.server.client(region=next(_REGIONS))
 
 
 def _store(kms: Any, clusters: Clusters, *, connect: bool = True) -> tuple[str, str, Token]:
-    cluster, token = clusters.new()
-    store_id = kms.create_custom_key_store(
-        CustomKeyStoreName=f"keys {cluster}",
-        CloudHsmClusterId=cluster,
-        TrustAnchorCertificate=clusters.certificate.read_text(),
-        KeyStorePassword=token.pin,
-    )["CustomKeyStoreId"]
+    store_id, cluster, token = clusters.create_store(kms, prefix="keys")
     if connect:
         kms.connect_custom_key_store(CustomKeyStoreId=store_id)
     return store_id, cluster, token

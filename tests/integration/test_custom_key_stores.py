@@ -4,13 +4,12 @@ AWS's errors and connection state rules."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.keystores import REGIONS, Clusters, add_cluster, admin, cluster_id, serving_clusters
+from tests.keystores import REGIONS, Clusters, add_cluster, admin, cluster_id
 from tests.softhsm import Token
 from tests.support import error_of
 
@@ -19,25 +18,13 @@ pytestmark = pytest.mark.integration
 _REGIONS = iter(REGIONS)
 
 
-@pytest.fixture(scope="module")
-def clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clusters]:
-    yield from serving_clusters(tmp_path_factory)
-
-
 @pytest.fixture
 def kms(clusters: Clusters) -> Any:
     return clusters.server.client(region=next(_REGIONS))
 
 
 def _create(kms: Any, clusters: Clusters, name: str | None = None) -> tuple[str, str, Token]:
-    cluster, token = clusters.new()
-    store_id = kms.create_custom_key_store(
-        CustomKeyStoreName=name or f"store {cluster}",
-        CloudHsmClusterId=cluster,
-        TrustAnchorCertificate=clusters.certificate.read_text(),
-        KeyStorePassword=token.pin,
-    )["CustomKeyStoreId"]
-    return store_id, cluster, token
+    return clusters.create_store(kms, name)
 
 
 def _describe(kms: Any, store_id: str) -> dict[str, Any]:
