@@ -14,13 +14,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.softhsm import Token, make_token
-from tests.support import TrentServer, trent_command
+from tests.support import TrentServer, error_of, trent_command
+
+
+def fails(call: Any, code: str, **params: Any) -> str:
+    """The message of the KMS error `code` that `call(**params)` must raise."""
+    with pytest.raises(ClientError) as excinfo:
+        call(**params)
+    got, message = error_of(excinfo)
+    assert got == code, (got, message)
+    return message
 
 
 def trust_anchor(path: Path, name: str = "Trent test cluster CA") -> Path:
