@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests import postgres, softhsm
+from tests.keystores import Clusters, serving_clusters
 from tests.support import TrentServer
 
 ROOT = Path(__file__).parent
@@ -52,6 +53,12 @@ def token_in_process(softhsm_token: softhsm.Token, monkeypatch: pytest.MonkeyPat
     """The test's token, reachable from this process: SOFTHSM2_CONF set for the test's PKCS#11 initialisations."""
     monkeypatch.setenv("SOFTHSM2_CONF", str(softhsm_token.conf))
     return softhsm_token
+
+
+@pytest.fixture(scope="module")
+def clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clusters]:
+    """Of each custom key store test module: a `trent serve` and SoftHSM2 tokens as clusters (tests/keystores.py)."""
+    yield from serving_clusters(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

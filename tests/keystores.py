@@ -11,15 +11,26 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.softhsm import Token, make_token
-from tests.support import TrentServer, trent_command
+from tests.support import TrentServer, error_of, trent_command
+
+
+def fails(call: Any, code: str, **params: Any) -> str:
+    """The message of the KMS error `code` that `call(**params)` must raise."""
+    with pytest.raises(ClientError) as excinfo:
+        call(**params)
+    got, message = error_of(excinfo)
+    assert got == code, (got, message)
+    return message
 
 
 def trust_anchor(path: Path, name: str = "Trent test cluster CA") -> Path:
@@ -131,6 +142,18 @@ class Clusters:
         cluster = cluster_id()
         add_cluster(self.data, token, cluster, certificate or self.certificate)
         return cluster, token
+
+    def create_store(self, kms: Any, name: str | None = None, prefix: str = "store") -> tuple[str, str, Token]:
+        """CreateCustomKeyStore on a new cluster (new()), named `name` or else "PREFIX CLUSTER-ID": the store id,
+        the cluster id and its token."""
+        cluster, token = self.new()
+        store_id = kms.create_custom_key_store(
+            CustomKeyStoreName=name or f"{prefix} {cluster}",
+            CloudHsmClusterId=cluster,
+            TrustAnchorCertificate=self.certificate.read_text(),
+            KeyStorePassword=token.pin,
+        )["CustomKeyStoreId"]
+        return store_id, cluster, token
 
 
 def serving_clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clusters]:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -41,6 +42,17 @@ def _account_of(deps: Deps, account_id: str | None, config: Path | None) -> Acco
 
 
 _account_option = click.option("--account-id", help="The account [default: the data directory's].")
+_user_option = click.option("--user", "user_name", required=True, help="The user.")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _account_command(name: str) -> Callable[[F], F]:
+    """`trent admin NAME` with --config, --data-dir and --account-id (in that order)."""
+
+    def decorate(f: F) -> F:
+        return cast(F, admin.command(name)(config_option(data_dir_option(_account_option(f)))))
+
+    return decorate
 
 
 @admin.command("create-account")
@@ -81,10 +93,7 @@ def list_accounts(config: Path | None, data_dir: Path | None) -> None:
             click.echo(account.account)
 
 
-@admin.command("create-user")
-@config_option
-@data_dir_option
-@_account_option
+@_account_command("create-user")
 @click.argument("user_name")
 def create_user(config: Path | None, data_dir: Path | None, account_id: str | None, user_name: str) -> None:
     """Create an IAM-style user, arn:aws:iam::<account>:user/<name>. It can do nothing until a policy allows it."""
@@ -104,11 +113,8 @@ def list_users(config: Path | None, data_dir: Path | None, account_id: str | Non
             click.echo(f"{user.arn}\t{'policy' if user.policy else 'no policy'}")
 
 
-@admin.command("put-user-policy")
-@config_option
-@data_dir_option
-@_account_option
-@click.option("--user", "user_name", required=True, help="The user.")
+@_account_command("put-user-policy")
+@_user_option
 @click.option(
     "--policy-document",
     required=True,
@@ -127,11 +133,8 @@ def put_user_policy(
     click.echo(f"attached an identity policy to {user.arn}")
 
 
-@admin.command("get-user-policy")
-@config_option
-@data_dir_option
-@_account_option
-@click.option("--user", "user_name", required=True, help="The user.")
+@_account_command("get-user-policy")
+@_user_option
 def get_user_policy(config: Path | None, data_dir: Path | None, account_id: str | None, user_name: str) -> None:
     """Print a user's identity policy (JSON); exit code 1 if it has none."""
     with _admin(config, data_dir) as deps:
@@ -142,10 +145,7 @@ def get_user_policy(config: Path | None, data_dir: Path | None, account_id: str 
     click.echo(policy)
 
 
-@admin.command("create-access-key")
-@config_option
-@data_dir_option
-@_account_option
+@_account_command("create-access-key")
 @click.option("--user", "user_name", help="IAM user name; without it the key acts as the account root.")
 @click.option("--access-key-id", "given_id", help="Use this access key id instead of a generated one.")
 @click.option("--secret-access-key", "given_secret", help="Use this secret instead of a generated one.")
@@ -196,10 +196,7 @@ def list_access_keys(config: Path | None, data_dir: Path | None, account_id: str
 _key_user_option = click.option("--user", "user_name", help="Only if the key is this user's (IAM's UserName).")
 
 
-@admin.command("update-access-key")
-@config_option
-@data_dir_option
-@_account_option
+@_account_command("update-access-key")
 @_key_user_option
 @click.argument("access_key_id")
 @click.option("--status", required=True, type=click.Choice(list(principals.STATUSES)), help="Active or Inactive.")
@@ -218,10 +215,7 @@ def update_access_key(
     click.echo(f"access key {record.access_key_id} of {record.principal_arn} is now {status}")
 
 
-@admin.command("delete-access-key")
-@config_option
-@data_dir_option
-@_account_option
+@_account_command("delete-access-key")
 @_key_user_option
 @click.argument("access_key_id")
 def delete_access_key(
@@ -233,11 +227,8 @@ def delete_access_key(
     click.echo(f"deleted access key {record.access_key_id} of {record.principal_arn}")
 
 
-@admin.command("delete-user-policy")
-@config_option
-@data_dir_option
-@_account_option
-@click.option("--user", "user_name", required=True, help="The user.")
+@_account_command("delete-user-policy")
+@_user_option
 def delete_user_policy(config: Path | None, data_dir: Path | None, account_id: str | None, user_name: str) -> None:
     """Remove a user's identity policy (IAM DeleteUserPolicy); effective on the next request. Audited."""
     with _admin(config, data_dir) as deps:
@@ -245,10 +236,7 @@ def delete_user_policy(config: Path | None, data_dir: Path | None, account_id: s
     click.echo(f"removed the identity policy of {user.arn}")
 
 
-@admin.command("delete-user")
-@config_option
-@data_dir_option
-@_account_option
+@_account_command("delete-user")
 @click.argument("user_name")
 def delete_user(config: Path | None, data_dir: Path | None, account_id: str | None, user_name: str) -> None:
     """Delete a user (IAM DeleteUser): refused while it has access keys or a policy. Audited."""

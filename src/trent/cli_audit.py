@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import sys
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -50,16 +51,11 @@ def audit_verify(
     if exported is not None:
         _verify_exported(settings, exported, public_key)
         return
-    tally, problems = Tally(), 0
-    try:
-        for problem in app.verify_audit(settings, tally):
-            click.echo(str(problem))
-            problems += 1
-    except (OSError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
-    if problems:
-        click.echo(f"audit log NOT intact: {problems} problem(s) in {tally.records} record(s)", err=True)
-        sys.exit(1)
+    tally = Tally()
+    _echo_problems(
+        lambda: app.verify_audit(settings, tally),
+        lambda problems: f"audit log NOT intact: {problems} problem(s) in {tally.records} record(s)",
+    )
     span = "" if tally.first is None else f", records {tally.first}-{tally.last.seq}"
     click.echo(f"audit log intact: {tally.records} record(s){span}, hash chain and head verified")
     if tally.base.seq:
@@ -68,17 +64,27 @@ def audit_verify(
         click.echo("warning: the store anchors no checkpoint of this chain; start `trent serve` once", err=True)
 
 
-def _verify_exported(settings: Settings, directory: Path, public_key: Path | None) -> None:
-    tally, problems = ExportTally(), 0
+def _echo_problems(problems: Callable[[], Iterable[object]], not_intact: Callable[[int], str]) -> None:
+    """One line per problem found; a file or database that cannot be read is a ClickException; any problem:
+    the not-intact summary on standard error and exit 1."""
+    count = 0
     try:
-        for problem in app.verify_exported(settings, directory, public_key, tally):
+        for problem in problems():
             click.echo(str(problem))
-            problems += 1
+            count += 1
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    if problems:
-        click.echo(f"export NOT intact: {problems} problem(s) in {tally.files} log file(s)", err=True)
+    if count:
+        click.echo(not_intact(count), err=True)
         sys.exit(1)
+
+
+def _verify_exported(settings: Settings, directory: Path, public_key: Path | None) -> None:
+    tally = ExportTally()
+    _echo_problems(
+        lambda: app.verify_exported(settings, directory, public_key, tally),
+        lambda problems: f"export NOT intact: {problems} problem(s) in {tally.files} log file(s)",
+    )
     keys = ", ".join(sorted(tally.fingerprints))
     click.echo(
         f"export intact: {tally.records} record(s) (records 1-{tally.last.seq}) in {tally.files} log file(s), "

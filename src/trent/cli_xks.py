@@ -88,20 +88,32 @@ def register(admin: click.Group, opened: Opener, config_option: Decorator, data_
             lines.append(f"  RawSecretAccessKey = {credential.secret.reveal().decode()}")
         click.echo("\n".join(lines))
 
-    @command("create-keystore")
-    @prefix_option
-    @with_credential
-    def create_keystore(
+    def credential_command(name: str) -> Decorator:
+        """A command with --config, --data-dir, --uri-prefix and the credential options."""
+
+        def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+            return command(name)(prefix_option(with_credential(f)))
+
+        return decorate
+
+    def changed(
+        change: Callable[[Deps, str, str | None, str | None], tuple[XksKeyStore, xks.Credential]],
+        what: str,
         config: Path | None,
         data_dir: Path | None,
         uri_prefix: str,
         access_key_id: str | None,
         secret_access_key: str | None,
-    ) -> None:
-        """Create a logical key store at /PREFIX/kms/xks/v1 with its SigV4 credential."""
+    ) -> XksKeyStore:
         with deps_of(config, data_dir) as deps:
-            record, credential = xks.create_keystore(deps, uri_prefix, access_key_id, secret_access_key)
-        show(record, credential, "Created")
+            record, credential = change(deps, uri_prefix, access_key_id, secret_access_key)
+        show(record, credential, what)
+        return record
+
+    @credential_command("create-keystore")
+    def create_keystore(**given: Any) -> None:
+        """Create a logical key store at /PREFIX/kms/xks/v1 with its SigV4 credential."""
+        changed(xks.create_keystore, "Created", **given)
 
     @command("list-keystores")
     def list_keystores(config: Path | None, data_dir: Path | None) -> None:
@@ -109,20 +121,10 @@ def register(admin: click.Group, opened: Opener, config_option: Decorator, data_
         with deps_of(config, data_dir) as deps:
             click.echo(json.dumps(xks.list_keystores(deps), indent=2, sort_keys=True))
 
-    @command("rotate-credential")
-    @prefix_option
-    @with_credential
-    def rotate_credential(
-        config: Path | None,
-        data_dir: Path | None,
-        uri_prefix: str,
-        access_key_id: str | None,
-        secret_access_key: str | None,
-    ) -> None:
+    @credential_command("rotate-credential")
+    def rotate_credential(**given: Any) -> None:
         """A new credential; the current one stays valid until retire-credential."""
-        with deps_of(config, data_dir) as deps:
-            record, credential = xks.rotate_credential(deps, uri_prefix, access_key_id, secret_access_key)
-        show(record, credential, "Rotated the credential of")
+        record = changed(xks.rotate_credential, "Rotated the credential of", **given)
         click.echo(
             f"  the previous one ({record.previous_access_key_id}) works until: trent admin xks retire-credential"
         )

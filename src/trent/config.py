@@ -5,7 +5,6 @@ Stdlib only. Nothing is read at import time. Errors name the setting and the bad
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import os
 import re
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from trent.kms.principals import ACCESS_KEY_ID, ACCESS_KEY_ID_RULE, DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_ID_RULE
+from trent.xksclient.hosts import is_loopback
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9600
@@ -113,16 +113,6 @@ def _bool(value: str) -> bool:
     if value.lower() in ("0", "false", "no", "off", ""):
         return False
     raise ValueError("must be true or false")
-
-
-def is_loopback(host: str) -> bool:
-    """Whether only this machine can reach `host`: localhost, 127.0.0.0/8 or ::1."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 DATABASE_SCHEMES = ("postgresql", "postgres", "sqlite")

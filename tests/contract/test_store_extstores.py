@@ -10,13 +10,12 @@ from pathlib import Path
 
 import psycopg
 
-from tests.contract.migrations import sqlite_at_version
+from tests.contract.migrations import postgres_at_version, postgres_insert_key, sqlite_at_version, sqlite_insert_key
 from tests.contract.records import ACCOUNT, NOW, REGION, key
 from trent.kms.keystores import ConnectionErrorCode, ConnectionState, CustomKeyStore, CustomKeyStoreType, XksConfig
 from trent.kms.specs import Origin
 from trent.store.base import Store
 from trent.store.postgres import PostgresStore
-from trent.store.postgres_schema import SCHEMA
 from trent.store.sqlite import SqliteStore
 
 
@@ -60,12 +59,7 @@ def test_sqlite_version_9_migrates_to_xks_key_ids(tmp_path: Path) -> None:
     sqlite_at_version(path, 9)
     k = key(11)
     with sqlite3.connect(path) as conn:
-        conn.execute(
-            "INSERT INTO keys (key_id, account, region, spec, usage, origin, state, creation_date, current_version, "
-            "revision, policy_revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, 1, 1)",
-            (k.key_id, k.account, k.region, k.spec.value, k.usage.value, k.origin.value, k.state.value,
-             NOW.timestamp()),
-        )  # fmt: skip
+        sqlite_insert_key(conn, k)
     conn.close()
     store = SqliteStore(path)
     try:
@@ -77,18 +71,8 @@ def test_sqlite_version_9_migrates_to_xks_key_ids(tmp_path: Path) -> None:
 def test_postgresql_version_6_migrates_to_xks_key_ids(postgres_url: str) -> None:
     k = key(12)
     with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(
-            "CREATE TABLE trent_schema (singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton), "
-            "version integer NOT NULL)"
-        )
-        for script in SCHEMA[:6]:
-            conn.execute(script, prepare=False)
-        conn.execute("INSERT INTO trent_schema (version) VALUES (6)")
-        conn.execute(
-            "INSERT INTO keys (key_id, account, region, spec, usage, origin, state, creation_date, current_version, "
-            "revision, policy_revision) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 1, 1, 1)",
-            (k.key_id, k.account, k.region, k.spec.value, k.usage.value, k.origin.value, k.state.value, NOW),
-        )
+        postgres_at_version(conn, 6)
+        postgres_insert_key(conn, k)
     store = PostgresStore(postgres_url)
     try:
         assert store.get_key(k.key_id) == k

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from tests.contract.conftest import Opener
-from tests.contract.migrations import sqlite_at_version
+from tests.contract.migrations import postgres_at_version, postgres_insert_key, sqlite_at_version, sqlite_insert_key
 from tests.contract.records import ACCOUNT, NOW, REGION, key
 from trent.kms.ids import AccountId, Region
 from trent.kms.keystores import (
@@ -24,7 +24,6 @@ from trent.kms.keystores import (
 )
 from trent.store.base import ConflictError, DuplicateError, Store
 from trent.store.postgres import PostgresStore
-from trent.store.postgres_schema import SCHEMA
 from trent.store.sqlite import SqliteStore
 
 CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
@@ -131,20 +130,7 @@ def test_sqlite_version_7_migrates_to_custom_key_stores(tmp_path: Path) -> None:
     sqlite_at_version(path, 7)
     k = key(11)
     with sqlite3.connect(path) as conn:
-        conn.execute(
-            "INSERT INTO keys (key_id, account, region, spec, usage, origin, state, creation_date, current_version, "
-            "revision, policy_revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, 1, 1)",
-            (
-                k.key_id,
-                k.account,
-                k.region,
-                k.spec.value,
-                k.usage.value,
-                k.origin.value,
-                k.state.value,
-                NOW.timestamp(),
-            ),
-        )
+        sqlite_insert_key(conn, k)
     conn.close()
     store = SqliteStore(path)
     try:
@@ -159,18 +145,8 @@ def test_sqlite_version_7_migrates_to_custom_key_stores(tmp_path: Path) -> None:
 def test_postgresql_version_4_migrates_to_custom_key_stores(postgres_url: str) -> None:
     k = key(12)
     with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(
-            "CREATE TABLE trent_schema (singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton), "
-            "version integer NOT NULL)"
-        )
-        for script in SCHEMA[:4]:
-            conn.execute(script, prepare=False)
-        conn.execute("INSERT INTO trent_schema (version) VALUES (4)")
-        conn.execute(
-            "INSERT INTO keys (key_id, account, region, spec, usage, origin, state, creation_date, current_version, "
-            "revision, policy_revision) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 1, 1, 1)",
-            (k.key_id, k.account, k.region, k.spec.value, k.usage.value, k.origin.value, k.state.value, NOW),
-        )
+        postgres_at_version(conn, 4)
+        postgres_insert_key(conn, k)
     store = PostgresStore(postgres_url)
     try:
         assert store.get_key(k.key_id) == k

@@ -13,13 +13,12 @@ import psycopg
 import pytest
 
 from tests.contract.conftest import Opener
-from tests.contract.migrations import sqlite_at_version
+from tests.contract.migrations import postgres_at_version, postgres_insert_key, sqlite_at_version, sqlite_insert_key
 from tests.contract.records import NOW, key
 from trent.kms.keys import ImportParameters, Key, MaterialVersion
 from trent.kms.specs import ExpirationModel, KeyState, Origin, WrappingAlgorithm, WrappingKeySpec
 from trent.store.base import DuplicateError, Store
 from trent.store.postgres import PostgresStore
-from trent.store.postgres_schema import SCHEMA
 from trent.store.sqlite import SqliteStore
 
 EXPIRES = ExpirationModel.KEY_MATERIAL_EXPIRES
@@ -175,20 +174,7 @@ def test_sqlite_version_5_migrates_keeping_its_material(tmp_path: Path) -> None:
     sqlite_at_version(path, 5)
     k = key(11)
     with sqlite3.connect(path) as conn:  # a key and its material as version 5 wrote them
-        conn.execute(
-            "INSERT INTO keys (key_id, account, region, spec, usage, origin, state, creation_date, current_version, "
-            "revision, policy_revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, 1, 1)",
-            (
-                k.key_id,
-                k.account,
-                k.region,
-                k.spec.value,
-                k.usage.value,
-                k.origin.value,
-                k.state.value,
-                NOW.timestamp(),
-            ),
-        )
+        sqlite_insert_key(conn, k)
         conn.execute(
             "INSERT INTO key_material (key_id, version, wrapped, created, rotation_type) VALUES (?, 1, ?, ?, NULL)",
             (k.key_id, b"old bytes", NOW.timestamp()),
@@ -210,18 +196,8 @@ def test_sqlite_version_5_migrates_keeping_its_material(tmp_path: Path) -> None:
 def test_postgresql_version_2_migrates_keeping_its_material(postgres_url: str) -> None:
     k = key(12)
     with psycopg.connect(postgres_url, autocommit=True) as conn:  # a database as version 2 left it
-        conn.execute(
-            "CREATE TABLE trent_schema (singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton), "
-            "version integer NOT NULL)"
-        )
-        for script in SCHEMA[:2]:
-            conn.execute(script, prepare=False)
-        conn.execute("INSERT INTO trent_schema (version) VALUES (2)")
-        conn.execute(
-            "INSERT INTO keys (key_id, account, region, spec, usage, origin, state, creation_date, current_version, "
-            "revision, policy_revision) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 1, 1, 1)",
-            (k.key_id, k.account, k.region, k.spec.value, k.usage.value, k.origin.value, k.state.value, NOW),
-        )
+        postgres_at_version(conn, 2)
+        postgres_insert_key(conn, k)
         conn.execute(
             "INSERT INTO key_material (key_id, version, wrapped, created) VALUES (%s, 1, %s, %s)",
             (k.key_id, b"old bytes", NOW),

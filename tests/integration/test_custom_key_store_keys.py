@@ -11,24 +11,18 @@ import re
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.keystores import REGIONS, Clusters, admin, serving_clusters
+from tests.keystores import REGIONS, Clusters, admin, fails
 from tests.softhsm import Token, in_token
-from tests.support import TrentServer, error_of, iter_files
+from tests.support import TrentServer, iter_files
 from trent.rootoftrust.base import WrappedMaterial
 
 pytestmark = pytest.mark.integration
 _REGIONS = iter(REGIONS[::-1])
-
-
-@pytest.fixture(scope="module")
-def clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clusters]:
-    yield from serving_clusters(tmp_path_factory)
 
 
 @pytest.fixture
@@ -37,13 +31,7 @@ def kms(clusters: Clusters) -> Any:
 
 
 def _store(kms: Any, clusters: Clusters, *, connect: bool = True) -> tuple[str, str, Token]:
-    cluster, token = clusters.new()
-    store_id = kms.create_custom_key_store(
-        CustomKeyStoreName=f"keys {cluster}",
-        CloudHsmClusterId=cluster,
-        TrustAnchorCertificate=clusters.certificate.read_text(),
-        KeyStorePassword=token.pin,
-    )["CustomKeyStoreId"]
+    store_id, cluster, token = clusters.create_store(kms, prefix="keys")
     if connect:
         kms.connect_custom_key_store(CustomKeyStoreId=store_id)
     return store_id, cluster, token
@@ -51,14 +39,6 @@ def _store(kms: Any, clusters: Clusters, *, connect: bool = True) -> tuple[str, 
 
 def _key(kms: Any, store_id: str) -> dict[str, Any]:
     return dict(kms.create_key(CustomKeyStoreId=store_id, Origin="AWS_CLOUDHSM")["KeyMetadata"])
-
-
-def _fails(call: Any, code: str, **params: Any) -> str:
-    with pytest.raises(ClientError) as excinfo:
-        call(**params)
-    got, message = error_of(excinfo)
-    assert got == code, (got, message)
-    return message
 
 
 def _attributes(token: Token, key_id: str) -> list[str]:
@@ -98,10 +78,10 @@ def test_a_key_is_made_in_the_token_and_described_as_aws_does(clusters: Clusters
 def test_create_key_refuses_what_aws_refuses(clusters: Clusters, kms: Any) -> None:
     store_id, _, _ = _store(kms, clusters, connect=False)
     create = kms.create_key
-    _fails(create, "CustomKeyStoreInvalidStateException", CustomKeyStoreId=store_id, Origin="AWS_CLOUDHSM")
+    fails(create, "CustomKeyStoreInvalidStateException", CustomKeyStoreId=store_id, Origin="AWS_CLOUDHSM")
     kms.connect_custom_key_store(CustomKeyStoreId=store_id)
-    _fails(create, "CustomKeyStoreNotFoundException", CustomKeyStoreId="cks-0123456789abcdef0", Origin="AWS_CLOUDHSM")
-    _fails(
+    fails(create, "CustomKeyStoreNotFoundException", CustomKeyStoreId="cks-0123456789abcdef0", Origin="AWS_CLOUDHSM")
+    fails(
         create,
         "UnsupportedOperationException",
         CustomKeyStoreId=store_id,
@@ -109,7 +89,7 @@ def test_create_key_refuses_what_aws_refuses(clusters: Clusters, kms: Any) -> No
         KeySpec="RSA_2048",
         KeyUsage="ENCRYPT_DECRYPT",
     )
-    _fails(
+    fails(
         create,
         "UnsupportedOperationException",
         CustomKeyStoreId=store_id,
@@ -117,9 +97,9 @@ def test_create_key_refuses_what_aws_refuses(clusters: Clusters, kms: Any) -> No
         KeySpec="HMAC_256",
         KeyUsage="GENERATE_VERIFY_MAC",
     )
-    _fails(create, "UnsupportedOperationException", CustomKeyStoreId=store_id)  # Origin AWS_KMS
-    _fails(create, "UnsupportedOperationException", CustomKeyStoreId=store_id, Origin="EXTERNAL")
-    _fails(create, "UnsupportedOperationException", Origin="AWS_CLOUDHSM")  # no store
+    fails(create, "UnsupportedOperationException", CustomKeyStoreId=store_id)  # Origin AWS_KMS
+    fails(create, "UnsupportedOperationException", CustomKeyStoreId=store_id, Origin="EXTERNAL")
+    fails(create, "UnsupportedOperationException", Origin="AWS_CLOUDHSM")  # no store
 
 
 def test_cryptography_runs_in_the_token_with_the_usual_blobs_and_context(clusters: Clusters, kms: Any) -> None:
@@ -131,14 +111,14 @@ def test_cryptography_runs_in_the_token_with_the_usual_blobs_and_context(cluster
     assert blob[:2] == b"TK"  # the one symmetric blob format
     opened = kms.decrypt(CiphertextBlob=blob, EncryptionContext=context)  # no KeyId: the blob names the key
     assert (opened["Plaintext"], opened["KeyId"].endswith(key)) == (b"in the token", True)
-    _fails(kms.decrypt, "InvalidCiphertextException", CiphertextBlob=blob, EncryptionContext={"purpose": "other"})
-    _fails(
+    fails(kms.decrypt, "InvalidCiphertextException", CiphertextBlob=blob, EncryptionContext={"purpose": "other"})
+    fails(
         kms.decrypt,
         "InvalidCiphertextException",
         CiphertextBlob=blob[:-1] + bytes([blob[-1] ^ 1]),
         EncryptionContext=context,
     )
-    _fails(kms.decrypt, "IncorrectKeyException", CiphertextBlob=blob, EncryptionContext=context, KeyId=software)
+    fails(kms.decrypt, "IncorrectKeyException", CiphertextBlob=blob, EncryptionContext=context, KeyId=software)
     # ReEncrypt out of the token and back in.
     out = kms.re_encrypt(CiphertextBlob=blob, SourceEncryptionContext=context, DestinationKeyId=software)
     back = kms.re_encrypt(
@@ -161,11 +141,11 @@ def test_cryptography_runs_in_the_token_with_the_usual_blobs_and_context(cluster
 def test_what_keys_in_a_custom_key_store_cannot_do(clusters: Clusters, kms: Any) -> None:
     store_id, _, _ = _store(kms, clusters)
     key = _key(kms, store_id)["KeyId"]
-    _fails(kms.enable_key_rotation, "UnsupportedOperationException", KeyId=key)
-    _fails(kms.rotate_key_on_demand, "UnsupportedOperationException", KeyId=key)
+    fails(kms.enable_key_rotation, "UnsupportedOperationException", KeyId=key)
+    fails(kms.rotate_key_on_demand, "UnsupportedOperationException", KeyId=key)
     assert kms.get_key_rotation_status(KeyId=key)["KeyRotationEnabled"] is False
-    _fails(kms.generate_data_key_pair, "UnsupportedOperationException", KeyId=key, KeyPairSpec="ECC_NIST_P256")
-    _fails(
+    fails(kms.generate_data_key_pair, "UnsupportedOperationException", KeyId=key, KeyPairSpec="ECC_NIST_P256")
+    fails(
         kms.get_parameters_for_import,
         "UnsupportedOperationException",
         KeyId=key,
@@ -174,7 +154,7 @@ def test_what_keys_in_a_custom_key_store_cannot_do(clusters: Clusters, kms: Any)
     )
     # A store with keys cannot be deleted.
     kms.disconnect_custom_key_store(CustomKeyStoreId=store_id)
-    _fails(kms.delete_custom_key_store, "CustomKeyStoreHasCMKsException", CustomKeyStoreId=store_id)
+    fails(kms.delete_custom_key_store, "CustomKeyStoreHasCMKsException", CustomKeyStoreId=store_id)
 
 
 def test_a_disconnected_store_makes_its_keys_unavailable_on_every_worker(clusters: Clusters, kms: Any) -> None:
@@ -187,10 +167,10 @@ def test_a_disconnected_store_makes_its_keys_unavailable_on_every_worker(cluster
     for _ in range(8):  # fresh connections: the kernel spreads them over both workers
         other = clusters.server.client(region=region)
         assert other.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyState"] == "Unavailable"
-        assert _fails(other.encrypt, "KMSInvalidStateException", KeyId=key["KeyId"], Plaintext=b"x") == unavailable
-        assert _fails(other.decrypt, "KMSInvalidStateException", CiphertextBlob=blob) == unavailable
-        _fails(other.generate_data_key, "KMSInvalidStateException", KeyId=key["KeyId"], KeySpec="AES_256")
-        _fails(other.generate_random, "CustomKeyStoreInvalidStateException", NumberOfBytes=8, CustomKeyStoreId=store_id)
+        assert fails(other.encrypt, "KMSInvalidStateException", KeyId=key["KeyId"], Plaintext=b"x") == unavailable
+        assert fails(other.decrypt, "KMSInvalidStateException", CiphertextBlob=blob) == unavailable
+        fails(other.generate_data_key, "KMSInvalidStateException", KeyId=key["KeyId"], KeySpec="AES_256")
+        fails(other.generate_random, "CustomKeyStoreInvalidStateException", NumberOfBytes=8, CustomKeyStoreId=store_id)
     # Managing the key still works; its own state shows again once the store is connected.
     kms.disable_key(KeyId=key["KeyId"])
     assert kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyState"] == "Unavailable"
@@ -215,8 +195,8 @@ def test_a_token_that_fails_while_serving_gives_internal_errors_then_recovers(cl
     try:
         started = time.monotonic()
         for _ in range(4):
-            _fails(kms.decrypt, "KMSInternalException", CiphertextBlob=blob)
-            _fails(kms.encrypt, "KMSInternalException", KeyId=key, Plaintext=b"during")
+            fails(kms.decrypt, "KMSInternalException", CiphertextBlob=blob)
+            fails(kms.encrypt, "KMSInternalException", KeyId=key, Plaintext=b"during")
         assert time.monotonic() - started < 60
     finally:
         shutil.copytree(aside / mine, token.tokens / mine)
@@ -266,7 +246,7 @@ def test_nothing_outside_the_token_opens_a_key(clusters: Clusters, kms: Any, tmp
     try:
         with TrentServer(copy, workers=1, env=token.env()) as server:
             other = server.client(region=kms.meta.region_name)
-            _fails(other.decrypt, "KMSInternalException", CiphertextBlob=blob)
+            fails(other.decrypt, "KMSInternalException", CiphertextBlob=blob)
     finally:
         moved.rename(token.tokens)
 

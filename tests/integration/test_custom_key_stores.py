@@ -4,24 +4,16 @@ AWS's errors and connection state rules."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
-from tests.keystores import REGIONS, Clusters, add_cluster, admin, cluster_id, serving_clusters
+from tests.keystores import REGIONS, Clusters, add_cluster, admin, cluster_id, fails
 from tests.softhsm import Token
-from tests.support import error_of
 
 pytestmark = pytest.mark.integration
 # Each test in a Region of its own: AWS allows 10 custom key stores per account and Region.
 _REGIONS = iter(REGIONS)
-
-
-@pytest.fixture(scope="module")
-def clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clusters]:
-    yield from serving_clusters(tmp_path_factory)
 
 
 @pytest.fixture
@@ -30,27 +22,12 @@ def kms(clusters: Clusters) -> Any:
 
 
 def _create(kms: Any, clusters: Clusters, name: str | None = None) -> tuple[str, str, Token]:
-    cluster, token = clusters.new()
-    store_id = kms.create_custom_key_store(
-        CustomKeyStoreName=name or f"store {cluster}",
-        CloudHsmClusterId=cluster,
-        TrustAnchorCertificate=clusters.certificate.read_text(),
-        KeyStorePassword=token.pin,
-    )["CustomKeyStoreId"]
-    return store_id, cluster, token
+    return clusters.create_store(kms, name)
 
 
 def _describe(kms: Any, store_id: str) -> dict[str, Any]:
     (entry,) = kms.describe_custom_key_stores(CustomKeyStoreId=store_id)["CustomKeyStores"]
     return dict(entry)
-
-
-def _fails(call: Any, code: str, **params: Any) -> str:
-    with pytest.raises(ClientError) as excinfo:
-        call(**params)
-    got, message = error_of(excinfo)
-    assert got == code, (got, message)
-    return message
 
 
 def test_a_store_is_created_disconnected_and_described_with_every_field(clusters: Clusters, kms: Any) -> None:
@@ -76,7 +53,7 @@ def test_create_refuses_what_aws_refuses(clusters: Clusters, kms: Any) -> None:
     cert = clusters.certificate.read_text()
     create = kms.create_custom_key_store
     free, free_token = clusters.new()
-    _fails(
+    fails(
         create,
         "CustomKeyStoreNameInUseException",
         CustomKeyStoreName="taken name",
@@ -84,7 +61,7 @@ def test_create_refuses_what_aws_refuses(clusters: Clusters, kms: Any) -> None:
         TrustAnchorCertificate=cert,
         KeyStorePassword=free_token.pin,
     )
-    _fails(
+    fails(
         create,
         "CloudHsmClusterInUseException",
         CustomKeyStoreName="second on it",
@@ -92,7 +69,7 @@ def test_create_refuses_what_aws_refuses(clusters: Clusters, kms: Any) -> None:
         TrustAnchorCertificate=cert,
         KeyStorePassword=token.pin,
     )
-    _fails(
+    fails(
         create,
         "CloudHsmClusterNotFoundException",
         CustomKeyStoreName="nowhere",
@@ -100,7 +77,7 @@ def test_create_refuses_what_aws_refuses(clusters: Clusters, kms: Any) -> None:
         TrustAnchorCertificate=cert,
         KeyStorePassword=token.pin,
     )
-    _fails(
+    fails(
         create,
         "IncorrectTrustAnchorException",
         CustomKeyStoreName="wrong anchor",
@@ -108,7 +85,7 @@ def test_create_refuses_what_aws_refuses(clusters: Clusters, kms: Any) -> None:
         TrustAnchorCertificate=clusters.other_certificate.read_text(),
         KeyStorePassword=free_token.pin,
     )
-    _fails(
+    fails(
         create,
         "IncorrectTrustAnchorException",
         CustomKeyStoreName="no anchor",
@@ -116,14 +93,14 @@ def test_create_refuses_what_aws_refuses(clusters: Clusters, kms: Any) -> None:
         TrustAnchorCertificate="not a certificate",
         KeyStorePassword=free_token.pin,
     )
-    _fails(
+    fails(
         create,
         "ValidationException",
         CustomKeyStoreName="no password",
         CloudHsmClusterId=free,
         TrustAnchorCertificate=cert,
     )
-    _fails(
+    fails(
         create,
         "UnsupportedOperationException",
         CustomKeyStoreName="external",
@@ -145,16 +122,16 @@ def test_create_refuses_what_aws_refuses(clusters: Clusters, kms: Any) -> None:
 
 def test_connect_and_disconnect_follow_the_connection_states(clusters: Clusters, kms: Any) -> None:
     store_id, _, _ = _create(kms, clusters)
-    _fails(kms.disconnect_custom_key_store, "CustomKeyStoreInvalidStateException", CustomKeyStoreId=store_id)
+    fails(kms.disconnect_custom_key_store, "CustomKeyStoreInvalidStateException", CustomKeyStoreId=store_id)
     assert kms.connect_custom_key_store(CustomKeyStoreId=store_id)["ResponseMetadata"]["HTTPStatusCode"] == 200
     assert _describe(kms, store_id)["ConnectionState"] == "CONNECTED"
     kms.connect_custom_key_store(CustomKeyStoreId=store_id)  # valid in every state but DISCONNECTING and FAILED
     assert _describe(kms, store_id)["ConnectionState"] == "CONNECTED"
     kms.disconnect_custom_key_store(CustomKeyStoreId=store_id)
     assert _describe(kms, store_id)["ConnectionState"] == "DISCONNECTED"
-    _fails(kms.disconnect_custom_key_store, "CustomKeyStoreInvalidStateException", CustomKeyStoreId=store_id)
+    fails(kms.disconnect_custom_key_store, "CustomKeyStoreInvalidStateException", CustomKeyStoreId=store_id)
     for call in (kms.connect_custom_key_store, kms.disconnect_custom_key_store, kms.delete_custom_key_store):
-        _fails(call, "CustomKeyStoreNotFoundException", CustomKeyStoreId="cks-0123456789abcdef0")
+        fails(call, "CustomKeyStoreNotFoundException", CustomKeyStoreId="cks-0123456789abcdef0")
 
 
 def test_a_wrong_password_fails_the_connection_until_it_is_updated(clusters: Clusters, kms: Any) -> None:
@@ -169,8 +146,8 @@ def test_a_wrong_password_fails_the_connection_until_it_is_updated(clusters: Clu
     entry = _describe(kms, store_id)
     assert (entry["ConnectionState"], entry["ConnectionErrorCode"]) == ("FAILED", "INVALID_CREDENTIALS")
     # "To reconnect a custom key store in a FAILED state, disconnect it, then connect it."
-    _fails(kms.connect_custom_key_store, "CustomKeyStoreInvalidStateException", CustomKeyStoreId=store_id)
-    _fails(
+    fails(kms.connect_custom_key_store, "CustomKeyStoreInvalidStateException", CustomKeyStoreId=store_id)
+    fails(
         kms.update_custom_key_store,
         "CustomKeyStoreInvalidStateException",
         CustomKeyStoreId=store_id,
@@ -197,17 +174,15 @@ def test_update_renames_rehomes_and_changes_the_password_only_while_disconnected
     _create(kms, clusters, "someone else's")
     update = kms.update_custom_key_store
     kms.connect_custom_key_store(CustomKeyStoreId=store_id)
-    _fails(update, "CustomKeyStoreInvalidStateException", CustomKeyStoreId=store_id, NewCustomKeyStoreName="after")
+    fails(update, "CustomKeyStoreInvalidStateException", CustomKeyStoreId=store_id, NewCustomKeyStoreName="after")
     kms.disconnect_custom_key_store(CustomKeyStoreId=store_id)
-    _fails(
-        update, "CustomKeyStoreNameInUseException", CustomKeyStoreId=store_id, NewCustomKeyStoreName="someone else's"
-    )
-    _fails(
+    fails(update, "CustomKeyStoreNameInUseException", CustomKeyStoreId=store_id, NewCustomKeyStoreName="someone else's")
+    fails(
         update, "CloudHsmClusterNotFoundException", CustomKeyStoreId=store_id, CloudHsmClusterId="cluster-zzzzzzzzzzz"
     )
     unrelated, _ = clusters.new(clusters.other_certificate)
-    _fails(update, "CloudHsmClusterNotRelatedException", CustomKeyStoreId=store_id, CloudHsmClusterId=unrelated)
-    _fails(
+    fails(update, "CloudHsmClusterNotRelatedException", CustomKeyStoreId=store_id, CloudHsmClusterId=unrelated)
+    fails(
         update, "CustomKeyStoreNotFoundException", CustomKeyStoreId="cks-0123456789abcdef0", NewCustomKeyStoreName="x"
     )
     # A related cluster (same trust anchor: a backup of the same token, in Trent's terms) takes over.
@@ -223,10 +198,10 @@ def test_update_renames_rehomes_and_changes_the_password_only_while_disconnected
 def test_delete_needs_a_disconnected_store(clusters: Clusters, kms: Any) -> None:
     store_id, _, _ = _create(kms, clusters)
     kms.connect_custom_key_store(CustomKeyStoreId=store_id)
-    _fails(kms.delete_custom_key_store, "CustomKeyStoreInvalidStateException", CustomKeyStoreId=store_id)
+    fails(kms.delete_custom_key_store, "CustomKeyStoreInvalidStateException", CustomKeyStoreId=store_id)
     kms.disconnect_custom_key_store(CustomKeyStoreId=store_id)
     kms.delete_custom_key_store(CustomKeyStoreId=store_id)
-    _fails(kms.describe_custom_key_stores, "CustomKeyStoreNotFoundException", CustomKeyStoreId=store_id)
+    fails(kms.describe_custom_key_stores, "CustomKeyStoreNotFoundException", CustomKeyStoreId=store_id)
 
 
 def test_describe_filters_and_pages(clusters: Clusters, kms: Any) -> None:
@@ -242,8 +217,8 @@ def test_describe_filters_and_pages(clusters: Clusters, kms: Any) -> None:
         marker = {"Marker": page["NextMarker"]}
     assert made <= set(seen) and len(seen) == len(set(seen)) == len(kms.describe_custom_key_stores()["CustomKeyStores"])
     assert seen == sorted(seen)
-    _fails(kms.describe_custom_key_stores, "InvalidMarkerException", Marker="not a marker")
-    _fails(kms.describe_custom_key_stores, "CustomKeyStoreNotFoundException", CustomKeyStoreName="no such store")
-    _fails(kms.describe_custom_key_stores, "ValidationException", CustomKeyStoreId=seen[0], CustomKeyStoreName="both")
+    fails(kms.describe_custom_key_stores, "InvalidMarkerException", Marker="not a marker")
+    fails(kms.describe_custom_key_stores, "CustomKeyStoreNotFoundException", CustomKeyStoreName="no such store")
+    fails(kms.describe_custom_key_stores, "ValidationException", CustomKeyStoreId=seen[0], CustomKeyStoreName="both")
     # Another region of the same account sees none of them ("Cross-account use: No"; stores live in a Region).
     assert clusters.server.client(region="sa-east-1").describe_custom_key_stores()["CustomKeyStores"] == []

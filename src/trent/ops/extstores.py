@@ -13,6 +13,7 @@ Guide, "Edit external key store properties", "Connect an external key store").
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from typing import Any
 
 from trent.kms.errors import (
@@ -32,7 +33,7 @@ from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
 from trent.rootoftrust.base import UnwrapError, WrappedMaterial, xks_credential_aad
 from trent.store.base import Reader
-from trent.xksclient.http_client import loopback
+from trent.xksclient.hosts import is_loopback
 from trent.xksclient.port import FailureKind, ProxyFailure, ProxyTarget
 
 _F = FailureKind
@@ -113,7 +114,7 @@ def _endpoint(endpoint: str) -> str:
     """https:// as AWS requires; plain http:// only to a loopback address (docs/decisions/0016)."""
     scheme, _, rest = endpoint.partition("://")
     host = rest.rsplit(":", 1)[0] if rest.count(":") == 1 else rest
-    if scheme == "https" or (scheme == "http" and loopback(host)):
+    if scheme == "https" or (scheme == "http" and is_loopback(host)):
         return endpoint
     raise ValidationException("XksProxyUriEndpoint must begin with https:// (http:// only to a loopback address).")
 
@@ -129,54 +130,53 @@ def wrap_secret(deps: Deps, store_id: str, access_key_id: str, secret: str) -> b
     return deps.root_of_trust.wrap(Sensitive(secret.encode()), aad).to_bytes()
 
 
-def new_config(
-    deps: Deps,
-    store_id: str,
-    *,
-    connectivity: str | None,
-    endpoint: str | None,
-    path: str | None,
-    credential: Any,
-    vpc_service: str | None,
-    cloudhsm: tuple[object, ...],
-) -> XksConfig:
+@dataclass(frozen=True)
+class ProxySettings:
+    """The XksProxy* parameters of CreateCustomKeyStore and UpdateCustomKeyStore, as given (None: absent)."""
+
+    connectivity: str | None = None
+    endpoint: str | None = None
+    path: str | None = None
+    credential: Any = None
+    vpc_service_name: str | None = None
+    vpc_service_owner: str | None = None
+
+    def given(self) -> bool:
+        return any(getattr(self, f.name) is not None for f in fields(self))
+
+
+def _no_cloudhsm_or_vpc(proxy: ProxySettings, cloudhsm: tuple[object, ...]) -> None:
     if any(p is not None for p in cloudhsm):
         raise ValidationException(CLOUDHSM_ONLY)
+    if (proxy.vpc_service_name or proxy.vpc_service_owner) is not None:
+        raise ValidationException("XksProxyVpcEndpointServiceName is valid only for VPC_ENDPOINT_SERVICE.")
+
+
+def new_config(deps: Deps, store_id: str, proxy: ProxySettings, cloudhsm: tuple[object, ...]) -> XksConfig:
+    if any(p is not None for p in cloudhsm):
+        raise ValidationException(CLOUDHSM_ONLY)
+    connectivity, endpoint, path, credential = proxy.connectivity, proxy.endpoint, proxy.path, proxy.credential
     if connectivity is None or endpoint is None or path is None or credential is None:
         raise ValidationException(XKS_NEEDS)
     _connectivity(connectivity)
-    if vpc_service is not None:
-        raise ValidationException("XksProxyVpcEndpointServiceName is valid only for VPC_ENDPOINT_SERVICE.")
+    _no_cloudhsm_or_vpc(proxy, ())
     access_key_id, secret = _credential(credential)
     return XksConfig(_endpoint(endpoint), path, access_key_id, wrap_secret(deps, store_id, access_key_id, secret))
 
 
-def updated_config(
-    deps: Deps,
-    store: CustomKeyStore,
-    *,
-    connectivity: str | None,
-    endpoint: str | None,
-    path: str | None,
-    credential: Any,
-    vpc_service: str | None,
-    cloudhsm: tuple[object, ...],
-) -> XksConfig:
+def updated_config(deps: Deps, store: CustomKeyStore, proxy: ProxySettings, cloudhsm: tuple[object, ...]) -> XksConfig:
     """The store's config with the changes; the endpoint and connectivity need it DISCONNECTED (Developer Guide,
     "Edit external key store properties": name, credential and URI path in any connection state)."""
-    if any(p is not None for p in cloudhsm):
-        raise ValidationException(CLOUDHSM_ONLY)
-    if vpc_service is not None:
-        raise ValidationException("XksProxyVpcEndpointServiceName is valid only for VPC_ENDPOINT_SERVICE.")
+    _no_cloudhsm_or_vpc(proxy, cloudhsm)
     config = config_of(store)
-    if connectivity is not None:
-        _connectivity(connectivity)
-    if endpoint is not None:
-        config = XksConfig(_endpoint(endpoint), config.uri_path, config.access_key_id, config.wrapped_secret)
-    if path is not None:
-        config = XksConfig(config.uri_endpoint, path, config.access_key_id, config.wrapped_secret)
-    if credential is not None:
-        access_key_id, secret = _credential(credential)
+    if proxy.connectivity is not None:
+        _connectivity(proxy.connectivity)
+    if proxy.endpoint is not None:
+        config = XksConfig(_endpoint(proxy.endpoint), config.uri_path, config.access_key_id, config.wrapped_secret)
+    if proxy.path is not None:
+        config = XksConfig(config.uri_endpoint, proxy.path, config.access_key_id, config.wrapped_secret)
+    if proxy.credential is not None:
+        access_key_id, secret = _credential(proxy.credential)
         wrapped = wrap_secret(deps, store.custom_key_store_id, access_key_id, secret)
         config = XksConfig(config.uri_endpoint, config.uri_path, access_key_id, wrapped)
     return config

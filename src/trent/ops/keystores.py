@@ -97,9 +97,12 @@ def _wrap_password(deps: Deps, store_id: str, password: str) -> bytes:
     return deps.root_of_trust.wrap(Sensitive(password.encode()), key_store_password_aad(store_id)).to_bytes()
 
 
-def _no_proxy(*params: object) -> None:
-    if any(p is not None for p in params):
-        raise ValidationException(XKS_ONLY)
+def _new_store_id() -> str:
+    return "cks-" + secrets.token_hex(9)[:17]
+
+
+def _name_in_use(name: str) -> CustomKeyStoreNameInUseException:
+    return CustomKeyStoreNameInUseException(f"Custom key store name {name} is already in use.")
 
 
 def create_custom_key_store(
@@ -118,18 +121,19 @@ def create_custom_key_store(
     xks_proxy_authentication_credential: object | None = None,
     xks_proxy_connectivity: str | None = None,
 ) -> CreateCustomKeyStoreResult:
+    proxy = extstores.ProxySettings(
+        xks_proxy_connectivity,
+        xks_proxy_uri_endpoint,
+        xks_proxy_uri_path,
+        xks_proxy_authentication_credential,
+        xks_proxy_vpc_endpoint_service_name,
+        xks_proxy_vpc_endpoint_service_owner,
+    )
     if custom_key_store_type is CustomKeyStoreType.EXTERNAL_KEY_STORE:
         authorize_account(deps, ctx, Operation.CreateCustomKeyStore)
-        store_id = "cks-" + secrets.token_hex(9)[:17]
+        store_id = _new_store_id()
         xks = extstores.new_config(
-            deps,
-            store_id,
-            connectivity=xks_proxy_connectivity,
-            endpoint=xks_proxy_uri_endpoint,
-            path=xks_proxy_uri_path,
-            credential=xks_proxy_authentication_credential,
-            vpc_service=xks_proxy_vpc_endpoint_service_name or xks_proxy_vpc_endpoint_service_owner,
-            cloudhsm=(cloud_hsm_cluster_id, trust_anchor_certificate, key_store_password),
+            deps, store_id, proxy, cloudhsm=(cloud_hsm_cluster_id, trust_anchor_certificate, key_store_password)
         )
         new = CustomKeyStore(
             store_id, ctx.account, ctx.region, custom_key_store_name, custom_key_store_type, deps.clock(), xks
@@ -137,14 +141,8 @@ def create_custom_key_store(
         extstores.require_unique(deps.store, new)
         extstores.check_health(deps, ctx, new, Operation.CreateCustomKeyStore)
         return _insert(deps, ctx, new, None)
-    _no_proxy(
-        xks_proxy_uri_endpoint,
-        xks_proxy_uri_path,
-        xks_proxy_vpc_endpoint_service_name,
-        xks_proxy_vpc_endpoint_service_owner,
-        xks_proxy_authentication_credential,
-        xks_proxy_connectivity,
-    )
+    if proxy.given():
+        raise ValidationException(XKS_ONLY)
     if cloud_hsm_cluster_id is None or trust_anchor_certificate is None or key_store_password is None:
         raise ValidationException(CLOUDHSM_NEEDS)
     authorize_account(deps, ctx, Operation.CreateCustomKeyStore)
@@ -153,7 +151,7 @@ def create_custom_key_store(
         raise IncorrectTrustAnchorException(
             f"The trust anchor certificate does not match the trust anchor certificate of cluster {cluster.cluster_id}."
         )
-    store_id = "cks-" + secrets.token_hex(9)[:17]
+    store_id = _new_store_id()
     config = CloudHsmConfig(
         cluster.cluster_id, trust_anchor_certificate, _wrap_password(deps, store_id, key_store_password)
     )
@@ -177,7 +175,7 @@ def _insert(
             )
         mine = [s for s in stores if (s.account, s.region) == (ctx.account, ctx.region)]
         if any(s.name == custom_key_store_name for s in mine):
-            raise CustomKeyStoreNameInUseException(f"Custom key store name {custom_key_store_name} is already in use.")
+            raise _name_in_use(custom_key_store_name)
         if len(mine) >= MAX_KEY_STORES:
             raise LimitExceededException(f"You have reached the limit of {MAX_KEY_STORES} custom key stores.")
         tx.insert_custom_key_store(store)
@@ -309,21 +307,20 @@ def update_custom_key_store(
     """Every change needs the store DISCONNECTED ("To update any property of an AWS CloudHSM key store, the
     ConnectionState of the AWS CloudHSM key store must be DISCONNECTED": UpdateCustomKeyStore); an external
     key store's name, credential and URI path can change in any state (ops/extstores.py)."""
+    proxy = extstores.ProxySettings(
+        xks_proxy_connectivity,
+        xks_proxy_uri_endpoint,
+        xks_proxy_uri_path,
+        xks_proxy_authentication_credential,
+        xks_proxy_vpc_endpoint_service_name,
+        xks_proxy_vpc_endpoint_service_owner,
+    )
     authorize_account(deps, ctx, Operation.UpdateCustomKeyStore)
     found = find_store(deps.store, ctx, custom_key_store_id)
     if found.store_type is CustomKeyStoreType.EXTERNAL_KEY_STORE:
-        xks = extstores.updated_config(
-            deps,
-            found,
-            connectivity=xks_proxy_connectivity,
-            endpoint=xks_proxy_uri_endpoint,
-            path=xks_proxy_uri_path,
-            credential=xks_proxy_authentication_credential,
-            vpc_service=xks_proxy_vpc_endpoint_service_name or xks_proxy_vpc_endpoint_service_owner,
-            cloudhsm=(key_store_password, cloud_hsm_cluster_id),
-        )
+        xks = extstores.updated_config(deps, found, proxy, cloudhsm=(key_store_password, cloud_hsm_cluster_id))
         if (
-            extstores.needs_disconnected(found, xks, xks_proxy_connectivity)
+            extstores.needs_disconnected(found, xks, proxy.connectivity)
             and found.connection_state is not _S.DISCONNECTED
         ):
             raise storekeys.invalid_state(found, Operation.UpdateCustomKeyStore)
@@ -331,14 +328,8 @@ def update_custom_key_store(
             extstores.require_unique(deps.store, replace(found, config=xks))
             extstores.check_health(deps, ctx, replace(found, config=xks), Operation.UpdateCustomKeyStore)
         return _update(deps, ctx, found, new_custom_key_store_name, xks)
-    _no_proxy(
-        xks_proxy_uri_endpoint,
-        xks_proxy_uri_path,
-        xks_proxy_vpc_endpoint_service_name,
-        xks_proxy_vpc_endpoint_service_owner,
-        xks_proxy_authentication_credential,
-        xks_proxy_connectivity,
-    )
+    if proxy.given():
+        raise ValidationException(XKS_ONLY)
     store = found
     if store.connection_state is not _S.DISCONNECTED:
         raise storekeys.invalid_state(store, Operation.UpdateCustomKeyStore)
@@ -372,7 +363,7 @@ def _update(
             raise storekeys.invalid_state(current, Operation.UpdateCustomKeyStore)
         name = current.name if new_custom_key_store_name is None else new_custom_key_store_name
         if name != current.name and any(s.name == name for s in tx.list_custom_key_stores(ctx.account, ctx.region)):
-            raise CustomKeyStoreNameInUseException(f"Custom key store name {name} is already in use.")
+            raise _name_in_use(name)
         if name != current.name or config != current.config:
             tx.update_custom_key_store(current.evolve(name=name, config=config), current.revision)
     return Empty()

@@ -3,7 +3,6 @@ statements' round trips)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +13,7 @@ from trent.kms.ids import AccountId, Region
 from trent.kms.keystores import CustomKeyStore, HsmCluster
 from trent.store import keystore_rows as rows
 from trent.store.base import ConflictError, DuplicateError
+from trent.store.postgres_statements import PostgresStatements
 
 SCHEMA_V5 = """
     CREATE TABLE hsm_clusters (
@@ -53,20 +53,8 @@ def _same(value: datetime) -> datetime:
     return value
 
 
-class PostgresKeyStores:
+class PostgresKeyStores(PostgresStatements):
     _c: psycopg.Connection[Any]  # the store's connection (postgres_ops.py)
-
-    def _one(self, sql: str, args: Sequence[Any] = ()) -> Any:
-        raise NotImplementedError
-
-    def _all(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
-        raise NotImplementedError
-
-    def _write(self, sql: str, args: Sequence[Any]) -> int:
-        raise NotImplementedError
-
-    def _insert(self, sql: str, args: Sequence[Any], name: str) -> None:
-        raise NotImplementedError
 
     def get_hsm_cluster(self, cluster_id: str) -> HsmCluster | None:
         row = self._one(_CLUSTERS + " WHERE cluster_id = %s", (cluster_id,))

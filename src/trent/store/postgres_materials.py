@@ -3,13 +3,13 @@ of its statements; the schema's version 3 added the imported-material columns an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from trent.kms.ids import KeyId
 from trent.kms.keys import ImportParameters, MaterialVersion
 from trent.kms.specs import ExpirationModel, WrappingAlgorithm, WrappingKeySpec
+from trent.store.postgres_statements import PostgresStatements
 
 _MATERIALS = (
     "SELECT key_id, version, created, rotation_type, description, expiration_model, valid_to, wrapped IS NOT NULL "
@@ -74,20 +74,8 @@ def _material_values(material: MaterialVersion, wrapped_material: bytes | None) 
     )
 
 
-class PostgresMaterials:
+class PostgresMaterials(PostgresStatements):
     """Reads and writes of key_material and import_parameters; PostgresOps gives the statements' round trips."""
-
-    def _one(self, sql: str, args: Sequence[Any] = ()) -> Any:
-        raise NotImplementedError
-
-    def _all(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
-        raise NotImplementedError
-
-    def _write(self, sql: str, args: Sequence[Any]) -> int:
-        raise NotImplementedError
-
-    def _insert(self, sql: str, args: Sequence[Any], name: str) -> None:
-        raise NotImplementedError
 
     def get_material(self, key_id: KeyId, version: int) -> bytes | None:
         row = self._one("SELECT wrapped FROM key_material WHERE key_id = %s AND version = %s", (key_id, version))

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from trent.kms.ids import KeyId
 from trent.kms.xks import USAGES, XksExposure, XksKeyStore, usage_text
+from trent.store import xks_rows as rows
 from trent.store.base import DuplicateError
+from trent.store.postgres_statements import PostgresStatements
 
 SCHEMA = """
     CREATE TABLE xks_stores (
@@ -30,22 +32,17 @@ SCHEMA = """
         PRIMARY KEY (uri_prefix, key_id)
     );
 """
-_STORE_COLUMNS = (
-    "uri_prefix, access_key_id, wrapped_secret, enabled, created, previous_access_key_id, previous_wrapped_secret"
-)
-_EXPOSURE_COLUMNS = "uri_prefix, key_id, usage, created, allowed_principals, allowed_operations"
+_STORE_COLUMNS = rows.STORE_COLUMNS
+_EXPOSURE_COLUMNS = rows.EXPOSURE_COLUMNS
+_UPDATE_STORE = rows.UPDATE_STORE
+
+
+def _same(value: datetime) -> datetime:
+    return value
 
 
 def _store(row: Any) -> XksKeyStore:
-    return XksKeyStore(
-        uri_prefix=row[0],
-        access_key_id=row[1],
-        wrapped_secret=bytes(row[2]),
-        enabled=bool(row[3]),
-        created=row[4],
-        previous_access_key_id=row[5],
-        previous_wrapped_secret=None if row[6] is None else bytes(row[6]),
-    )
+    return rows.store_of(row, _same)
 
 
 def _exposure(row: Any) -> XksExposure:
@@ -59,20 +56,8 @@ def _exposure(row: Any) -> XksExposure:
     )
 
 
-class PostgresXks:
+class PostgresXks(PostgresStatements):
     """Reads and writes of xks_stores and xks_exposures."""
-
-    def _one(self, sql: str, args: Sequence[Any] = ()) -> Any:
-        raise NotImplementedError
-
-    def _all(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
-        raise NotImplementedError
-
-    def _write(self, sql: str, args: Sequence[Any]) -> int:
-        raise NotImplementedError
-
-    def _insert(self, sql: str, args: Sequence[Any], name: str) -> None:
-        raise NotImplementedError
 
     def get_xks_store(self, uri_prefix: str) -> XksKeyStore | None:
         row = self._one(f"SELECT {_STORE_COLUMNS} FROM xks_stores WHERE uri_prefix = %s", (uri_prefix,))
@@ -95,35 +80,11 @@ class PostgresXks:
 
     # -- writes (only called inside a transaction) ---------------------------------------------------------
     def insert_xks_store(self, store: XksKeyStore) -> None:
-        self._insert(
-            f"INSERT INTO xks_stores ({_STORE_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            (
-                store.uri_prefix,
-                store.access_key_id,
-                store.wrapped_secret,
-                store.enabled,
-                store.created,
-                store.previous_access_key_id,
-                store.previous_wrapped_secret,
-            ),
-            store.uri_prefix,
-        )
+        sql = f"INSERT INTO xks_stores ({_STORE_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+        self._insert(sql, rows.store_values(store, _same), store.uri_prefix)
 
     def update_xks_store(self, store: XksKeyStore) -> None:
-        self._insert(
-            "UPDATE xks_stores SET access_key_id = %s, wrapped_secret = %s, enabled = %s, created = %s, "
-            "previous_access_key_id = %s, previous_wrapped_secret = %s WHERE uri_prefix = %s",
-            (
-                store.access_key_id,
-                store.wrapped_secret,
-                store.enabled,
-                store.created,
-                store.previous_access_key_id,
-                store.previous_wrapped_secret,
-                store.uri_prefix,
-            ),
-            store.access_key_id,
-        )
+        self._insert(_UPDATE_STORE, rows.update_values(store, _same), store.access_key_id)
 
     def delete_xks_store(self, uri_prefix: str) -> None:
         self._write("DELETE FROM xks_exposures WHERE uri_prefix = %s", (uri_prefix,))

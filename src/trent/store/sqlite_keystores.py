@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from trent.kms.ids import AccountId, Region
 from trent.kms.keystores import CustomKeyStore, HsmCluster
@@ -79,26 +81,23 @@ class SqliteKeyStores:
         ).fetchone()
         return int(count)
 
-    def insert_hsm_cluster(self, cluster: HsmCluster) -> None:
+    def _insert_row(self, sql: str, values: Sequence[Any], name: str) -> None:
+        """An INSERT; DuplicateError(name) if it breaks a uniqueness constraint."""
         try:
-            self._c.execute(
-                f"INSERT INTO hsm_clusters ({rows.CLUSTER_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
-                rows.cluster_values(cluster, _ts),
-            )
+            self._c.execute(sql, values)
         except sqlite3.IntegrityError as exc:
-            raise DuplicateError(cluster.cluster_id) from exc
+            raise DuplicateError(name) from exc
+
+    def insert_hsm_cluster(self, cluster: HsmCluster) -> None:
+        sql = f"INSERT INTO hsm_clusters ({rows.CLUSTER_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
+        self._insert_row(sql, rows.cluster_values(cluster, _ts), cluster.cluster_id)
 
     def delete_hsm_cluster(self, cluster_id: str) -> None:
         self._c.execute("DELETE FROM hsm_clusters WHERE cluster_id = ?", (cluster_id,))
 
     def insert_custom_key_store(self, store: CustomKeyStore) -> None:
-        try:
-            self._c.execute(
-                f"INSERT INTO custom_key_stores ({rows.STORE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows.store_values(store, _ts),
-            )
-        except sqlite3.IntegrityError as exc:
-            raise DuplicateError(store.custom_key_store_id) from exc
+        sql = f"INSERT INTO custom_key_stores ({rows.STORE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        self._insert_row(sql, rows.store_values(store, _ts), store.custom_key_store_id)
 
     def update_custom_key_store(self, store: CustomKeyStore, expected_revision: int) -> None:
         values = rows.store_values(store, _ts)

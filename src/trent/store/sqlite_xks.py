@@ -10,6 +10,7 @@ from typing import Any
 
 from trent.kms.ids import KeyId
 from trent.kms.xks import USAGES, XksExposure, XksKeyStore, usage_text
+from trent.store import xks_rows as rows
 from trent.store.base import DuplicateError
 
 SCHEMA = """
@@ -32,22 +33,21 @@ SCHEMA = """
         PRIMARY KEY (uri_prefix, key_id)
     );
 """
-_STORE_COLUMNS = (
-    "uri_prefix, access_key_id, wrapped_secret, enabled, created, previous_access_key_id, previous_wrapped_secret"
-)
-_EXPOSURE_COLUMNS = "uri_prefix, key_id, usage, created, allowed_principals, allowed_operations"
+_STORE_COLUMNS = rows.STORE_COLUMNS
+_EXPOSURE_COLUMNS = rows.EXPOSURE_COLUMNS
+_UPDATE_STORE = rows.UPDATE_STORE.replace("%s", "?")
+
+
+def _dt(value: float) -> datetime:
+    return datetime.fromtimestamp(value, UTC)
+
+
+def _ts(value: datetime) -> float:
+    return value.timestamp()
 
 
 def _store(row: Any) -> XksKeyStore:
-    return XksKeyStore(
-        uri_prefix=row[0],
-        access_key_id=row[1],
-        wrapped_secret=bytes(row[2]),
-        enabled=bool(row[3]),
-        created=datetime.fromtimestamp(row[4], UTC),
-        previous_access_key_id=row[5],
-        previous_wrapped_secret=None if row[6] is None else bytes(row[6]),
-    )
+    return rows.store_of(row, _dt)
 
 
 def _exposure(row: Any) -> XksExposure:
@@ -58,18 +58,6 @@ def _exposure(row: Any) -> XksExposure:
         created=datetime.fromtimestamp(row[3], UTC),
         allowed_principals=tuple(json.loads(row[4])),
         allowed_operations=tuple(json.loads(row[5])),
-    )
-
-
-def _store_values(store: XksKeyStore) -> tuple[Any, ...]:
-    return (
-        store.uri_prefix,
-        store.access_key_id,
-        store.wrapped_secret,
-        int(store.enabled),
-        store.created.timestamp(),
-        store.previous_access_key_id,
-        store.previous_wrapped_secret,
     )
 
 
@@ -101,19 +89,14 @@ class SqliteXks:
     def insert_xks_store(self, store: XksKeyStore) -> None:
         try:
             self._c.execute(
-                f"INSERT INTO xks_stores ({_STORE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", _store_values(store)
+                f"INSERT INTO xks_stores ({_STORE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows.store_values(store, _ts)
             )
         except sqlite3.IntegrityError as exc:
             raise DuplicateError(store.uri_prefix) from exc
 
     def update_xks_store(self, store: XksKeyStore) -> None:
-        values = _store_values(store)
         try:
-            self._c.execute(
-                "UPDATE xks_stores SET access_key_id = ?, wrapped_secret = ?, enabled = ?, created = ?, "
-                "previous_access_key_id = ?, previous_wrapped_secret = ? WHERE uri_prefix = ?",
-                (*values[1:], values[0]),
-            )
+            self._c.execute(_UPDATE_STORE, rows.update_values(store, _ts))
         except sqlite3.IntegrityError as exc:
             raise DuplicateError(store.access_key_id) from exc
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import binascii
 import http.client
-import ipaddress
 import socket
 import ssl
 import time
@@ -28,6 +27,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from trent.xksclient.hosts import is_loopback
 from trent.xksclient.port import FailureKind, KeyInfo, ProxyFailure, ProxySealed, ProxyTarget
 
 SERVICE = "kms-xks-proxy"
@@ -57,15 +57,6 @@ STATUSES: Mapping[int, FailureKind] = {
     429: _F.NOT_REACHABLE,
     503: _F.NOT_REACHABLE,
 }
-
-
-def loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _b64(data: bytes) -> str:
@@ -170,7 +161,7 @@ class HttpXksProxy:
         parts = urlsplit(url)
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise ProxyFailure(_F.INVALID_CONFIGURATION, "the proxy URI is not https://")
-        if parts.scheme == "http" and not loopback(parts.hostname):
+        if parts.scheme == "http" and not is_loopback(parts.hostname):
             raise ProxyFailure(_F.INVALID_CONFIGURATION, "plain http is only for a loopback proxy")
         payload = orjson.dumps(document)
         headers = self._signed(target, url, payload)

@@ -7,12 +7,10 @@ model validation → typed binding → the operation → the response. Every fai
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
 
 import orjson
 
@@ -29,6 +27,7 @@ from trent.kms.ids import Region, unique_id
 from trent.ops import dispatch
 from trent.ops.context import RequestContext
 from trent.ops.deps import Deps
+from trent.protocol import wire
 from trent.protocol.awsjson.batch import Batcher, Queued
 from trent.protocol.awsjson.binding import bind, operation_for
 from trent.protocol.awsjson.codec import encode_response
@@ -39,6 +38,7 @@ from trent.protocol.awsjson.errors import (
     status_of,
 )
 from trent.protocol.awsjson.validate import decode_request
+from trent.protocol.wire import Incoming, WireResponse
 from trent.store.prefetch import Prefetching
 
 log = logging.getLogger("trent.request")
@@ -50,24 +50,6 @@ _NO_CACHE = (
     ("expires", "0"),
     ("pragma", "no-cache"),
 )
-
-
-class Incoming(Protocol):
-    """What the front reads of a request. The server's `Request` (server/types.py) has this shape; the server
-    sits above this layer, so it is matched structurally, not imported."""
-
-    @property
-    def method(self) -> str: ...
-    @property
-    def path(self) -> str: ...
-    @property
-    def query(self) -> str: ...
-    @property
-    def headers(self) -> Mapping[str, str]: ...  # lowercase names
-    @property
-    def body(self) -> bytes: ...
-    @property
-    def client_ip(self) -> str: ...
 
 
 # What the HTTP layer refused, as the AWS front end names it (AWS's Common Errors page: "Problems with the
@@ -96,25 +78,13 @@ class WireRequest:
         object.__setattr__(self, "headers", header_map(self.headers))
 
 
-@dataclass(frozen=True, slots=True)
-class WireResponse:
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes = field(repr=False)
-
-
-@dataclass(slots=True)
-class Pending:
+class Pending(wire.Pending):
     """A response that may be sent once `durable` (its request's audit event) completes without error; if it
     fails, `failed()` is what must be sent instead (fail closed: the result is withheld)."""
 
-    response: WireResponse
-    durable: asyncio.Future[None] | None
-    request_id: str
+    __slots__ = ()
 
-    def final(self) -> WireResponse:
-        if self.durable is None or (not self.durable.cancelled() and self.durable.exception() is None):
-            return self.response
+    def internal_error(self) -> WireResponse:
         return _respond(self.request_id, 500, error_body(KMSInternalException()))
 
 
@@ -181,11 +151,8 @@ class AwsJsonFront:
 
     async def handle(self, request: Incoming) -> WireResponse:
         """prepare(), then wait for the audit event; the response to send."""
-        pending = self.prepare(request)
-        if pending.durable is not None:
-            with contextlib.suppress(Exception):
-                await pending.durable
-        return pending.final()
+        response: WireResponse = await wire.settled(self.prepare(request))
+        return response
 
     def _failure(self, request_id: str, error: KmsError, durable: asyncio.Future[None]) -> Pending:
         return Pending(_respond(request_id, status_of(error), error_body(error)), durable, request_id)

@@ -10,11 +10,8 @@ InternalException (fail closed), as on the AWS JSON front.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -33,6 +30,8 @@ from trent.kms.xks import (
 )
 from trent.ops import xks as ops
 from trent.ops.deps import Deps
+from trent.protocol import wire
+from trent.protocol.wire import WireResponse
 from trent.protocol.xks import codec
 from trent.protocol.xks.errors import REFUSALS, error_body, status_of
 
@@ -41,43 +40,19 @@ CONTENT_TYPE = "application/json"
 _HEADERS = (("cache-control", "no-store"),)
 
 
-class Incoming(Protocol):
-    """What the front reads of a request (the server's `Request`, matched structurally)."""
+class Incoming(wire.Incoming, Protocol):
+    """What the front reads of a request (the server's `Request`, matched structurally): a client certificate too."""
 
-    @property
-    def method(self) -> str: ...
-    @property
-    def path(self) -> str: ...
-    @property
-    def query(self) -> str: ...
-    @property
-    def headers(self) -> Mapping[str, str]: ...
-    @property
-    def body(self) -> bytes: ...
-    @property
-    def client_ip(self) -> str: ...
     @property
     def client_cert_name(self) -> str: ...  # the subject CN of a verified client certificate, "" if none
 
 
-@dataclass(frozen=True, slots=True)
-class WireResponse:
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes = field(repr=False)
-
-
-@dataclass(slots=True)
-class Pending:
+class Pending(wire.Pending):
     """A response to send once `durable` (its audit record) completes; InternalException if that fails."""
 
-    response: WireResponse
-    durable: asyncio.Future[None] | None
-    request_id: str
+    __slots__ = ()
 
-    def final(self) -> WireResponse:
-        if self.durable is None or (not self.durable.cancelled() and self.durable.exception() is None):
-            return self.response
+    def internal_error(self) -> WireResponse:
         return _respond(self.request_id, 500, error_body(InternalException()))
 
 
@@ -169,11 +144,8 @@ class XksFront:
         return Pending(_respond(ctx.request_id, status_of(error), error_body(error)), durable, ctx.request_id)
 
     async def handle(self, request: Incoming) -> WireResponse:
-        pending = self.prepare(request)
-        if pending.durable is not None:
-            with contextlib.suppress(Exception):
-                await pending.durable
-        return pending.final()
+        response: WireResponse = await wire.settled(self.prepare(request))
+        return response
 
     def _serve(self, request: Incoming, ctx: ops.XksContext) -> bytes:
         target = codec.target_of(request.path)
