@@ -131,12 +131,6 @@ def parse_authorization(header: str) -> Authorization:
     return Authorization(Credential(*parts), tuple(fields["SignedHeaders"].split(";")), fields["Signature"])
 
 
-def access_key_id_of(header: str) -> str | None:
-    """The access key id of an Authorization header in the form every SDK sends, else None."""
-    found = _AUTHORIZATION.fullmatch(header)
-    return None if found is None else found.group(1)
-
-
 def _uri_encode(value: str, safe: str = "-_.~") -> str:
     return quote(value, safe=safe)
 

@@ -68,9 +68,7 @@ def metadata(key: Key, store: CustomKeyStore | None = None) -> KeyMetadata:
 
 def _metadata(key: Key, store: CustomKeyStore | None) -> KeyMetadata:
     lists = key.info.algorithms_for(key.usage)
-    state = key.state
-    if store is not None and not store.connected and state in (KeyState.ENABLED, KeyState.DISABLED):
-        state = KeyState.UNAVAILABLE  # ops/storekeys.py state_of
+    state = storekeys.shown_state(key, store)
     return KeyMetadata(
         aws_account_id=key.account,
         key_id=key.key_id,

@@ -44,8 +44,14 @@ _HIDDEN = frozenset({KeyState.ENABLED, KeyState.DISABLED})
 def state_of(reader: Reader, key: Key) -> KeyState:
     """The key's state as AWS reports it: Unavailable while its custom key store is not connected."""
     if key.custom_key_store_id is None or key.state not in _HIDDEN:
+        return key.state  # no store read needed
+    return shown_state(key, reader.get_custom_key_store(key.custom_key_store_id))
+
+
+def shown_state(key: Key, store: CustomKeyStore | None) -> KeyState:
+    """state_of, given the key's store as read already (None: it has none, or it is gone)."""
+    if key.custom_key_store_id is None or key.state not in _HIDDEN:
         return key.state
-    store = reader.get_custom_key_store(key.custom_key_store_id)
     return key.state if store is not None and store.connected else KeyState.UNAVAILABLE
 
 
